@@ -1,0 +1,35 @@
+"""Batching samples with different channel counts: zero-pad the channel axis and record the real count."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+
+def pad_collate(samples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+    """Stack sample dicts into a batch.
+
+    Each sample has ``x`` (C, H, W) and ``channels`` (int); other keys (labels) are stacked as they are.
+    ``x`` is zero-padded along C to the largest count in the batch; ``channels`` says how many are real.
+    Methods and the encoder treat slots past ``channels[b]`` as padding (masked from attention).
+    """
+    if not samples:
+        raise ValueError("pad_collate got an empty list of samples")
+    cmax = max(int(s["x"].shape[0]) for s in samples)
+    h, w = samples[0]["x"].shape[1:]
+    x = torch.zeros(len(samples), cmax, h, w, dtype=samples[0]["x"].dtype)
+    for i, s in enumerate(samples):
+        if tuple(s["x"].shape[1:]) != (h, w):
+            raise ValueError(f"sample {i} of the batch has size {tuple(s['x'].shape[1:])}, expected {(h, w)}")
+        x[i, : s["x"].shape[0]] = s["x"]
+    out: dict[str, torch.Tensor] = {
+        "x": x,
+        "channels": torch.tensor([int(s["x"].shape[0]) for s in samples], dtype=torch.long),
+    }
+    for key in samples[0]:
+        if key in ("x", "channels"):
+            continue
+        out[key] = torch.stack([torch.as_tensor(s[key]) for s in samples])
+    return out

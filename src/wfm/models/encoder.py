@@ -1,0 +1,227 @@
+"""Per-channel Vision Transformer encoder shared by JEPA, MAE and supervised training.
+
+Every input channel (antenna, base station, real/imag part) is cut into ``P x P`` patches on its own and one
+shared single-channel projection maps each patch to ``embed_dim``: a sample with ``C`` channels becomes
+``C * N`` tokens, so the same weights take any channel count. Tokens are laid out channel-major
+(all kept grid positions of channel 0, then channel 1, ...). A batch may mix channel counts: channels past a
+sample's count are padding and are hidden from attention by a key-padding mask, so they never change any
+other token's output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from wfm.models.pos_embed import sincos_2d
+
+
+def _pair(v: int | Sequence[int]) -> tuple[int, int]:
+    if isinstance(v, int):
+        return (v, v)
+    v = tuple(int(i) for i in v)
+    if len(v) != 2:
+        raise ValueError(f"expected an int or a pair (H, W), got {v}")
+    return v  # type: ignore[return-value]
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention through the fused ``scaled_dot_product_attention`` kernel."""
+
+    def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True) -> None:
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"width {dim} is not divisible by num_heads={num_heads}")
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+        b, n, d = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, d // self.num_heads).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=attn_mask)
+        return self.proj(out.transpose(1, 2).reshape(b, n, d))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: ``x + attn(norm(x))`` then ``x + mlp(norm(x))``."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0) -> None:
+        super().__init__()
+        hidden = int(dim * mlp_ratio)
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = Attention(dim, num_heads)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x), attn_mask)
+        return x + self.mlp(self.norm2(x))
+
+
+def key_padding_mask(valid: torch.Tensor) -> torch.Tensor | None:
+    """(B, L) bool "token is real" -> SDPA boolean mask (B, 1, 1, L), or None when nothing is padded."""
+    if bool(valid.all()):
+        return None
+    return valid[:, None, None, :]
+
+
+def init_vit_weights(module: nn.Module) -> None:
+    """Xavier-uniform linears with zero bias, unit LayerNorms (the MAE / I-JEPA convention)."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+class ViTEncoder(nn.Module):
+    """ViT over per-channel patches of a ``(C, H, W)`` (channels x frequency x time) input.
+
+    Args:
+        img_size: model input size ``(H, W)`` (or one int for square inputs); inputs are resized to it upstream.
+        patch_size: side ``P`` of the square patches; must divide both sides of ``img_size``.
+        embed_dim, depth, num_heads, mlp_ratio: transformer width, number of blocks, heads, MLP ratio.
+        cls_token: prepend a learned CLS token (WavesFM style).
+        pool: ``"mean"`` (average of the real patch tokens, LatentWave) or ``"cls"`` (needs ``cls_token``).
+        channel_embed: add a learned embedding of the channel slot (off by default: the paper uses none).
+        max_channels: number of channel slots the optional channel embedding knows.
+    """
+
+    def __init__(
+        self,
+        img_size: int | Sequence[int] = 112,
+        patch_size: int = 16,
+        embed_dim: int = 256,
+        depth: int = 8,
+        num_heads: int = 8,
+        mlp_ratio: float = 4.0,
+        cls_token: bool = False,
+        pool: str = "mean",
+        channel_embed: bool = False,
+        max_channels: int = 16,
+    ) -> None:
+        super().__init__()
+        self.img_size = _pair(img_size)
+        self.patch_size = int(patch_size)
+        h, w = self.img_size
+        if self.patch_size <= 0 or h % self.patch_size or w % self.patch_size:
+            raise ValueError(f"patch_size={patch_size} must divide img_size={self.img_size}")
+        if pool not in ("mean", "cls"):
+            raise ValueError(f"pool must be 'mean' or 'cls', got {pool!r}")
+        if pool == "cls" and not cls_token:
+            raise ValueError("pool='cls' needs cls_token=True")
+        self.grid_size = (h // self.patch_size, w // self.patch_size)
+        self.num_patches = self.grid_size[0] * self.grid_size[1]
+        self.embed_dim = embed_dim
+        self.pool = pool
+        self.max_channels = max_channels
+
+        self.patch_embed = nn.Conv2d(1, embed_dim, kernel_size=self.patch_size, stride=self.patch_size)
+        self.register_buffer("pos_embed", sincos_2d(embed_dim, *self.grid_size), persistent=False)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim)) if cls_token else None
+        self.channel_embed = nn.Embedding(max_channels, embed_dim) if channel_embed else None
+        self.blocks = nn.ModuleList(Block(embed_dim, num_heads, mlp_ratio) for _ in range(depth))
+        self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init_vit_weights(self)
+        # the patch projection is a linear map of flattened patches: initialise it like one
+        w = self.patch_embed.weight
+        nn.init.xavier_uniform_(w.view(w.shape[0], -1))
+        nn.init.zeros_(self.patch_embed.bias)
+        if self.cls_token is not None:
+            nn.init.normal_(self.cls_token, std=0.02)
+        if self.channel_embed is not None:
+            nn.init.normal_(self.channel_embed.weight, std=0.02)
+
+    @property
+    def num_prefix_tokens(self) -> int:
+        return 0 if self.cls_token is None else 1
+
+    def channel_valid(self, x: torch.Tensor, channels: torch.Tensor | None) -> torch.Tensor:
+        """(B, C) bool: channel slot ``c`` of sample ``b`` holds a real channel."""
+        b, c = x.shape[:2]
+        if channels is None:
+            return torch.ones(b, c, dtype=torch.bool, device=x.device)
+        channels = channels.to(x.device)
+        if channels.shape != (b,):
+            raise ValueError(f"channels must have shape ({b},), got {tuple(channels.shape)}")
+        if bool((channels < 1).any()) or bool((channels > c).any()):
+            raise ValueError(f"every sample needs between 1 and {c} channels, got {channels.tolist()}")
+        return torch.arange(c, device=x.device)[None, :] < channels[:, None]
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Patch + position (+ channel) embedding of every patch: (B, C, H, W) -> (B, C, N, D)."""
+        if x.ndim != 4:
+            raise ValueError(f"encoder input must be (B, C, H, W), got shape {tuple(x.shape)}")
+        b, c, h, w = x.shape
+        if (h, w) != self.img_size:
+            raise ValueError(f"encoder expects inputs of size {self.img_size}, got ({h}, {w})")
+        if self.channel_embed is not None and c > self.max_channels:
+            raise ValueError(f"input has {c} channels but channel_embed knows only {self.max_channels}")
+        tok = self.patch_embed(x.reshape(b * c, 1, h, w))  # (B*C, D, gh, gw)
+        tok = tok.flatten(2).transpose(1, 2).reshape(b, c, self.num_patches, -1)
+        tok = tok + self.pos_embed.to(tok.dtype)
+        if self.channel_embed is not None:
+            tok = tok + self.channel_embed.weight[:c].to(tok.dtype)[None, :, None, :]
+        return tok
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        channels: torch.Tensor | None = None,
+        keep: torch.Tensor | None = None,
+        keep_valid: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encode a batch.
+
+        Args:
+            x: (B, C, H, W) standardised input; channel slots past ``channels[b]`` are padding.
+            channels: (B,) number of real channels per sample (None: all ``C`` are real).
+            keep: (B, K) grid positions to encode (row-major index into the patch grid), the same positions on
+                every channel; None encodes all ``N`` positions.
+            keep_valid: (B, K) bool, False where ``keep`` is padding (samples keeping fewer positions).
+
+        Returns:
+            tokens (B, T, D) with ``T = prefix + C * K`` channel-major, and valid (B, T) bool.
+        """
+        tok = self.embed(x)
+        b, c, n, d = tok.shape
+        valid = self.channel_valid(x, channels)[:, :, None]  # (B, C, 1)
+        if keep is not None:
+            if keep.ndim != 2 or keep.shape[0] != b:
+                raise ValueError(f"keep must be (B={b}, K), got {tuple(keep.shape)}")
+            k = keep.shape[1]
+            tok = torch.gather(tok, 2, keep[:, None, :, None].expand(b, c, k, d))
+            if keep_valid is not None:
+                valid = valid & keep_valid[:, None, :]
+        valid = valid.expand(b, c, tok.shape[2]).reshape(b, -1)
+        tok = tok.reshape(b, -1, d)
+        if self.cls_token is not None:
+            tok = torch.cat([self.cls_token.expand(b, -1, -1).to(tok.dtype), tok], dim=1)
+            valid = torch.cat([torch.ones(b, 1, dtype=torch.bool, device=valid.device), valid], dim=1)
+        mask = key_padding_mask(valid)
+        for blk in self.blocks:
+            tok = blk(tok, mask)
+        return self.norm(tok), valid
+
+    def pool_tokens(self, tokens: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """(B, T, D) encoder output -> (B, D) feature by the configured pooling."""
+        if self.pool == "cls":
+            return tokens[:, 0]
+        p = self.num_prefix_tokens
+        w = valid[:, p:, None].to(tokens.dtype)
+        return (tokens[:, p:] * w).sum(1) / w.sum(1).clamp_min(1.0)
+
+    def features(self, x: torch.Tensor, channels: torch.Tensor | None = None) -> torch.Tensor:
+        """Pooled (B, D) features of whole inputs: what linear probes and ``wfm predict`` use."""
+        tokens, valid = self(x, channels)
+        return self.pool_tokens(tokens, valid)
