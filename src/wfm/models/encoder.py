@@ -108,6 +108,12 @@ class ViTEncoder(nn.Module):
         max_channels: int = 16,
     ) -> None:
         super().__init__()
+        # kept so a checkpoint can rebuild exactly this encoder (wfm.checkpoint.load_backbone)
+        self.config = dict(
+            img_size=list(_pair(img_size)), patch_size=int(patch_size), embed_dim=int(embed_dim), depth=int(depth),
+            num_heads=int(num_heads), mlp_ratio=float(mlp_ratio), cls_token=bool(cls_token), pool=pool,
+            channel_embed=bool(channel_embed), max_channels=int(max_channels),
+        )
         self.img_size = _pair(img_size)
         self.patch_size = int(patch_size)
         h, w = self.img_size

@@ -1,0 +1,5 @@
+"""``python -m wfm`` is the same as the ``wfm`` command."""
+
+from wfm.main import main
+
+main()

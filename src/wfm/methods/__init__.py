@@ -1,0 +1,1 @@
+"""Training methods (LightningModules) that share one encoder: JEPA (LatentWave), MAE (WavesFM), supervised."""

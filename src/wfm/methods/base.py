@@ -1,0 +1,176 @@
+"""What every wfm training method shares: the encoder, AdamW groups without decay on 1-D parameters,
+per-step lr / weight-decay schedules, the per-step random generator, feature extraction, and the backbone
+record written into every checkpoint.
+
+Subclasses implement ``shared_step`` (loss on a batch) and the ``backbone`` property (the encoder that is
+exported and probed); optional ``after_optimizer_step`` (JEPA's EMA update).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch import nn
+
+from wfm.channel_sampling import MODES, sample_channels
+from wfm.methods import schedules
+from wfm.models.encoder import ViTEncoder
+
+_STAGE_ID = {"train": 0, "val": 1, "test": 2, "predict": 3}
+
+
+class WFMMethod(L.LightningModule):
+    """Base LightningModule.
+
+    Args:
+        encoder: the ViT encoder (default: the LatentWave size, 112 x 112, patch 16, 256-d, 8 blocks).
+        lr: peak learning rate reached after warm-up.
+        lr_start: learning rate at step 0 (linear warm-up from here).
+        lr_final: learning rate at the last step (cosine decay to here).
+        warmup_fraction: share of all optimizer steps spent warming up (paper: 12 of 240 epochs = 0.05).
+        weight_decay_start, weight_decay_end: cosine weight-decay schedule (not applied to 1-D parameters).
+        betas: AdamW betas.
+        channel_sampling: stochastic channel sampling during training: ``sample`` | ``batch`` | ``none``.
+        seed: seed of the per-step generator (masks, channel subsets) — independent of data order.
+    """
+
+    def __init__(
+        self,
+        encoder: ViTEncoder | None = None,
+        lr: float = 1e-3,
+        lr_start: float = 2e-4,
+        lr_final: float = 1e-6,
+        warmup_fraction: float = 0.05,
+        weight_decay_start: float = 0.04,
+        weight_decay_end: float = 0.4,
+        betas: Sequence[float] = (0.9, 0.999),
+        channel_sampling: str = "sample",
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if channel_sampling not in MODES:
+            raise ValueError(f"channel_sampling must be one of {MODES}, got {channel_sampling!r}")
+        if not 0 <= warmup_fraction < 1:
+            raise ValueError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}")
+        self.encoder = encoder if encoder is not None else ViTEncoder()
+        # objects stay out of hparams: checkpoints must load with torch.load(weights_only=True)
+        self.save_hyperparameters(ignore=["encoder", "masking", "backbone"])
+        self.hparams["encoder_config"] = dict(self.encoder.config)
+        self.lr, self.lr_start, self.lr_final = lr, lr_start, lr_final
+        self.warmup_fraction = warmup_fraction
+        self.wd_start, self.wd_end = weight_decay_start, weight_decay_end
+        self.betas = tuple(betas)
+        self.channel_sampling = channel_sampling
+        self.seed = seed
+
+    # --- what subclasses provide --------------------------------------------------------------------------------
+    @property
+    def backbone(self) -> ViTEncoder:
+        """The encoder that is exported and probed."""
+        return self.encoder
+
+    def shared_step(self, batch: dict[str, torch.Tensor], rng: np.random.Generator, stage: str) -> dict[str, Any]:
+        """Return a dict with ``loss`` and any scalar metrics to log under ``<stage>/``."""
+        raise NotImplementedError
+
+    def after_optimizer_step(self) -> None:
+        """Called once per real optimizer step (after accumulation), after the parameters changed."""
+
+    def trainable_modules(self) -> list[nn.Module]:
+        """Modules whose parameters the optimizer updates."""
+        return [self.encoder]
+
+    # --- randomness ---------------------------------------------------------------------------------------------
+    def step_rng(self, batch_idx: int, stage: str) -> np.random.Generator:
+        """Generator for this batch's masks and channel subsets: a pure function of the step, micro-batch and rank.
+
+        Training draws depend on ``global_step`` (exact resume); evaluation draws on the batch index only, so
+        validation sees the same masks every epoch.
+        """
+        if stage == "train":
+            acc = self.trainer.accumulate_grad_batches if self._trainer is not None else 1
+            key = [self.seed, _STAGE_ID[stage], self.global_step, batch_idx % acc, self.global_rank]
+        else:
+            key = [self.seed, _STAGE_ID[stage], batch_idx, self.global_rank]
+        return np.random.default_rng(key)
+
+    def maybe_sample_channels(
+        self, batch: dict[str, torch.Tensor], rng: np.random.Generator, stage: str
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        x, channels = batch["x"], batch["channels"]
+        if stage == "train":
+            return sample_channels(x, channels, rng, self.channel_sampling)
+        return x, channels
+
+    # --- Lightning hooks ----------------------------------------------------------------------------------------
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        out = self.shared_step(batch, self.step_rng(batch_idx, "train"), "train")
+        loss = out["loss"]
+        if not torch.isfinite(loss.detach()):
+            raise FloatingPointError(
+                f"non-finite training loss ({loss.item()}) at global step {self.global_step}, batch {batch_idx}; "
+                "stopping — the newest checkpoint on disk is from before this step"
+            )
+        bs = batch["x"].shape[0]
+        for key, value in out.items():
+            self.log(f"train/{key}", value, prog_bar=key == "loss", on_step=True, on_epoch=True,
+                     batch_size=bs, sync_dist=True)
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        out = self.shared_step(batch, self.step_rng(batch_idx, "val"), "val")
+        for key, value in out.items():
+            self.log(f"val/{key}", value, prog_bar=key == "loss", batch_size=batch["x"].shape[0], sync_dist=True)
+        return out["loss"]
+
+    def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
+        """Pooled backbone features plus the batch's labels (``wfm predict`` writes them to HDF5)."""
+        feats = self.backbone.features(batch["x"], batch["channels"])
+        out = {"features": feats.float()}
+        out.update({k: v for k, v in batch.items() if k not in ("x", "channels")})
+        return out
+
+    @property
+    def total_steps(self) -> int:
+        return max(int(self.trainer.estimated_stepping_batches), 1)
+
+    def schedule_values(self, step: int) -> dict[str, float]:
+        """lr and weight decay at optimizer step ``step`` (pure function of the step)."""
+        total = self.total_steps
+        warmup = int(round(self.warmup_fraction * total))
+        return {
+            "lr": schedules.warmup_cosine(step, total, warmup, self.lr_start, self.lr, self.lr_final),
+            "wd": schedules.cosine(step, total, self.wd_start, self.wd_end),
+        }
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        decay, no_decay = [], []
+        for module in self.trainable_modules():
+            for p in module.parameters():
+                if p.requires_grad:
+                    # biases, norms, tokens and other 1-D tensors are not decayed (I-JEPA / MAE convention)
+                    (no_decay if p.ndim <= 1 else decay).append(p)
+        groups = [{"params": decay, "decay": True}, {"params": no_decay, "weight_decay": 0.0, "decay": False}]
+        return torch.optim.AdamW([g for g in groups if g["params"]], lr=self.lr_start, betas=self.betas)
+
+    def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any, optimizer_closure: Any = None) -> None:
+        values = self.schedule_values(self.global_step)
+        for group in optimizer.param_groups:
+            group["lr"] = values["lr"]
+            if group.get("decay", True):
+                group["weight_decay"] = values["wd"]
+        self.log_dict({f"train/{k}": v for k, v in values.items()}, on_step=True, on_epoch=False)
+        super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
+        self.after_optimizer_step()
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # a self-contained encoder record: wfm.checkpoint.load_backbone rebuilds the probed encoder from it
+        checkpoint["wfm_backbone"] = {
+            "config": dict(self.backbone.config),
+            "state_dict": {k: v.detach().cpu() for k, v in self.backbone.state_dict().items()},
+            "method": type(self).__name__,
+        }

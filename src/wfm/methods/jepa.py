@@ -1,0 +1,146 @@
+"""LatentWave: JEPA pretraining of the per-channel ViT on spectrograms and CSI.
+
+A context encoder sees only the visible grid positions (on every sampled channel); a predictor fills in
+target positions from mask tokens; the loss compares its output with the target encoder's layer-normalised
+representations of those positions. The target encoder is an exponential moving average of the context
+encoder, updated once per optimizer step, and is the foundation model that gets exported and probed.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from wfm.masking import MaskGenerator, mask_to_indices
+from wfm.methods import schedules
+from wfm.methods.base import WFMMethod
+from wfm.models.encoder import ViTEncoder
+from wfm.models.predictor import Predictor
+
+LOSSES = ("mse", "smooth_l1")
+
+
+class JEPA(WFMMethod):
+    """JEPA (LatentWave) pretraining.
+
+    Args:
+        encoder: context encoder (the target encoder starts as an exact copy).
+        masking: mask generator (default: region masking, 4 targets).
+        predictor_dim, predictor_depth, predictor_heads: narrow predictor ViT (paper: 128-d, 4 heads, 4 blocks).
+        loss: ``mse`` (paper eq. 5) or ``smooth_l1`` (I-JEPA reference code).
+        momentum_start, momentum_end: EMA momentum, linear over the run.
+        max_channels: channel slots known to the predictor's channel embedding.
+        **kwargs: optimisation and sampling arguments of :class:`~wfm.methods.base.WFMMethod`.
+    """
+
+    def __init__(
+        self,
+        encoder: ViTEncoder | None = None,
+        masking: MaskGenerator | None = None,
+        predictor_dim: int = 128,
+        predictor_depth: int = 4,
+        predictor_heads: int = 4,
+        loss: str = "mse",
+        momentum_start: float = 0.996,
+        momentum_end: float = 1.0,
+        max_channels: int = 16,
+        lr: float = 1e-3,
+        lr_start: float = 2e-4,
+        lr_final: float = 1e-6,
+        warmup_fraction: float = 0.05,
+        weight_decay_start: float = 0.04,
+        weight_decay_end: float = 0.4,
+        betas: tuple[float, float] = (0.9, 0.999),
+        channel_sampling: str = "sample",
+        seed: int = 0,
+    ) -> None:
+        super().__init__(
+            encoder, lr=lr, lr_start=lr_start, lr_final=lr_final, warmup_fraction=warmup_fraction,
+            weight_decay_start=weight_decay_start, weight_decay_end=weight_decay_end, betas=betas,
+            channel_sampling=channel_sampling, seed=seed,
+        )
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        if not 0 <= momentum_start <= momentum_end <= 1:
+            raise ValueError(f"need 0 <= momentum_start <= momentum_end <= 1, got {momentum_start}, {momentum_end}")
+        self.masking = masking if masking is not None else MaskGenerator()
+        # impossible masking parameters fail here, at start-up, before any data is read
+        self.masking.check(self.encoder.grid_size)
+        self.loss_name = loss
+        self.momentum_start, self.momentum_end = momentum_start, momentum_end
+        self.target_encoder = copy.deepcopy(self.encoder)
+        self.target_encoder.requires_grad_(False)
+        self.predictor = Predictor(
+            self.encoder.grid_size, self.encoder.embed_dim, predictor_dim, predictor_depth, predictor_heads,
+            max_channels=max_channels,
+        )
+
+    @property
+    def backbone(self) -> ViTEncoder:
+        return self.target_encoder
+
+    def trainable_modules(self) -> list[nn.Module]:
+        return [self.encoder, self.predictor]
+
+    def momentum(self, step: int) -> float:
+        return schedules.linear(step, self.total_steps, self.momentum_start, self.momentum_end)
+
+    def schedule_values(self, step: int) -> dict[str, float]:
+        return {**super().schedule_values(step), "momentum": self.momentum(step)}
+
+    @torch.no_grad()
+    def ema_update(self, m: float) -> None:
+        """``target <- m * target + (1 - m) * online`` for every parameter, with foreach kernels."""
+        tgt = [p for p in self.target_encoder.parameters()]
+        src = [p.detach() for p in self.encoder.parameters()]
+        torch._foreach_mul_(tgt, m)
+        torch._foreach_add_(tgt, src, alpha=1.0 - m)
+
+    def after_optimizer_step(self) -> None:
+        # global_step has not been incremented yet: this is the momentum of the step just taken
+        self.ema_update(self.momentum(self.global_step))
+
+    def on_train_start(self) -> None:
+        self.target_encoder.eval()  # no dropout etc.; it is never trained
+
+    def shared_step(self, batch: dict[str, torch.Tensor], rng: np.random.Generator, stage: str) -> dict[str, Any]:
+        x, channels = self.maybe_sample_channels(batch, rng, stage)
+        enc = self.encoder
+        b, c = x.shape[:2]
+        n, p = enc.num_patches, enc.num_prefix_tokens
+        masks = self.masking(b, enc.grid_size, rng).to(x.device)
+        ctx_idx, ctx_valid = mask_to_indices(masks.context)  # (B, Kc)
+        tgt_idx, tgt_valid = mask_to_indices(masks.targets)  # (B, M, Kt)
+        m, kt = tgt_idx.shape[1:]
+        channel_valid = enc.channel_valid(x, channels)
+
+        with torch.no_grad():
+            h, _ = self.target_encoder(x, channels)
+            h = F.layer_norm(h[:, p:].float(), (h.shape[-1],))  # I-JEPA: normalise targets, no affine
+            d = h.shape[-1]
+            h = h.view(b, 1, c, n, d).expand(b, m, c, n, d)
+            target = torch.gather(h, 3, tgt_idx[:, :, None, :, None].expand(b, m, c, kt, d))
+            target = target.reshape(b, m, c * kt, d)
+            # label-free collapse signal: spread of pooled target features across the batch
+            pooled = (h[:, 0] * channel_valid[:, :, None, None]).sum((1, 2)) / (channel_valid.sum(1) * n)[:, None]
+            target_std = pooled.std(0).mean() if b > 1 else pooled.new_zeros(())
+
+        z, z_valid = enc(x, channels, keep=ctx_idx, keep_valid=ctx_valid)
+        pred, pred_valid = self.predictor(z[:, p:], z_valid[:, p:], ctx_idx, tgt_idx, tgt_valid, channel_valid)
+        if self.loss_name == "mse":
+            per_token = F.mse_loss(pred.float(), target, reduction="none").mean(-1)
+        else:
+            per_token = F.smooth_l1_loss(pred.float(), target, reduction="none").mean(-1)
+        w = pred_valid.float()
+        loss = (per_token * w).sum() / w.sum().clamp_min(1.0)
+        return {
+            "loss": loss,
+            "target_std": target_std,
+            "mask_ratio": masks.mask_ratio().mean(),
+            "channels": channels.float().mean(),
+        }

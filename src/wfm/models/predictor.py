@@ -1,0 +1,101 @@
+"""JEPA predictor: a narrow ViT that maps context tokens plus mask tokens at target positions to the target
+encoder's representations of those positions.
+
+Inputs are per-channel tokens laid out channel-major, like the encoder's. Mask tokens at the same grid
+position on two channels would be identical without a hint of which channel they stand for, so the predictor
+adds a learned channel-slot embedding to context and mask tokens (the paper leaves this unspecified; without
+it the predictor could only output the average over channels).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from wfm.models.encoder import Block, init_vit_weights, key_padding_mask
+from wfm.models.pos_embed import sincos_2d
+
+
+class Predictor(nn.Module):
+    """Narrow ViT predictor.
+
+    Args:
+        grid_size: (grid_h, grid_w) patch grid of the encoder.
+        embed_dim: encoder width ``D`` (input and output).
+        predictor_dim: predictor width ``D_pred``.
+        depth, num_heads, mlp_ratio: predictor transformer shape.
+        max_channels: channel slots known to the channel-slot embedding.
+    """
+
+    def __init__(
+        self,
+        grid_size: Sequence[int],
+        embed_dim: int = 256,
+        predictor_dim: int = 128,
+        depth: int = 4,
+        num_heads: int = 4,
+        mlp_ratio: float = 4.0,
+        max_channels: int = 16,
+    ) -> None:
+        super().__init__()
+        self.grid_size = tuple(int(g) for g in grid_size)
+        self.max_channels = max_channels
+        self.proj_in = nn.Linear(embed_dim, predictor_dim)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, predictor_dim))
+        self.register_buffer("pos_embed", sincos_2d(predictor_dim, *self.grid_size), persistent=False)
+        self.channel_embed = nn.Embedding(max_channels, predictor_dim)
+        self.blocks = nn.ModuleList(Block(predictor_dim, num_heads, mlp_ratio) for _ in range(depth))
+        self.norm = nn.LayerNorm(predictor_dim, eps=1e-6)
+        self.proj_out = nn.Linear(predictor_dim, embed_dim)
+        init_vit_weights(self)
+        nn.init.normal_(self.mask_token, std=0.02)
+        nn.init.normal_(self.channel_embed.weight, std=0.02)
+
+    def forward(
+        self,
+        context: torch.Tensor,
+        context_valid: torch.Tensor,
+        context_idx: torch.Tensor,
+        target_idx: torch.Tensor,
+        target_valid: torch.Tensor,
+        channel_valid: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Predict target representations.
+
+        Args:
+            context: (B, C*Kc, D) context-encoder output (no prefix tokens), channel-major.
+            context_valid: (B, C*Kc) bool.
+            context_idx: (B, Kc) grid positions of the context tokens.
+            target_idx: (B, M, Kt) grid positions of each target block; target_valid: (B, M, Kt) bool.
+            channel_valid: (B, C) bool, real channel slots.
+
+        Returns:
+            predictions (B, M, C*Kt, D) and their validity (B, M, C*Kt).
+        """
+        b, c = channel_valid.shape
+        kc = context_idx.shape[1]
+        _, m, kt = target_idx.shape
+        if c > self.max_channels:
+            raise ValueError(f"predictor knows {self.max_channels} channel slots, batch has {c}")
+        if context.shape[1] != c * kc:
+            raise ValueError(f"context has {context.shape[1]} tokens, expected C*Kc = {c}*{kc}")
+        chan = self.channel_embed.weight[:c]  # (C, Dp)
+        z = self.proj_in(context).view(b, c, kc, -1)
+        z = z + self.pos_embed[context_idx][:, None] + chan[None, :, None]
+        dp = z.shape[-1]
+        z = z.reshape(b, 1, c * kc, dp).expand(b, m, c * kc, dp).reshape(b * m, c * kc, dp)
+        zv = context_valid[:, None].expand(b, m, c * kc).reshape(b * m, c * kc)
+
+        q = self.mask_token + self.pos_embed[target_idx][:, :, None] + chan[None, None, :, None]  # (B,M,C,Kt,Dp)
+        q = q.reshape(b * m, c * kt, dp).to(z.dtype)
+        qv = (channel_valid[:, None, :, None] & target_valid[:, :, None, :]).reshape(b * m, c * kt)
+
+        x = torch.cat([z, q], dim=1)
+        valid = torch.cat([zv, qv], dim=1)
+        mask = key_padding_mask(valid)
+        for blk in self.blocks:
+            x = blk(x, mask)
+        out = self.proj_out(self.norm(x[:, c * kc :]))
+        return out.view(b, m, c * kt, -1), qv.view(b, m, c * kt)
