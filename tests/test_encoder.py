@@ -1,0 +1,109 @@
+"""Per-channel ViT encoder: size, channel-count invariance of the weights, padding invariance, pooling."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from wfm.models import ViTEncoder
+from wfm.models.pos_embed import sincos_2d
+
+
+def tiny(**kw) -> ViTEncoder:
+    args = dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=4)
+    args.update(kw)
+    return ViTEncoder(**args).eval()
+
+
+def test_latentwave_size_has_6_38m_parameters() -> None:
+    enc = ViTEncoder(img_size=112, patch_size=16, embed_dim=256, depth=8, num_heads=8)
+    n = sum(p.numel() for p in enc.parameters())
+    assert n == 6_384_384  # 65 792 patch embedding + 8 x 789 760 blocks + 512 final norm
+    assert enc.grid_size == (7, 7)
+
+
+def test_same_weights_take_any_channel_count() -> None:
+    enc = tiny()
+    for c in (1, 2, 3, 5):
+        tokens, valid = enc(torch.randn(2, c, 32, 32))
+        assert tokens.shape == (2, c * 16, 32)
+        assert valid.all()
+        assert enc.features(torch.randn(2, c, 32, 32)).shape == (2, 32)
+
+
+def test_position_embedding_is_shared_across_channels() -> None:
+    enc = tiny()
+    x = torch.randn(1, 1, 32, 32)
+    # the same image on two channels gives the same embedded tokens on both
+    emb = enc.embed(torch.cat([x, x], 1))
+    torch.testing.assert_close(emb[:, 0], emb[:, 1])
+    pe = sincos_2d(32, 4, 4)
+    assert pe.shape == (16, 32)
+    assert not torch.allclose(pe[0], pe[1])
+
+
+def test_padding_never_changes_a_sample() -> None:
+    torch.manual_seed(0)
+    enc = tiny()
+    a = torch.randn(1, 2, 32, 32)
+    b = torch.randn(1, 4, 32, 32)
+    alone = enc.features(a)
+    padded = torch.zeros(2, 4, 32, 32)
+    padded[0, :2] = a[0]
+    padded[0, 2:] = 1e3 * torch.randn(2, 32, 32)  # garbage in padding slots must not leak
+    padded[1] = b[0]
+    batch = enc.features(padded, torch.tensor([2, 4]))
+    torch.testing.assert_close(batch[0:1], alone, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(batch[1:2], enc.features(b), atol=1e-5, rtol=1e-5)
+
+
+def test_keep_subset_with_padding_matches_exact_subset() -> None:
+    torch.manual_seed(0)
+    enc = tiny()
+    x = torch.randn(1, 2, 32, 32)
+    keep = torch.tensor([[0, 3, 5, 15]])
+    exact, _ = enc(x, keep=keep)
+    keep_pad = torch.tensor([[0, 3, 5, 15, 7, 8]])
+    valid = torch.tensor([[True, True, True, True, False, False]])
+    padded, v = enc(x, keep=keep_pad, keep_valid=valid)
+    got = padded.view(1, 2, 6, 32)[:, :, :4].reshape(1, 8, 32)
+    torch.testing.assert_close(got, exact, atol=1e-5, rtol=1e-5)
+    assert v.sum() == 8
+
+
+def test_cls_pooling_and_channel_embedding() -> None:
+    enc = tiny(cls_token=True, pool="cls", channel_embed=True, max_channels=4)
+    tokens, valid = enc(torch.randn(3, 2, 32, 32))
+    assert tokens.shape == (3, 1 + 2 * 16, 32)
+    torch.testing.assert_close(enc.pool_tokens(tokens, valid), tokens[:, 0])
+    with pytest.raises(ValueError, match="channel_embed knows only 4"):
+        enc(torch.randn(1, 5, 32, 32))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(patch_size=7), "must divide"),
+        (dict(pool="max"), "pool must be"),
+        (dict(pool="cls"), "needs cls_token"),
+        (dict(num_heads=5), "divisible by num_heads"),
+    ],
+)
+def test_bad_configuration_is_refused(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        tiny(**kwargs)
+
+
+def test_bad_inputs_are_refused() -> None:
+    enc = tiny()
+    with pytest.raises(ValueError, match=r"expects inputs of size \(32, 32\)"):
+        enc(torch.randn(1, 1, 16, 32))
+    with pytest.raises(ValueError, match="between 1 and 2 channels"):
+        enc(torch.randn(2, 2, 32, 32), torch.tensor([0, 2]))
+
+
+def test_bf16_autocast_runs_on_cpu() -> None:
+    enc = tiny()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = enc.features(torch.randn(2, 3, 32, 32))
+    assert out.dtype == torch.bfloat16 and torch.isfinite(out.float()).all()
