@@ -8,8 +8,8 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
-
 from helpers import RandomDataModule
+
 from wfm.masking import MaskGenerator
 from wfm.methods import schedules
 from wfm.methods.jepa import JEPA

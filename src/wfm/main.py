@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, RichModelSummary, RichProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 
@@ -26,8 +26,7 @@ def main(args: list[str] | None = None) -> WFMCLI:
         subclass_mode_model=True,
         subclass_mode_data=True,
         save_config_kwargs={"overwrite": True},
-        trainer_defaults={"callbacks": [{"class_path": "lightning.pytorch.callbacks.RichModelSummary"},
-                                        {"class_path": "lightning.pytorch.callbacks.RichProgressBar"}]},
+        trainer_defaults={"callbacks": [RichModelSummary(), RichProgressBar()]},
         parser_kwargs={"prog": "wfm", "description": "wfm: pretrain and probe wireless foundation models"},
         args=args,
     )

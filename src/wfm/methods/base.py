@@ -160,7 +160,7 @@ class WFMMethod(L.LightningModule):
     def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any, optimizer_closure: Any = None) -> None:
         values = self.schedule_values(self.global_step)
         for group in optimizer.param_groups:
-            group["lr"] = values["lr"]
+            group["lr"] = values["lr"] * group.get("lr_scale", 1.0)
             if group.get("decay", True):
                 group["weight_decay"] = values["wd"]
         self.log_dict({f"train/{k}": v for k, v in values.items()}, on_step=True, on_epoch=False)

@@ -1,0 +1,233 @@
+"""Figures for reports: mask geometries, probe curves, label efficiency, channel robustness, embeddings.
+
+Every function draws with matplotlib's Agg backend (no display needed), saves a PNG and returns its path;
+pass ``trainer`` to also log the figure to W&B when a ``WandbLogger`` is attached (wandb is imported only
+then, so it may be absent).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: figures are files, never windows
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from wfm.data.task import TaskInfo  # noqa: E402
+from wfm.eval.features import extract_features  # noqa: E402
+from wfm.eval.probe import ProbeResult, SplitFn, linear_probe  # noqa: E402
+
+MaskFn = Callable[[str], tuple[Any, Any]]
+
+
+def _save(fig: Any, path: str | os.PathLike, trainer: Any = None, key: str | None = None) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    if trainer is not None:
+        log_figure(trainer, key or path.stem, path)
+    plt.close(fig)
+    return path
+
+
+def log_figure(trainer: Any, key: str, path: str | os.PathLike) -> None:
+    """Log a saved PNG to every attached W&B logger (no-op without one)."""
+    for logger in getattr(trainer, "loggers", []) or []:
+        if type(logger).__name__ != "WandbLogger":
+            continue
+        try:
+            logger.log_image(key=key, images=[str(path)])
+        except Exception as err:  # a plot must never take a training run down
+            from lightning.pytorch.utilities import rank_zero_warn
+
+            rank_zero_warn(f"could not log figure {key!r} to W&B: {err}")
+
+
+def _np(a: Any) -> np.ndarray:
+    return a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
+
+
+def plot_mask_examples(
+    image: Any,
+    mask_fn: MaskFn,
+    grid_size: tuple[int, int],
+    path: str | os.PathLike,
+    strategies: Sequence[str] = ("region", "frequency", "time", "random"),
+    trainer: Any = None,
+) -> Path:
+    """Context (blue) and target blocks (one colour each) of every masking geometry over one input.
+
+    Args:
+        image: (H, W) or (C, H, W) input (the first channel is shown; frequency on the vertical axis).
+        mask_fn: ``strategy -> (context_mask (N,), target_masks (M, N))`` bool over the row-major patch grid.
+        grid_size: patch grid ``(rows, cols)`` with ``rows * cols = N``.
+    """
+    img = _np(image)
+    img = img[0] if img.ndim == 3 else img
+    if img.ndim != 2:
+        raise ValueError(f"image must be (H, W) or (C, H, W), got shape {np.shape(image)}")
+    gh, gw = grid_size
+    fig, axes = plt.subplots(1, len(strategies), figsize=(3.2 * len(strategies), 3.4), squeeze=False)
+    cmap = plt.get_cmap("tab10")
+    for ax, strategy in zip(axes[0], strategies, strict=True):
+        context, targets = mask_fn(strategy)
+        context = _np(context).astype(bool).reshape(-1)
+        targets = _np(targets).astype(bool).reshape(-1, gh * gw)
+        if context.size != gh * gw:
+            raise ValueError(
+                f"{strategy}: context mask has {context.size} entries, grid {gh}x{gw} has {gh * gw}"
+            )
+        overlay = np.zeros((gh, gw, 4))
+        overlay[context.reshape(gh, gw)] = (0.1, 0.3, 1.0, 0.35)
+        for m, t in enumerate(targets):
+            overlay[t.reshape(gh, gw)] = (*cmap(m % 10)[:3], 0.6)
+        ax.imshow(img, cmap="gray", aspect="auto", origin="lower")
+        h, w = img.shape
+        ax.imshow(
+            overlay,
+            aspect="auto",
+            origin="lower",
+            extent=(-0.5, w - 0.5, -0.5, h - 0.5),
+            interpolation="nearest",
+        )
+        ax.set_title(f"{strategy} (M={len(targets)})")
+        ax.set_xlabel("time")
+        ax.set_ylabel("frequency")
+    return _save(fig, path, trainer, "masks")
+
+
+def plot_probe_history(
+    history: Sequence[Mapping[str, float]], key: str, path: str | os.PathLike, trainer: Any = None
+) -> Path:
+    """Probe metric ``key`` (e.g. ``probe/rfs/acc``) against epoch, from ``ProbeCallback.history``."""
+    pts = [(h["epoch"], h[key]) for h in history if key in h]
+    if not pts:
+        raise ValueError(f"no history entry carries {key!r}")
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(key)
+    ax.grid(alpha=0.3)
+    return _save(fig, path, trainer, f"{key}_vs_epoch")
+
+
+def label_efficiency(
+    features: np.ndarray,
+    targets: Mapping[str, np.ndarray] | np.ndarray,
+    task: TaskInfo,
+    split_fn: SplitFn,
+    fractions: Iterable[float] = (0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0),
+    seeds: Sequence[int] = (0, 1, 2),
+) -> dict[float, ProbeResult]:
+    """Probe score when only a fraction of the training split is labelled (test split unchanged)."""
+    return {
+        float(f): linear_probe(features, targets, task, split_fn, seeds=seeds, train_fraction=float(f))
+        for f in fractions
+    }
+
+
+def channel_robustness(
+    encoder: torch.nn.Module,
+    loader: Iterable[Mapping[str, Any]],
+    task: TaskInfo,
+    split_fn: SplitFn,
+    channel_counts: Iterable[int],
+    seeds: Sequence[int] = (0, 1, 2),
+    bf16: bool = True,
+) -> dict[int, ProbeResult]:
+    """Probe score when the encoder sees only the first ``k`` channels of every sample."""
+    out = {}
+    for k in channel_counts:
+        feats, targets = extract_features(encoder, loader, bf16=bf16, max_channels=int(k))
+        out[int(k)] = linear_probe(feats, targets, task, split_fn, seeds=seeds)
+    return out
+
+
+def plot_curve(
+    results: Mapping[float, ProbeResult],
+    xlabel: str,
+    path: str | os.PathLike,
+    log_x: bool = False,
+    percent_x: bool = False,
+    trainer: Any = None,
+) -> Path:
+    """Mean ± std of probe results against a swept quantity (training fraction, channels kept, ...)."""
+    if not results:
+        raise ValueError("plot_curve: no results")
+    xs = np.array(sorted(results))
+    r0 = results[xs[0]]
+    means = np.array([results[x].mean for x in xs])
+    stds = np.array([results[x].std for x in xs])
+    shown = xs * 100 if percent_x else xs
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.errorbar(shown, means, yerr=stds, marker="o", capsize=3)
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    unit = f" ({r0.units})" if r0.units else ""
+    ax.set_ylabel(f"{r0.task} {r0.metric}{unit} {'↑' if r0.higher_is_better else '↓'}")
+    ax.grid(alpha=0.3)
+    return _save(fig, path, trainer, Path(path).stem)
+
+
+def plot_label_efficiency(
+    results: Mapping[float, ProbeResult], path: str | os.PathLike, trainer: Any = None
+) -> Path:
+    return plot_curve(
+        results, "labelled training samples (%)", path, log_x=True, percent_x=True, trainer=trainer
+    )
+
+
+def plot_channel_robustness(
+    results: Mapping[int, ProbeResult], path: str | os.PathLike, trainer: Any = None
+) -> Path:
+    return plot_curve(results, "channels kept", path, trainer=trainer)
+
+
+def embed_2d(features: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
+    """(N, D) -> (N, 2) by PCA (default) or t-SNE."""
+    x = np.asarray(features, dtype=np.float64)
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        return PCA(n_components=2, random_state=seed).fit_transform(x)
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        return TSNE(
+            n_components=2, random_state=seed, init="pca", perplexity=min(30.0, max(2.0, (len(x) - 1) / 3))
+        ).fit_transform(x)
+    raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
+
+
+def plot_embedding(
+    features: np.ndarray,
+    labels: np.ndarray,
+    path: str | os.PathLike,
+    method: str = "pca",
+    class_names: Sequence[str] = (),
+    trainer: Any = None,
+) -> Path:
+    """2-D map of the features coloured by label (classes, or a colour bar for scalar targets)."""
+    xy = embed_2d(features, method)
+    labels = np.asarray(labels)
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    if labels.ndim == 1 and np.issubdtype(labels.dtype, np.integer):
+        for c in np.unique(labels):
+            sel = labels == c
+            name = class_names[c] if c < len(class_names) else str(c)
+            ax.scatter(xy[sel, 0], xy[sel, 1], s=6, label=name)
+        if len(np.unique(labels)) <= 20:
+            ax.legend(markerscale=2, fontsize=7, loc="best")
+    else:
+        value = labels if labels.ndim == 1 else labels.reshape(len(labels), -1)[:, 0]
+        sc = ax.scatter(xy[:, 0], xy[:, 1], s=6, c=value, cmap="viridis")
+        fig.colorbar(sc, ax=ax)
+    ax.set_title(f"embedding ({method})")
+    return _save(fig, path, trainer, f"embedding_{method}")

@@ -1,0 +1,144 @@
+"""``FeatureWriter``: ``wfm predict`` -> an HDF5 file of pooled (optionally per-token) features and labels.
+
+The methods' ``predict_step(batch)`` returns ``{"features": (B, D), "tokens": (B, T, D) optional, **labels}``.
+Rows are appended batch by batch to ``<output>.tmp`` and renamed to ``<output>`` when prediction ends, so a
+crashed run never leaves a truncated file under the final name. Layout: datasets ``features``, ``tokens``
+(zero-padded along T when token counts differ; ``num_tokens`` holds the real count), ``index`` (dataset
+indices when Lightning knows them) and one dataset per label key at the root for dataloader 0, under
+``dataloader_<i>/`` for further dataloaders. Under DDP each rank writes ``<stem>.rank<r><suffix>``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.callbacks import BasePredictionWriter
+
+FORMAT = "wfm-features"
+
+
+def _np(value: Any) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        if value.dtype == torch.bfloat16:
+            value = value.float()
+        return value.numpy()
+    return np.asarray(value)
+
+
+class FeatureWriter(BasePredictionWriter):
+    """Write ``predict_step`` outputs to HDF5.
+
+    Args:
+        output_path: final ``.h5`` path.
+        write_tokens: also store per-token features when ``predict_step`` returns ``tokens``.
+        dtype: storage dtype of features/tokens (``float32`` or ``float16``).
+    """
+
+    def __init__(self, output_path: str, write_tokens: bool = False, dtype: str = "float32") -> None:
+        super().__init__(write_interval="batch")
+        if dtype not in ("float32", "float16"):
+            raise ValueError(f"dtype must be 'float32' or 'float16', got {dtype!r}")
+        self.output_path = Path(output_path)
+        self.write_tokens = write_tokens
+        self.dtype = np.dtype(dtype)
+        self._file: Any = None
+        self._final: Path | None = None
+        self._tmp: Path | None = None
+
+    def _path_for(self, trainer: Trainer) -> Path:
+        if trainer.world_size > 1:
+            p = self.output_path
+            return p.with_name(f"{p.stem}.rank{trainer.global_rank}{p.suffix}")
+        return self.output_path
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if stage != "predict":
+            return
+        import h5py  # lazy: only prediction needs it
+
+        self._final = self._path_for(trainer)
+        self._final.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = self._final.with_name(self._final.name + ".tmp")
+        self._file = h5py.File(self._tmp, "w")
+        self._file.attrs["format"] = FORMAT
+
+    def _append(self, group: Any, name: str, data: np.ndarray) -> None:
+        if name not in group:
+            group.create_dataset(name, data=data, maxshape=(None, *([None] * (data.ndim - 1))), chunks=True)
+            return
+        ds = group[name]
+        if ds.ndim != data.ndim:
+            raise ValueError(
+                f"FeatureWriter: '{name}' changed rank from {ds.ndim} to {data.ndim} between batches"
+            )
+        n = ds.shape[0]
+        new_shape = [n + data.shape[0]] + [
+            max(a, b) for a, b in zip(ds.shape[1:], data.shape[1:], strict=True)
+        ]
+        if list(ds.shape[1:]) != new_shape[1:] and name != "tokens":
+            raise ValueError(
+                f"FeatureWriter: '{name}' has shape {data.shape[1:]} here but {ds.shape[1:]} before"
+            )
+        ds.resize(new_shape)
+        if data.shape[1:] != tuple(new_shape[1:]):
+            # fewer tokens than earlier batches (fewer channels): zero-pad along T
+            padded = np.zeros((data.shape[0], *new_shape[1:]), dtype=ds.dtype)
+            padded[(slice(None), *[slice(0, s) for s in data.shape[1:]])] = data
+            data = padded
+        ds[n:] = data
+
+    def write_on_batch_end(
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        prediction: Any,
+        batch_indices: Sequence[int] | None,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if self._file is None:
+            raise RuntimeError("FeatureWriter: no open file (setup was not called for stage 'predict')")
+        if not isinstance(prediction, dict) or "features" not in prediction:
+            raise TypeError("FeatureWriter expects predict_step to return a dict with 'features' (B, D)")
+        group = (
+            self._file if dataloader_idx == 0 else self._file.require_group(f"dataloader_{dataloader_idx}")
+        )
+        feats = _np(prediction["features"]).astype(self.dtype)
+        b = feats.shape[0]
+        self._append(group, "features", feats)
+        if self.write_tokens and "tokens" in prediction:
+            tokens = _np(prediction["tokens"]).astype(self.dtype)
+            self._append(group, "tokens", tokens)
+            self._append(group, "num_tokens", np.full(b, tokens.shape[1], dtype=np.int64))
+        if batch_indices is not None and len(batch_indices) == b:
+            self._append(group, "index", np.asarray(batch_indices, dtype=np.int64))
+        for key, value in prediction.items():
+            if key in ("features", "tokens"):
+                continue
+            arr = _np(value)
+            if arr.ndim == 0 or arr.shape[0] != b:
+                raise ValueError(f"FeatureWriter: label '{key}' has shape {arr.shape}, expected {b} rows")
+            self._append(group, key, arr)
+
+    def on_predict_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self._file is None:
+            return
+        self._file.close()
+        self._file = None
+        os.replace(self._tmp, self._final)
+
+    def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        # an interrupted prediction: drop the partial temp file rather than leave it around
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            if self._tmp is not None:
+                Path(self._tmp).unlink(missing_ok=True)

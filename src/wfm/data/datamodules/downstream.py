@@ -1,0 +1,182 @@
+"""Downstream tasks: one labelled dataset, its TaskInfo, the seeded 80/20 split, probe and tuning loaders."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader, Subset
+
+from wfm.data.collate import pad_collate
+from wfm.data.datamodules.pretrain import open_dataset
+from wfm.data.datasets.h5 import H5Dataset
+from wfm.data.split import train_test_split
+from wfm.data.task import TaskInfo
+
+
+class DownstreamDataModule(LightningDataModule):
+    """A labelled dataset (built-in name or wfm HDF5 path) for linear probing and fine-tuning.
+
+    ``train_dataloader``/``val_dataloader`` use ``split_indices(split_seed)`` (train = 80 %, val = the
+    held-out 20 %); ``test_dataloader`` is the held-out 20 % too, or the whole of ``test_dataset`` when a
+    separate test file is given (then the split only divides ``dataset`` into train/val).
+
+    Args:
+        dataset: built-in name (``rfs``, ``positioning``, ``beam``, ``los``) or path to a wfm HDF5 file.
+        target: label key to predict; None picks the file's only label.
+        n: samples of a built-in dataset (files are used whole).
+        size: model input size ``H`` or ``(H, W)``.
+        batch_size, num_workers: DataLoader settings.
+        split_seed: seed of the 80/20 split used by the train/val/test loaders.
+        train_frac: training fraction of the split.
+        seed: generator seed of a built-in dataset, and shuffling seed.
+        task_name: name in result tables (default: built-in name or file stem).
+        test_dataset: optional separate held-out file (same format and statistics as ``dataset``).
+        cache_dir: built-in cache folder.
+    """
+
+    def __init__(
+        self,
+        dataset: str,
+        target: str | None = None,
+        n: int = 2000,
+        size: int | tuple[int, int] = 112,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        split_seed: int = 0,
+        train_frac: float = 0.8,
+        seed: int = 0,
+        task_name: str | None = None,
+        test_dataset: str | None = None,
+        cache_dir: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.dataset_name = dataset
+        self.target = target
+        self.n = n
+        self.size = size if isinstance(size, int) else tuple(size)
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.split_seed = split_seed
+        self.train_frac = train_frac
+        self.seed = seed
+        self.task_name = task_name
+        self.test_dataset = test_dataset
+        self.cache_dir = cache_dir
+        self._ds: H5Dataset | None = None
+        self._test_ds: H5Dataset | None = None
+        self._task: TaskInfo | None = None
+
+    def _open(self) -> H5Dataset:
+        if self._ds is None:
+            probe = open_dataset(
+                self.dataset_name, self.n, self.size, self.seed, self.cache_dir, labels=False
+            )
+            declared = probe.meta["labels"]
+            target = self.target
+            if target is None:
+                if len(declared) != 1:
+                    raise ValueError(f"{probe.path}: has labels {sorted(declared)}; choose one with target=")
+                target = next(iter(declared))
+            self._ds = H5Dataset(probe.path, target=target, size=self.size)
+            self.target = target
+            if self.test_dataset is not None:
+                self._test_ds = H5Dataset(self.test_dataset, target=target, size=self.size)
+                if self._test_ds.meta["shape"][0] != self._ds.meta["shape"][0]:
+                    raise ValueError(f"{self.test_dataset}: channel count differs from {probe.path}")
+        return self._ds
+
+    @property
+    def dataset(self) -> H5Dataset:
+        return self._open()
+
+    @property
+    def task(self) -> TaskInfo:
+        if self._task is None:
+            ds = self._open()
+            assert self.target is not None
+            info = ds.meta["labels"][self.target]
+            name = self.task_name or (
+                self.dataset_name
+                if "/" not in self.dataset_name and not self.dataset_name.endswith((".h5", ".hdf5"))
+                else ds.path.stem
+            )
+            self._task = TaskInfo(
+                name=name,
+                target=self.target,
+                kind=info["kind"],
+                num_classes=info.get("num_classes"),
+                class_names=tuple(info.get("class_names") or ()),
+                units=info.get("units"),
+            )
+        return self._task
+
+    def prepare_data(self) -> None:
+        self._open()
+
+    def setup(self, stage: str | None = None) -> None:
+        self._open()
+
+    def split_indices(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(train_idx, test_idx)`` of the 80/20 split for ``seed``: sorted, deterministic."""
+        return train_test_split(len(self._open()), seed, self.train_frac)
+
+    def _loader(self, ds: object, shuffle: bool) -> DataLoader:
+        gen = torch.Generator().manual_seed(self.seed) if shuffle else None
+        return DataLoader(
+            ds,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            generator=gen,  # type: ignore[arg-type]
+            num_workers=self.num_workers,
+            collate_fn=pad_collate,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def probe_dataloader(self) -> DataLoader:
+        """Every sample of ``dataset`` in file order (no shuffling), for feature extraction."""
+        return self._loader(self._open(), shuffle=False)
+
+    def train_dataloader(self) -> DataLoader:
+        tr, _ = self.split_indices(self.split_seed)
+        return self._loader(Subset(self._open(), tr.tolist()), shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        _, te = self.split_indices(self.split_seed)
+        return self._loader(Subset(self._open(), te.tolist()), shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        self._open()
+        if self._test_ds is not None:
+            return self._loader(self._test_ds, shuffle=False)
+        return self.val_dataloader()
+
+
+class RFSDataModule(DownstreamDataModule):
+    """Built-in RF signal classification (spectrograms, label ``label``)."""
+
+    def __init__(self, dataset: str = "rfs", target: str | None = "label", **kwargs: object) -> None:
+        super().__init__(dataset=dataset, target=target, **kwargs)  # type: ignore[arg-type]
+
+
+class PositioningDataModule(DownstreamDataModule):
+    """Built-in 5G NR positioning (CSI from 4 base stations, ``position`` in metres)."""
+
+    def __init__(
+        self, dataset: str = "positioning", target: str | None = "position", **kwargs: object
+    ) -> None:
+        super().__init__(dataset=dataset, target=target, **kwargs)  # type: ignore[arg-type]
+
+
+class BeamDataModule(DownstreamDataModule):
+    """Built-in beam prediction (best beam of a DFT codebook, ``beam``)."""
+
+    def __init__(self, dataset: str = "beam", target: str | None = "beam", **kwargs: object) -> None:
+        super().__init__(dataset=dataset, target=target, **kwargs)  # type: ignore[arg-type]
+
+
+class LoSDataModule(DownstreamDataModule):
+    """Built-in LoS/NLoS classification (``los``)."""
+
+    def __init__(self, dataset: str = "los", target: str | None = "los", **kwargs: object) -> None:
+        super().__init__(dataset=dataset, target=target, **kwargs)  # type: ignore[arg-type]

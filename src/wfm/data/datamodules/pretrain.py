@@ -1,0 +1,196 @@
+"""Pretraining data: a mix of built-in and HDF5 datasets with different channel counts, grouped or padded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler, Subset
+
+from wfm.data.collate import pad_collate
+from wfm.data.datamodules.sampler import ChannelGroupedBatchSampler
+from wfm.data.datasets.builtin import BuiltinDataset, build_builtin, is_builtin
+from wfm.data.datasets.h5 import H5Dataset
+from wfm.data.split import train_test_split
+
+DEFAULT_PRETRAIN = ("spectrogram", "csi", "csi2")
+
+
+class EpochShuffleSampler(Sampler[int]):
+    """A random order that is a pure function of ``(seed, epoch)``, so a resumed run sees the same order."""
+
+    def __init__(self, n: int, seed: int = 0) -> None:
+        self.n = n
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(np.random.default_rng((self.seed, self.epoch)).permutation(self.n).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def open_dataset(
+    name: str,
+    n: int,
+    size: int | Sequence[int],
+    seed: int = 0,
+    cache_dir: str | None = None,
+    target: str | None = None,
+    labels: bool = True,
+) -> H5Dataset:
+    """A built-in name (generated/cached with ``n`` samples) or a path to a wfm HDF5 file."""
+    if is_builtin(name):
+        return BuiltinDataset(name, n, seed=seed, size=size, root=cache_dir, target=target, labels=labels)
+    if not Path(name).exists():
+        raise FileNotFoundError(f"{name}: not a built-in dataset name and no such HDF5 file")
+    return H5Dataset(name, target=target, size=size, labels=labels)
+
+
+class PretrainDataModule(LightningDataModule):
+    """Unlabelled mix of datasets for self-supervised pretraining.
+
+    Args:
+        datasets: built-in names (``spectrogram``, ``csi``, ``csi2``, ``rfs``...) and/or wfm HDF5 paths;
+            default ``spectrogram``, ``csi``, ``csi2``.
+        n: samples generated per built-in dataset (files are used whole).
+        size: model input size ``H`` or ``(H, W)``; built-ins are generated at it, files must match it.
+        batch_size: samples per batch (per rank).
+        num_workers: DataLoader worker processes.
+        seed: seed of the built-in generators, the validation split and the shuffling.
+        val_fraction: part of each dataset held out for validation (0 for none).
+        group_by_channels: True: every batch holds one channel count (no padding; needs
+            ``trainer.use_distributed_sampler: false`` under DDP, ranks are sharded here). False: plain
+            shuffling and ``pad_collate`` zero-padding to the largest count in the batch.
+        drop_last: drop incomplete batches in training.
+        cache_dir: where built-ins are cached (default ``$WFM_CACHE`` or ``~/.cache/wfm``).
+        pin_memory: pin batches for faster host-to-GPU copies.
+    """
+
+    def __init__(
+        self,
+        datasets: list[str] | None = None,
+        n: int = 2048,
+        size: int | tuple[int, int] = 112,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        seed: int = 0,
+        val_fraction: float = 0.05,
+        group_by_channels: bool = True,
+        drop_last: bool = False,
+        cache_dir: str | None = None,
+        pin_memory: bool = False,
+    ) -> None:
+        super().__init__()
+        if not 0.0 <= val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        self.datasets = list(datasets) if datasets else list(DEFAULT_PRETRAIN)
+        self.n = n
+        self.size = size if isinstance(size, int) else tuple(size)
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+        self.val_fraction = val_fraction
+        self.group_by_channels = group_by_channels
+        self.drop_last = drop_last
+        self.cache_dir = cache_dir
+        self.pin_memory = pin_memory
+        self.train_set: Dataset | None = None
+        self.val_set: Dataset | None = None
+        self.train_channels: list[int] = []
+        self.val_channels: list[int] = []
+
+    def prepare_data(self) -> None:
+        # Runs on one process per node: build the built-in caches before every rank opens them.
+        for name in self.datasets:
+            if is_builtin(name):
+                build_builtin(name, self.n, self.seed, self.size, self.cache_dir)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        train_parts: list[Dataset] = []
+        val_parts: list[Dataset] = []
+        for name in self.datasets:
+            ds = open_dataset(name, self.n, self.size, self.seed, self.cache_dir, labels=False)
+            if self.val_fraction > 0:
+                tr, va = train_test_split(len(ds), self.seed, 1.0 - self.val_fraction)
+                train_parts.append(Subset(ds, tr.tolist()))
+                val_parts.append(Subset(ds, va.tolist()))
+                self.val_channels += [ds.num_channels] * len(va)
+                self.train_channels += [ds.num_channels] * len(tr)
+            else:
+                train_parts.append(ds)
+                self.train_channels += [ds.num_channels] * len(ds)
+        self.train_set = ConcatDataset(train_parts)
+        self.val_set = ConcatDataset(val_parts) if val_parts else None
+
+    def _check_distributed(self) -> None:
+        trainer = getattr(self, "trainer", None)
+        if trainer is None or trainer.world_size <= 1:
+            return
+        connector = getattr(trainer, "_accelerator_connector", None)
+        if getattr(connector, "use_distributed_sampler", False):
+            raise ValueError(
+                "PretrainDataModule(group_by_channels=True) shards batches across ranks itself; "
+                "set trainer.use_distributed_sampler: false (or group_by_channels: false)"
+            )
+
+    def _loader(self, ds: Dataset, counts: list[int], train: bool) -> DataLoader:
+        common = dict(
+            num_workers=self.num_workers,
+            collate_fn=pad_collate,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+        )
+        if self.group_by_channels:
+            if train:
+                self._check_distributed()
+            sampler = ChannelGroupedBatchSampler(
+                counts, self.batch_size, shuffle=train, seed=self.seed, drop_last=self.drop_last and train
+            )
+            return DataLoader(ds, batch_sampler=sampler, **common)
+        sampler = EpochShuffleSampler(len(ds), self.seed) if train else None
+        return DataLoader(
+            ds, batch_size=self.batch_size, sampler=sampler, drop_last=self.drop_last and train, **common
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        if self.train_set is None:
+            self.setup("fit")
+        assert self.train_set is not None
+        return self._loader(self.train_set, self.train_channels, train=True)
+
+    def val_dataloader(self) -> DataLoader | list:
+        if self.train_set is None:
+            self.setup("fit")
+        if self.val_set is None:
+            return []
+        return self._loader(self.val_set, self.val_channels, train=False)
+
+
+def channel_counts(ds: Dataset) -> list[int]:
+    """Channel count of every sample of ``ds`` read from dataset metadata (no sample is loaded)."""
+    if isinstance(ds, H5Dataset):
+        return [ds.num_channels] * len(ds)
+    if isinstance(ds, Subset):
+        inner = channel_counts(ds.dataset)
+        return [inner[i] for i in ds.indices]
+    if isinstance(ds, ConcatDataset):
+        return [c for part in ds.datasets for c in channel_counts(part)]
+    raise ValueError(f"cannot read channel counts of {type(ds).__name__} without loading samples")
+
+
+__all__ = [
+    "ChannelGroupedBatchSampler",
+    "EpochShuffleSampler",
+    "PretrainDataModule",
+    "channel_counts",
+    "open_dataset",
+]

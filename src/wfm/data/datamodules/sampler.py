@@ -1,0 +1,97 @@
+"""A batch sampler grouping samples by channel count: no padding, order seeded per epoch, DDP-sharded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Sampler
+
+
+def _dist_rank_world() -> tuple[int, int]:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+class ChannelGroupedBatchSampler(Sampler[list[int]]):
+    """Yield batches of indices whose samples all have the same channel count.
+
+    Each epoch (``set_epoch``) draws a fresh order from ``(seed, epoch)``: indices are shuffled within each
+    channel-count group, cut into batches, and the batches of all groups are shuffled together. With several
+    ranks, rank ``r`` takes batches ``r, r + world, ...``: shards are disjoint and every rank gets the same
+    number of batches (the last ``len % world`` batches of the epoch are dropped; a fresh order next epoch
+    drops different ones). Rank and world size come from ``torch.distributed`` when it is initialised.
+
+    Args:
+        channel_counts: channel count of every index of the dataset.
+        batch_size: samples per batch (the last batch of a group may be smaller unless ``drop_last``).
+        shuffle: False keeps file order within groups and groups in increasing channel count (validation).
+        seed: base seed of the order.
+        drop_last: drop each group's incomplete last batch.
+        rank, world_size: override the distributed values (tests, custom launchers).
+    """
+
+    def __init__(
+        self,
+        channel_counts: Sequence[int],
+        batch_size: int,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = False,
+        rank: int | None = None,
+        world_size: int | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.counts = np.asarray(channel_counts, dtype=np.int64)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.drop_last = drop_last
+        self._rank = rank
+        self._world = world_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _rank_world(self) -> tuple[int, int]:
+        rank, world = _dist_rank_world()
+        rank = self._rank if self._rank is not None else rank
+        world = self._world if self._world is not None else world
+        if not 0 <= rank < world:
+            raise ValueError(f"rank {rank} out of range for world size {world}")
+        return rank, world
+
+    def _all_batches(self) -> list[np.ndarray]:
+        rng = np.random.default_rng((self.seed, self.epoch))
+        batches: list[np.ndarray] = []
+        for c in np.unique(self.counts):
+            idx = np.flatnonzero(self.counts == c)
+            if self.shuffle:
+                idx = rng.permutation(idx)
+            for start in range(0, len(idx), self.batch_size):
+                b = idx[start : start + self.batch_size]
+                if len(b) < self.batch_size and self.drop_last:
+                    continue
+                batches.append(b)
+        if self.shuffle:
+            batches = [batches[i] for i in rng.permutation(len(batches))]
+        return batches
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rank, world = self._rank_world()
+        batches = self._all_batches()
+        usable = len(batches) - len(batches) % world
+        for b in batches[rank:usable:world]:
+            yield b.tolist()
+
+    def __len__(self) -> int:
+        _, world = self._rank_world()
+        total = 0
+        for c in np.unique(self.counts):
+            m = int((self.counts == c).sum())
+            total += m // self.batch_size if self.drop_last else -(-m // self.batch_size)
+        return total // world

@@ -1,0 +1,130 @@
+"""The built-in synthetic corpus as HDF5: generated once per (name, n, seed, size), cached, read as a file."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from wfm.data import transforms
+from wfm.data.datasets.h5 import H5Dataset
+from wfm.data.hdf5 import H5Writer, label_meta
+from wfm.data.split import train_test_split
+
+
+def default_cache_dir() -> Path:
+    """``$WFM_CACHE`` if set, else ``~/.cache/wfm``."""
+    return Path(os.environ.get("WFM_CACHE") or Path.home() / ".cache" / "wfm")
+
+
+def _size(size: int | Sequence[int]) -> tuple[int, int]:
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
+def builtin_path(
+    name: str, n: int, seed: int, size: int | Sequence[int], root: str | os.PathLike | None
+) -> Path:
+    h, w = _size(size)
+    return Path(root if root is not None else default_cache_dir()) / f"{name}-n{n}-s{seed}-{h}x{w}.h5"
+
+
+def build_builtin(
+    name: str,
+    n: int,
+    seed: int = 0,
+    size: int | Sequence[int] = 112,
+    root: str | os.PathLike | None = None,
+    chunk: int = 256,
+    stats_seed: int = 0,
+    train_frac: float = 0.8,
+) -> Path:
+    """Generate the built-in dataset ``name`` into the cache (if not there yet) and return the file path.
+
+    Samples are generated ``chunk`` at a time, brought to dB (power specs) and resized with
+    ``wfm.data.transforms``; statistics are streamed over the training part of split ``stats_seed``.
+    A lock file serialises concurrent builders (e.g. DDP ranks), and the file appears by atomic rename,
+    so a second process either waits and reuses it or sees nothing.
+    """
+    from wfm.data import synthetic  # late import: the generator is heavy and optional for file-based use
+
+    if name not in synthetic.BUILTIN:
+        raise ValueError(f"unknown built-in dataset {name!r}; expected one of {sorted(synthetic.BUILTIN)}")
+    if n < 2:
+        raise ValueError(f"built-in dataset {name!r}: n must be >= 2, got {n}")
+    path = builtin_path(name, n, seed, size, root)
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if path.exists():  # another process built it while we waited
+                return path
+            spec = synthetic.BUILTIN[name]
+            hw = _size(size)
+            meta = label_meta(
+                dict(spec.labels),
+                dict(getattr(spec, "class_names", {}) or {}),
+                dict(getattr(spec, "units", {}) or {}),
+            )
+            train_idx, _ = train_test_split(n, stats_seed, train_frac)
+            is_train = np.zeros(n, dtype=bool)
+            is_train[train_idx] = True
+            prep = transforms.describe(
+                bool(spec.power), hw, generator=f"wfm.data.synthetic:{name}", seed=seed
+            )
+            writer = H5Writer(
+                path,
+                (int(spec.channels), *hw),
+                meta,
+                source=f"builtin:{name} (seed {seed})",
+                modality=spec.modality,
+                preprocessing=prep,
+                extra_attrs={
+                    "stats_split": {"seed": stats_seed, "train_frac": train_frac},
+                    "description": str(getattr(spec, "description", "")),
+                },
+            )
+            with writer:
+                for start in range(0, n, chunk):
+                    stop = min(start + chunk, n)
+                    raw, labels = synthetic.generate(name, start, stop, seed=seed)
+                    x = transforms.preprocess(raw, bool(spec.power), hw)
+                    writer.append(x, {k: labels[k] for k in meta}, stats_rows=is_train[start:stop])
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return path
+
+
+class BuiltinDataset(H5Dataset):
+    """A built-in synthetic dataset (``rfs``, ``positioning``, ``beam``, ``los``, ``spectrogram``, ``csi``).
+
+    Built into ``<root>/<name>-n<N>-s<seed>-<H>x<W>.h5`` on first use and read from there after.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        n: int,
+        seed: int = 0,
+        size: int | Sequence[int] = 112,
+        root: str | os.PathLike | None = None,
+        target: str | None = None,
+        channels: Sequence[int] | None = None,
+        labels: bool = True,
+    ) -> None:
+        self.name = name
+        path = build_builtin(name, n, seed, size, root)
+        super().__init__(path, target=target, channels=channels, size=size, labels=labels)
+
+
+def is_builtin(name: str) -> bool:
+    """True for a built-in dataset name (not a path)."""
+    if os.sep in name or name.endswith((".h5", ".hdf5")):
+        return False
+    from wfm.data import synthetic
+
+    return name in synthetic.BUILTIN

@@ -1,0 +1,427 @@
+"""The one on-disk format of wfm: an HDF5 file per dataset (or split), written atomically, read with checks.
+
+Layout of a file:
+
+- dataset ``inputs`` ``(N, C, H, W)`` float32: preprocessed (dB where the source is power, resized),
+  **not** standardised;
+- one dataset per label, named by its batch key (``label``, ``position``, ``beam``, ``los``...), first axis N;
+- attributes ``mean``/``std`` (``(C,)``, computed on the training split; a test-split file carries the
+  training statistics), ``preprocessing`` (JSON), ``source``, ``modality``, ``labels`` (JSON:
+  key → ``{"kind", "num_classes", "class_names", "units"}``), ``format_version``.
+
+Files are written to a temporary name in the destination folder and renamed on success, so a reader never
+sees a half-written file, whatever fails mid-way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from wfm.data.split import train_test_split
+from wfm.data.transforms import ChannelStats
+
+FORMAT_VERSION = 1
+REQUIRED_ATTRS = ("mean", "std", "preprocessing", "source", "modality", "labels", "format_version")
+MODALITIES = ("spectrogram", "csi")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
+
+
+def label_meta(
+    labels: Mapping[str, str],
+    class_names: Mapping[str, Sequence[str]] | None = None,
+    units: Mapping[str, str] | None = None,
+    num_classes: Mapping[str, int] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """The ``labels`` attribute from ``{key: kind}`` plus optional class names, units and class counts."""
+    class_names = class_names or {}
+    units = units or {}
+    num_classes = num_classes or {}
+    out: dict[str, dict[str, Any]] = {}
+    for key, kind in labels.items():
+        if kind not in ("classification", "regression"):
+            raise ValueError(f"label {key!r}: kind must be 'classification' or 'regression', got {kind!r}")
+        names = [str(c) for c in class_names.get(key, ())]
+        k = num_classes.get(key, len(names) if names else None)
+        if kind == "classification" and (k is None or k < 2):
+            raise ValueError(f"label {key!r}: classification needs class names or num_classes >= 2")
+        out[key] = {
+            "kind": kind,
+            "num_classes": int(k) if kind == "classification" else None,
+            "class_names": names,
+            "units": units.get(key),
+        }
+    return out
+
+
+def safe_output_path(out_dir: str | os.PathLike, name: str, suffix: str = ".h5") -> Path:
+    """``out_dir/<name><suffix>``, refusing names that could leave ``out_dir`` (``..``, separators, absolute).
+
+    Converters take output names from metadata found in downloaded files; this is the one gate they pass.
+    """
+    if not isinstance(name, str) or not _SAFE_NAME.match(name) or ".." in name:
+        raise ValueError(
+            f"unsafe output name {name!r}: expected letters, digits, '.', '_' or '-' only "
+            "(no path separators, no '..', not absolute)"
+        )
+    root = Path(out_dir).resolve()
+    path = (root / f"{name}{suffix}").resolve()
+    if path.parent != root:
+        raise ValueError(f"output name {name!r} resolves to {path}, outside the output folder {root}")
+    return path
+
+
+def _temp_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+class H5Writer:
+    """Append-only writer for large files: ``append`` chunks, statistics streamed, atomic ``close``.
+
+    Use as a context manager; an exception inside the block removes the temporary file and leaves any
+    previous file at ``path`` untouched.
+
+    Args:
+        path: destination file.
+        sample_shape: ``(C, H, W)`` of one sample.
+        labels: the ``labels`` attribute (see :func:`label_meta`); keys must match every ``append``.
+        source, modality, preprocessing: attributes recorded in the file.
+        mean, std: training statistics to record (e.g. for a test-split file); if None they are streamed
+            from the rows ``append`` marks with ``stats_rows`` (all rows by default).
+        extra_attrs: further attributes (JSON-encoded if not scalar/str).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        sample_shape: Sequence[int],
+        labels: Mapping[str, Mapping[str, Any]],
+        source: str,
+        modality: str,
+        preprocessing: Mapping[str, Any],
+        mean: np.ndarray | None = None,
+        std: np.ndarray | None = None,
+        extra_attrs: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        if len(sample_shape) != 3 or int(sample_shape[0]) < 1 or min(int(s) for s in sample_shape) < 1:
+            raise ValueError(
+                f"{self.path}: sample shape must be (C, H, W) with C >= 1, got {tuple(sample_shape)}"
+            )
+        if modality not in MODALITIES:
+            raise ValueError(f"{self.path}: modality must be one of {MODALITIES}, got {modality!r}")
+        self.sample_shape = tuple(int(s) for s in sample_shape)
+        self.labels = {k: dict(v) for k, v in labels.items()}
+        self.attrs: dict[str, Any] = {
+            "source": source,
+            "modality": modality,
+            "preprocessing": json.dumps(preprocessing),
+            "labels": json.dumps(self.labels),
+            "format_version": FORMAT_VERSION,
+        }
+        for k, v in (extra_attrs or {}).items():
+            self.attrs[k] = v if isinstance(v, (str, int, float)) else json.dumps(v)
+        c = self.sample_shape[0]
+        self._given_stats = None
+        if (mean is None) != (std is None):
+            raise ValueError(f"{self.path}: give both mean and std, or neither")
+        if mean is not None:
+            m, s = np.asarray(mean, np.float32).reshape(-1), np.asarray(std, np.float32).reshape(-1)
+            if (
+                m.shape != (c,)
+                or s.shape != (c,)
+                or not (np.isfinite(m).all() and np.isfinite(s).all())
+                or (s <= 0).any()
+            ):
+                raise ValueError(f"{self.path}: mean/std must be finite ({c},) arrays with std > 0")
+            self._given_stats = (m, s)
+        self._stats = ChannelStats(c)
+        self.n = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = _temp_path(self.path)
+        self._file: h5py.File | None = h5py.File(self._tmp, "w")
+
+    def __enter__(self) -> H5Writer:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def _create(self, labels: Mapping[str, np.ndarray]) -> None:
+        assert self._file is not None
+        c, h, w = self.sample_shape
+        # One sample per chunk: random access by index reads exactly one chunk.
+        self._file.create_dataset(
+            "inputs", shape=(0, c, h, w), maxshape=(None, c, h, w), dtype="f4", chunks=(1, c, h, w)
+        )
+        for key, arr in labels.items():
+            dtype = "i8" if self.labels[key]["kind"] == "classification" else "f4"
+            tail = arr.shape[1:]
+            self._file.create_dataset(key, shape=(0, *tail), maxshape=(None, *tail), dtype=dtype)
+
+    def _check(self, inputs: np.ndarray, labels: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        n = inputs.shape[0]
+        if inputs.ndim != 4 or tuple(inputs.shape[1:]) != self.sample_shape:
+            raise ValueError(
+                f"{self.path}: inputs chunk starting at sample {self.n} has shape {inputs.shape}, "
+                f"expected (n, {', '.join(map(str, self.sample_shape))})"
+            )
+        finite = np.isfinite(inputs.reshape(n, -1)).all(axis=1)
+        if not finite.all():
+            i = int(np.argmin(finite))
+            raise ValueError(
+                f"{self.path}: sample {self.n + i} has NaN/Inf values in inputs; expected finite"
+            )
+        if set(labels) != set(self.labels):
+            raise ValueError(
+                f"{self.path}: label keys {sorted(labels)} do not match declared {sorted(self.labels)}"
+            )
+        out: dict[str, np.ndarray] = {}
+        for key, value in labels.items():
+            arr = np.asarray(value)
+            meta = self.labels[key]
+            if arr.ndim == 0 or arr.shape[0] != n:
+                raise ValueError(f"{self.path}: label {key!r} has shape {arr.shape}, expected first axis {n}")
+            if meta["kind"] == "classification":
+                flat = arr.reshape(n, -1)
+                ok_int = np.isfinite(flat).all(axis=1) & (np.round(flat) == flat).all(axis=1)
+                ok = ok_int & (flat >= 0).all(axis=1) & (flat < meta["num_classes"]).all(axis=1)
+                if not ok.all():
+                    i = int(np.argmin(ok))
+                    raise ValueError(
+                        f"{self.path}: sample {self.n + i} has label {key}={arr[i].tolist()}, "
+                        f"expected an integer in [0, {meta['num_classes']})"
+                    )
+                arr = arr.astype(np.int64)
+            else:
+                ok = np.isfinite(arr.reshape(n, -1)).all(axis=1)
+                if not ok.all():
+                    i = int(np.argmin(ok))
+                    raise ValueError(
+                        f"{self.path}: sample {self.n + i} has non-finite regression label {key!r}"
+                    )
+                arr = arr.astype(np.float32)
+            out[key] = arr
+        return out
+
+    def append(
+        self,
+        inputs: np.ndarray,
+        labels: Mapping[str, Any] | None = None,
+        stats_rows: np.ndarray | None = None,
+    ) -> None:
+        """Append ``inputs`` ``(n, C, H, W)`` and labels; ``stats_rows`` (bool ``(n,)``) marks train rows."""
+        if self._file is None:
+            raise ValueError(f"{self.path}: writer is closed")
+        inputs = np.asarray(inputs, dtype=np.float32)
+        try:
+            labels = self._check(inputs, labels or {})
+            if self.n == 0 and "inputs" not in self._file:
+                self._create(labels)
+            n = inputs.shape[0]
+            if n == 0:
+                return
+            for key, arr in (("inputs", inputs), *labels.items()):
+                ds = self._file[key]
+                ds.resize(self.n + n, axis=0)
+                ds[self.n : self.n + n] = arr
+            if self._given_stats is None:
+                self._stats.update(inputs if stats_rows is None else inputs[np.asarray(stats_rows, bool)])
+            self.n += n
+        except BaseException:
+            self.abort()
+            raise
+
+    def close(self) -> Path:
+        """Write the attributes, flush and atomically move the file into place; returns its path."""
+        if self._file is None:
+            raise ValueError(f"{self.path}: writer is closed")
+        try:
+            if self.n == 0:
+                raise ValueError(f"{self.path}: no samples were written; refusing to create an empty file")
+            mean, std = self._given_stats if self._given_stats is not None else self._stats.finalize()
+            self._file.attrs["mean"] = mean
+            self._file.attrs["std"] = std
+            for k, v in self.attrs.items():
+                self._file.attrs[k] = v
+            self._file.close()
+            self._file = None
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the temporary file; the destination is left as it was."""
+        if self._file is not None:
+            try:
+                self._file.close()
+            except Exception:  # noqa: BLE001 - best effort: the file is being discarded anyway
+                pass
+            self._file = None
+        self._tmp.unlink(missing_ok=True)
+
+
+def write_h5(
+    path: str | os.PathLike,
+    inputs: np.ndarray,
+    labels: Mapping[str, Any],
+    attrs: Mapping[str, Any],
+    chunk: int = 512,
+) -> Path:
+    """Write a whole file at once (validated, atomic). Returns the path.
+
+    ``attrs`` must hold ``source``, ``modality``, ``preprocessing`` (dict) and ``labels`` (dict, see
+    :func:`label_meta`); ``mean``/``std`` are taken from ``attrs`` when given (a test split carrying the
+    training statistics) and otherwise computed from ``inputs`` (so ``inputs`` must then be the training set).
+    Other keys in ``attrs`` are recorded as extra attributes.
+    """
+    inputs = np.asarray(inputs)
+    if inputs.ndim != 4:
+        raise ValueError(f"{path}: inputs must be (N, C, H, W), got shape {inputs.shape}")
+    if inputs.shape[0] == 0:
+        raise ValueError(f"{path}: inputs are empty (N=0); refusing to create an empty file")
+    missing = [k for k in ("source", "modality", "preprocessing", "labels") if k not in attrs]
+    if missing:
+        raise ValueError(f"{path}: attrs lack {missing}")
+    extra = {k: v for k, v in attrs.items() if k not in (*REQUIRED_ATTRS,)}
+    writer = H5Writer(
+        path,
+        inputs.shape[1:],
+        attrs["labels"],
+        attrs["source"],
+        attrs["modality"],
+        attrs["preprocessing"],
+        attrs.get("mean"),
+        attrs.get("std"),
+        extra,
+    )
+    with writer:
+        for start in range(0, inputs.shape[0], chunk):
+            sl = slice(start, start + chunk)
+            writer.append(inputs[sl], {k: np.asarray(v)[sl] for k, v in labels.items()})
+    return Path(path)
+
+
+def write_dataset_file(
+    out_dir: str | os.PathLike,
+    name: str,
+    inputs: np.ndarray,
+    labels: Mapping[str, Any],
+    labels_meta: Mapping[str, Mapping[str, Any]],
+    source: str,
+    modality: str,
+    preprocessing: Mapping[str, Any],
+    stats_seed: int = 0,
+    train_frac: float = 0.8,
+) -> Path:
+    """Converter helper: write ``out_dir/<name>.h5``, statistics from the train part of split ``stats_seed``.
+
+    Downstream DataModules split the file 80/20 themselves; the statistics come from the training part of the
+    seed-0 split (recorded as ``stats_split``) so no test sample shapes them.
+    """
+    path = safe_output_path(out_dir, name)
+    n = int(np.asarray(inputs).shape[0])
+    if n < 2:
+        raise ValueError(f"{path}: need at least 2 samples to split, got {n}")
+    train_idx, _ = train_test_split(n, stats_seed, train_frac)
+    rows = np.zeros(n, dtype=bool)
+    rows[train_idx] = True
+    stats = ChannelStats(int(inputs.shape[1]))
+    stats.update(np.asarray(inputs)[rows])
+    mean, std = stats.finalize()
+    attrs = {
+        "source": source,
+        "modality": modality,
+        "preprocessing": preprocessing,
+        "labels": labels_meta,
+        "mean": mean,
+        "std": std,
+        "stats_split": {"seed": stats_seed, "train_frac": train_frac},
+    }
+    return write_h5(path, inputs, labels, attrs)
+
+
+def _decode(value: Any) -> Any:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
+    """Open ``path``, check it is a complete wfm file and return its metadata.
+
+    Returns ``{"path", "n", "shape" (C, H, W), "mean", "std", "preprocessing", "source", "modality",
+    "labels", "format_version", "attrs" (all raw attributes)}``. Raises FileNotFoundError for a missing
+    file and ValueError naming the file and what was expected for anything else.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: no such file (expected a wfm HDF5 file; see docs/datasets.md)")
+    if p.is_dir():
+        raise ValueError(f"{p}: is a folder, expected a wfm HDF5 file")
+    try:
+        f = h5py.File(p, "r")
+    except OSError as e:
+        raise ValueError(f"{p}: not a readable HDF5 file (truncated, corrupt or another format): {e}") from e
+    with f:
+        if "inputs" not in f:
+            raise ValueError(f"{p}: no 'inputs' dataset; expected (N, C, H, W) float32")
+        shape = f["inputs"].shape
+        if len(shape) != 4:
+            raise ValueError(f"{p}: 'inputs' has shape {shape}, expected 4 dimensions (N, C, H, W)")
+        if shape[0] == 0:
+            raise ValueError(f"{p}: empty file ('inputs' has N=0 samples)")
+        if shape[1] < 1:
+            raise ValueError(f"{p}: 'inputs' has C={shape[1]} channels, expected C >= 1")
+        raw = {k: _decode(v) for k, v in f.attrs.items()}
+        missing = [k for k in REQUIRED_ATTRS if k not in raw]
+        if missing:
+            raise ValueError(f"{p}: missing attribute(s) {missing}; expected {list(REQUIRED_ATTRS)}")
+        c = shape[1]
+        mean = np.asarray(raw["mean"], np.float32).reshape(-1)
+        std = np.asarray(raw["std"], np.float32).reshape(-1)
+        if mean.shape != (c,) or std.shape != (c,):
+            raise ValueError(
+                f"{p}: mean/std have {mean.shape}/{std.shape} entries, expected {c} (one per channel)"
+            )
+        if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
+            raise ValueError(f"{p}: mean/std must be finite with std > 0, got mean={mean}, std={std}")
+        version = int(raw["format_version"])
+        if version > FORMAT_VERSION:
+            raise ValueError(f"{p}: format_version {version} is newer than supported {FORMAT_VERSION}")
+        try:
+            labels = json.loads(raw["labels"])
+            preprocessing = json.loads(raw["preprocessing"])
+        except (TypeError, json.JSONDecodeError) as e:
+            raise ValueError(f"{p}: 'labels'/'preprocessing' attributes are not valid JSON: {e}") from e
+        for key, meta in labels.items():
+            if key not in f:
+                raise ValueError(f"{p}: label {key!r} declared in 'labels' but no dataset of that name")
+            if f[key].shape[0] != shape[0]:
+                raise ValueError(f"{p}: label {key!r} has {f[key].shape[0]} rows, expected N={shape[0]}")
+            if meta.get("kind") not in ("classification", "regression"):
+                raise ValueError(f"{p}: label {key!r} has kind {meta.get('kind')!r}")
+    return {
+        "path": p,
+        "n": int(shape[0]),
+        "shape": tuple(int(s) for s in shape[1:]),
+        "mean": mean,
+        "std": std,
+        "preprocessing": preprocessing,
+        "source": raw["source"],
+        "modality": raw["modality"],
+        "labels": labels,
+        "format_version": version,
+        "attrs": raw,
+    }

@@ -1,0 +1,158 @@
+"""The built-in synthetic wireless corpus: a registry of datasets generated on the fly (no files shipped).
+
+``generate(name, start, stop, seed)`` returns samples ``[start, stop)`` of a dataset as RAW float32 arrays
+``(n, C, H, W)`` (power spectrograms, CSI magnitude or real/imag; dB / resize / standardisation are done
+by :mod:`wfm.data.transforms`) plus a dict of labels. Sample ``i`` depends only on ``(seed, dataset, i)``,
+so any chunking of a range gives identical arrays.
+
+Datasets (see ``docs/datasets_synthetic.md``):
+
+* ``rfs`` — labelled single-emitter spectrograms (8 technology classes), RF signal classification;
+* ``spectrogram`` — unlabelled 1–3-emitter mixtures, pretraining;
+* ``positioning`` — 4-BS CSI magnitude of scene 0, target position in metres;
+* ``beam`` / ``los`` — serving-BS CSI (real/imag) of scene 0, best DFT beam / LoS flag;
+* ``csi`` / ``csi2`` — unlabelled CSI magnitude from scene 0 (4 BS) and scene 1 (5 BS, 32 antennas).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import csi_scene, spectrogram
+
+__all__ = ["BUILTIN", "SyntheticSpec", "describe", "generate"]
+
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    """What a built-in dataset contains (for the default options)."""
+
+    name: str  # registry key
+    modality: str  # "spectrogram" | "csi"
+    channels: int
+    raw_shape: tuple[int, int]  # (H, W) of the raw arrays
+    power: bool  # True: raw values are power -> transforms apply dB; False: used as-is (magnitude, re/im)
+    labels: dict[str, str]  # label key -> "classification" | "regression" (empty for unlabelled)
+    class_names: dict[str, tuple[str, ...]]  # per classification label key
+    units: dict[str, str]  # per regression label key, e.g. {"position": "m"}
+    description: str
+
+
+_S0, _S1 = csi_scene.SCENES[0], csi_scene.SCENES[1]
+_DEFAULT_BEAMS = 16
+
+
+def _beam_names(n: int) -> tuple[str, ...]:
+    return tuple(f"beam{b}" for b in range(n))
+
+
+BUILTIN: dict[str, SyntheticSpec] = {
+    "rfs": SyntheticSpec(
+        "rfs", "spectrogram", 1, (64, 64), True, {"label": "classification"},
+        {"label": spectrogram.CLASS_NAMES}, {},
+        "Single-emitter power spectrograms of 8 technology classes (WiFi, LTE, NR, Bluetooth, ZigBee, LoRa, "
+        "FM, noise) with multipath, CFO, timing offset and SNR -5..20 dB; class = index % 8."),
+    "spectrogram": SyntheticSpec(
+        "spectrogram", "spectrogram", 1, (64, 64), True, {}, {}, {},
+        "Unlabelled power spectrograms of 1-3 emitters of random classes, powers and offsets (pretraining)."),
+    "positioning": SyntheticSpec(
+        "positioning", "csi", _S0.n_bs, (_S0.n_ant, _S0.n_sc), False, {"position": "regression"}, {},
+        {"position": "m"},
+        "CSI magnitude of the 4 base stations (16-antenna ULA x 64 subcarriers at 3.5 GHz) of scene 0 for a "
+        "user uniform in a 60 m x 60 m area; target xyz in metres (z = 1.5)."),
+    "beam": SyntheticSpec(
+        "beam", "csi", 2, (_S0.n_ant, _S0.n_sc), False, {"beam": "classification"},
+        {"beam": _beam_names(_DEFAULT_BEAMS)}, {},
+        "Serving-BS (BS 0) CSI of scene 0 as real/imag channels, normalised to unit mean power; label = best "
+        "beam of a 16-beam DFT codebook uniform in sin(theta) on [-1, 1) (option n_beams)."),
+    "los": SyntheticSpec(
+        "los", "csi", 2, (_S0.n_ant, _S0.n_sc), False, {"los": "classification"},
+        {"los": ("nlos", "los")}, {},
+        "Serving-BS (BS 0) CSI of scene 0 as real/imag channels, normalised to unit mean power; label 1 if "
+        "the direct path crosses no building (scene built for ~50 % LoS)."),
+    "csi": SyntheticSpec(
+        "csi", "csi", _S0.n_bs, (_S0.n_ant, _S0.n_sc), False, {}, {}, {},
+        "Unlabelled CSI magnitude of the 4 base stations of scene 0 (users drawn independently of the "
+        "labelled sets)."),
+    "csi2": SyntheticSpec(
+        "csi2", "csi", _S1.n_bs, (_S1.n_ant, _S1.n_sc), False, {}, {}, {},
+        "Unlabelled CSI magnitude of scene 1: 80 m x 50 m, 5 base stations with 32-antenna ULAs, "
+        "64 subcarriers spaced 720 kHz."),
+}
+
+# Options each dataset accepts (besides start, stop, seed), with their defaults.
+_OPTIONS: dict[str, dict[str, Any]] = {
+    "rfs": {"n_freq": 64, "n_time": 64, "snr_db": (-5.0, 20.0)},
+    "spectrogram": {"n_freq": 64, "n_time": 64, "max_emitters": 3, "snr_db": (0.0, 20.0),
+                    "rel_power_db": 15.0},
+    "positioning": {"snr_db": 20.0},
+    "beam": {"snr_db": 20.0, "n_beams": _DEFAULT_BEAMS, "serving_bs": 0},
+    "los": {"snr_db": 20.0, "serving_bs": 0},
+    "csi": {"snr_db": 20.0},
+    "csi2": {"snr_db": 20.0},
+}
+
+
+def _options(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    if name not in BUILTIN:
+        raise ValueError(f"unknown synthetic dataset {name!r}; expected one of {sorted(BUILTIN)}")
+    unknown = sorted(set(options) - set(_OPTIONS[name]))
+    if unknown:
+        raise ValueError(f"synthetic dataset {name!r}: unknown option(s) {unknown}; "
+                         f"accepted: {sorted(_OPTIONS[name])}")
+    return {**_OPTIONS[name], **options}
+
+
+def describe(name: str, **options: Any) -> SyntheticSpec:
+    """The :class:`SyntheticSpec` of ``name`` as generated with ``options`` (shapes / classes may change)."""
+    opts = _options(name, options)
+    spec = BUILTIN[name]
+    if spec.modality == "spectrogram":
+        return dataclasses.replace(spec, raw_shape=(int(opts["n_freq"]), int(opts["n_time"])))
+    if name == "beam":
+        return dataclasses.replace(spec, class_names={"beam": _beam_names(int(opts["n_beams"]))})
+    return spec
+
+
+def generate(
+    name: str, start: int, stop: int, seed: int = 0, **options: Any
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Samples [start, stop) of dataset `name`: raw float32 (n, C, H, W) and labels {key: array (n, ...)}.
+
+    Classification labels are int64 ``(n,)``, regression labels float32 ``(n, d)``. ``options`` are
+    per-dataset (e.g. ``n_beams`` for ``beam``, ``snr_db`` everywhere); unknown names raise ValueError.
+    """
+    opts = _options(name, options)
+    start, stop, seed = int(start), int(stop), int(seed)
+    if not (0 <= start <= stop):
+        raise ValueError(f"synthetic dataset {name!r}: need 0 <= start <= stop, got {start=}, {stop=}")
+    if seed < 0:
+        raise ValueError(f"synthetic dataset {name!r}: seed must be >= 0, got {seed}")
+    if name == "rfs":
+        return spectrogram.generate_rfs(start, stop, seed, **opts)
+    if name == "spectrogram":
+        return spectrogram.generate_mixtures(start, stop, seed, **opts)
+
+    snr = float(opts["snr_db"])
+    scene_id = 1 if name == "csi2" else 0
+    n_bs = csi_scene.SCENES[scene_id].n_bs
+    serving = int(opts.get("serving_bs", 0))
+    if not 0 <= serving < n_bs:
+        raise ValueError(f"synthetic dataset {name!r}: serving_bs must be in [0, {n_bs}), got {serving}")
+    ue, h, y, los = csi_scene.sample(name, start, stop, seed, snr_db=snr, scene_id=scene_id)
+    if name in ("positioning", "csi", "csi2"):
+        x = np.abs(y).astype(np.float32)
+        return x, ({"position": ue.astype(np.float32)} if name == "positioning" else {})
+    x = csi_scene.realimag(y[:, serving])
+    if name == "los":
+        return x, {"los": los[:, serving].astype(np.int64)}
+    n_beams = int(opts["n_beams"])
+    if n_beams < 2:
+        raise ValueError(f"synthetic dataset 'beam': n_beams must be >= 2, got {n_beams}")
+    # the label comes from the noise-free channel: the beam that is truly best, not the noisy estimate
+    cb = csi_scene.dft_codebook(h.shape[2], n_beams)
+    return x, {"beam": csi_scene.best_beam(h[:, serving], cb).astype(np.int64)}

@@ -1,0 +1,266 @@
+"""``LinearProbeEvaluator``: the LightningModule behind ``wfm test`` — what every run reports.
+
+It loads a backbone (a wfm checkpoint or exported backbone; None = random init), collects pooled features of
+every sample of every task of a :class:`~wfm.eval.suite.ProbeSuite` in ``test_step`` (for the backbone and,
+by default, a randomly initialised encoder of the same config as the floor), and in ``on_test_epoch_end``
+fits the linear probes of method.md §7, prints a table, logs ``probe/<task>/<metric>`` (and
+``probe_random_init/<task>/<metric>``) and writes ``probe_results.md`` / ``probe_results.csv``.
+
+Distributed runs: Lightning's default ``DistributedSampler`` (no shuffling, padded by repeating the first
+samples) gives every rank the same number of samples, ``rank r`` holding samples ``r, r + W, r + 2W, ...``.
+At epoch end the features are gathered with ``all_gather`` and put back in dataset order
+(:func:`merge_interleaved`), so the splits index the right rows; rank 0 fits the probes and broadcasts the
+numbers. With ``use_distributed_sampler=False`` every rank sees the whole loader and no gathering is done.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from lightning.pytorch import LightningModule
+from lightning.pytorch.utilities import rank_zero_info
+from torch.utils.data import DistributedSampler
+
+from wfm.checkpoint import check_config, load_backbone_with_meta, normalise_config
+from wfm.eval.features import encode_batch
+from wfm.eval.probe import ProbeResult, linear_probe
+from wfm.eval.suite import check_downstream
+from wfm.eval.tables import results_to_markdown, write_results
+from wfm.models.encoder import ViTEncoder
+
+RANDOM_ROW = "random-init"
+
+
+def merge_interleaved(gathered: torch.Tensor, total: int) -> torch.Tensor:
+    """(W, n, ...) per-rank rows of a non-shuffled ``DistributedSampler`` -> (total, ...) in dataset order.
+
+    Rank ``r``'s ``j``-th row is sample ``j * W + r`` of the padded index list; padding repeats the first
+    samples and is dropped by keeping the first ``total`` rows.
+    """
+    w, n = gathered.shape[:2]
+    if w * n < total:
+        raise ValueError(f"gathered {w} x {n} rows cannot hold {total} samples")
+    return gathered.transpose(0, 1).reshape(w * n, *gathered.shape[2:])[:total]
+
+
+def _sampler_of(loader: Any) -> Any:
+    sampler = getattr(loader, "sampler", None)
+    batch_sampler = getattr(loader, "batch_sampler", None)
+    if not isinstance(sampler, DistributedSampler) and batch_sampler is not None:
+        sampler = getattr(batch_sampler, "sampler", sampler)
+    return sampler
+
+
+def print_table(results: dict[str, list[ProbeResult]], title: str) -> None:
+    """Pretty-print the results with ``rich`` (plain Markdown if rich is unavailable)."""
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:  # rich is a dependency, but a table is not worth a crash
+        print(results_to_markdown(results))
+        return
+    from wfm.eval.tables import _columns, _header, format_cell
+
+    cols = _columns(results)
+    table = Table(title=title)
+    table.add_column("method")
+    for c in cols:
+        table.add_column(_header(c), justify="right")
+    for name, row in results.items():
+        by_task = {r.task: r for r in row}
+        table.add_row(name, *[format_cell(by_task.get(c.task)) for c in cols])
+    Console().print(table)
+
+
+class LinearProbeEvaluator(LightningModule):
+    """Linear-probe evaluation of a frozen backbone (``wfm test --model LinearProbeEvaluator``).
+
+    Args:
+        backbone: wfm ``.ckpt`` or exported ``.safetensors``/``.json`` path; None evaluates a random init.
+        encoder: ViTEncoder kwargs: required when ``backbone`` is None; otherwise checked against the
+            checkpoint's config (only the keys given).
+        seeds: one 80/20 split per seed (``split_indices(seed)``); mean ± std over them.
+        compare_random_init: also probe a randomly initialised encoder of the same config (the floor row).
+        output_dir: where to write ``probe_results.{md,csv}``; default next to the checkpoint, else the
+            trainer's log dir.
+        bf16: bf16 autocast for feature extraction.
+        max_train: optional cap on probe training samples per seed.
+        name: row label of the backbone in the table (default: the checkpoint file's stem).
+        random_init_seed: torch seed of the random-init encoder, so the floor row is reproducible.
+    """
+
+    def __init__(
+        self,
+        backbone: str | None = None,
+        encoder: dict | None = None,
+        seeds: list[int] | None = None,
+        compare_random_init: bool = True,
+        output_dir: str | None = None,
+        bf16: bool = True,
+        max_train: int | None = None,
+        name: str | None = None,
+        random_init_seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.seeds = [0, 1, 2] if seeds is None else [int(s) for s in seeds]
+        if not self.seeds:
+            raise ValueError("LinearProbeEvaluator: seeds must not be empty")
+        self.bf16 = bf16
+        self.max_train = max_train
+        self.backbone_path = backbone
+        self.output_dir = output_dir
+        if backbone is None:
+            if encoder is None:
+                raise ValueError(
+                    "LinearProbeEvaluator: give a backbone path, or encoder kwargs for a random init"
+                )
+            config = normalise_config(encoder)
+            self.backbone = self._random_encoder(config, random_init_seed)
+            self.row_name = name or RANDOM_ROW
+            compare_random_init = False  # the main row already is the random init
+        else:
+            self.backbone, meta = load_backbone_with_meta(backbone)
+            config = meta["config"]
+            if encoder is not None:
+                check_config(encoder, config, backbone)
+            self.row_name = name or Path(backbone).stem
+        self.encoder_config = normalise_config(config)
+        self.random_encoder = (
+            self._random_encoder(self.encoder_config, random_init_seed) if compare_random_init else None
+        )
+        for enc in (self.backbone, self.random_encoder):
+            if enc is not None:
+                enc.requires_grad_(False).eval()
+        self.results: dict[str, list[ProbeResult]] = {}
+        self._store: dict[int, dict[str, list]] = {}
+        self.save_hyperparameters()
+
+    @staticmethod
+    def _random_encoder(config: dict, seed: int) -> ViTEncoder:
+        # fork the RNG so building the floor encoder does not shift the global random stream
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return ViTEncoder(**config)
+
+    # --- the loop -------------------------------------------------------------------------------------
+    def _encoders(self) -> dict[str, ViTEncoder]:
+        encs = {"backbone": self.backbone}
+        if self.random_encoder is not None:
+            encs["random"] = self.random_encoder
+        return encs
+
+    def on_test_epoch_start(self) -> None:
+        self._store = {}
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
+        store = self._store.setdefault(dataloader_idx, {"labels": {}})
+        for key, enc in self._encoders().items():
+            # kept on the CPU: a whole task's features need not sit in accelerator memory
+            store.setdefault(key, []).append(encode_batch(enc, batch, self.bf16).cpu())
+        for key, value in batch.items():
+            if key not in ("x", "channels"):
+                store["labels"].setdefault(key, []).append(torch.as_tensor(value).cpu())
+
+    def _tasks(self) -> list[Any]:
+        dm = getattr(self.trainer, "datamodule", None)
+        tasks = getattr(dm, "tasks", None)
+        if tasks is None:
+            if dm is not None and hasattr(dm, "task"):
+                raise TypeError(
+                    f"{type(dm).__name__} is a single downstream DataModule: its test_dataloader is the "
+                    "held-out 20 %, but probing needs every sample. Wrap it in wfm.eval.suite.ProbeSuite: "
+                    "--data wfm.eval.suite.ProbeSuite --data.tasks '[{class_path: ...}]'"
+                )
+            raise TypeError("LinearProbeEvaluator needs a ProbeSuite-like datamodule exposing `.tasks`")
+        for i, t in enumerate(tasks):
+            check_downstream(t, f"datamodule.tasks[{i}]")
+        return list(tasks)
+
+    def _gather(self, rows: torch.Tensor, loader: Any) -> torch.Tensor:
+        """This rank's rows -> all rows in dataset order (no-op without a distributed sampler)."""
+        sampler = _sampler_of(loader)
+        if (
+            self.trainer.world_size <= 1
+            or not isinstance(sampler, DistributedSampler)
+            or sampler.num_replicas <= 1
+        ):
+            return rows
+        gathered = self.all_gather(
+            rows.to(self.device)
+        )  # (W, n, ...): equal n thanks to the sampler's padding
+        return merge_interleaved(gathered, len(sampler.dataset)).cpu()
+
+    def on_test_epoch_end(self) -> None:
+        tasks = self._tasks()
+        loaders = self.trainer.test_dataloaders
+        loaders = list(loaders) if isinstance(loaders, (list, tuple)) else [loaders]
+        if len(loaders) != len(tasks):
+            raise ValueError(f"{len(loaders)} test dataloaders but {len(tasks)} tasks; they must correspond")
+        collected = []
+        for idx, (dm, loader) in enumerate(zip(tasks, loaders, strict=True)):
+            store = self._store.get(idx)
+            if store is None:
+                raise RuntimeError(f"task {dm.task.name!r} produced no batches (limit_test_batches=0?)")
+            feats = {k: self._gather(torch.cat(store[k]).float(), loader).numpy() for k in self._encoders()}
+            labels = {k: self._gather(torch.cat(v), loader).numpy() for k, v in store["labels"].items()}
+            collected.append((dm, feats, labels))
+        self._store = {}
+
+        results: dict[str, list[ProbeResult]] | None = None
+        if self.trainer.is_global_zero:
+            results = {self.row_name: []}
+            if self.random_encoder is not None:
+                results[RANDOM_ROW] = []
+            for dm, feats, labels in collected:
+                n = len(next(iter(feats.values())))
+                self._check_rows(dm, n)
+                for key, row in (("backbone", self.row_name), ("random", RANDOM_ROW)):
+                    if key in feats:
+                        results[row].append(
+                            linear_probe(
+                                feats[key], labels, dm.task, dm.split_indices, self.seeds, self.max_train
+                            )
+                        )
+        if self.trainer.world_size > 1:
+            results = self.trainer.strategy.broadcast(results, src=0)
+        assert results is not None
+        self.results = results
+        for r in results[self.row_name]:
+            self.log(r.key, r.mean, add_dataloader_idx=False, sync_dist=False)
+            self.log(f"{r.key}_std", r.std, add_dataloader_idx=False, sync_dist=False)
+        for r in results.get(RANDOM_ROW, []) if self.random_encoder is not None else []:
+            self.log(
+                f"probe_random_init/{r.task}/{r.metric}", r.mean, add_dataloader_idx=False, sync_dist=False
+            )
+        if self.trainer.is_global_zero:
+            out = self._output_dir()
+            md, _ = write_results(results, out)
+            print_table(results, title=f"Linear probe ({len(self.seeds)} seeds)")
+            rank_zero_info(f"probe results written to {md} and {md.with_suffix('.csv')}")
+
+    @staticmethod
+    def _check_rows(dm: Any, n: int) -> None:
+        # every index of the split must address a collected row, or the loader was not the full probe loader
+        tr, te = dm.split_indices(0)
+        top = int(max(np.max(tr), np.max(te))) + 1
+        if top > n:
+            raise ValueError(
+                f"task {dm.task.name!r}: split_indices address {top} samples but the probe loader gave {n} "
+                "(limit_test_batches set, or a loader that is not the full, unshuffled probe loader?)"
+            )
+
+    def _output_dir(self) -> Path:
+        if self.output_dir is not None:
+            return Path(self.output_dir)
+        if self.backbone_path is not None:
+            return Path(self.backbone_path).resolve().parent
+        log_dir = self.trainer.log_dir
+        return Path(log_dir) if log_dir else Path(os.getcwd())
+
+    def configure_optimizers(self) -> None:
+        """Nothing to train: evaluation only (``wfm test``)."""
+        return None

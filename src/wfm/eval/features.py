@@ -1,0 +1,109 @@
+"""Frozen-encoder feature extraction: the first step of every linear probe."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+INPUT_KEYS = ("x", "channels")
+
+
+def autocast_context(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager:
+    """bf16 autocast where the device supports it (CPU and bf16-capable CUDA), else a no-op."""
+    if not bf16:
+        return contextlib.nullcontext()
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return contextlib.nullcontext()
+    if device.type not in ("cpu", "cuda"):
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def encode_batch(
+    encoder: nn.Module, batch: Mapping[str, Any], bf16: bool = True, max_channels: int | None = None
+) -> torch.Tensor:
+    """Pooled float32 (B, D) features of one batch dict (``x``, ``channels``) on the encoder's device.
+
+    ``max_channels`` keeps only the first ``k`` channels of every sample (channel-count robustness).
+    """
+    if "x" not in batch:
+        raise KeyError(f"batch has no 'x' input (keys: {sorted(batch)})")
+    device = _device_of(encoder)
+    x = batch["x"].to(device, non_blocking=True)
+    channels = batch.get("channels")
+    if channels is not None:
+        channels = channels.to(device)
+    if max_channels is not None:
+        if max_channels < 1:
+            raise ValueError(f"max_channels must be >= 1, got {max_channels}")
+        x = x[:, :max_channels]
+        channels = channels.clamp(max=max_channels) if channels is not None else None
+    with autocast_context(device, bf16):
+        feats = encoder.features(x, channels)
+    return feats.float()
+
+
+def _device_of(module: nn.Module) -> torch.device:
+    for p in module.parameters():
+        return p.device
+    for b in module.buffers():
+        return b.device
+    return torch.device("cpu")
+
+
+@contextlib.contextmanager
+def eval_mode(module: nn.Module) -> Iterator[None]:
+    """Put ``module`` in eval mode and restore its previous mode afterwards (probes run mid-training)."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
+
+
+def extract_features(
+    encoder: nn.Module,
+    loader: Iterable[Mapping[str, Any]],
+    device: str | torch.device | None = None,
+    bf16: bool = True,
+    max_channels: int | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Pooled features of every sample of ``loader`` and its labels, in loader order.
+
+    Args:
+        encoder: module with ``features(x, channels) -> (B, D)`` (a :class:`~wfm.models.encoder.ViTEncoder`).
+        loader: yields batch dicts (``x``, ``channels``, label keys) as made by ``pad_collate``.
+        device: where to run; None keeps the encoder where it is. The encoder is moved back afterwards.
+        bf16: bf16 autocast where available (CPU included); features are returned as float32 anyway.
+        max_channels: keep only the first ``k`` channels of each sample.
+
+    Returns:
+        ``features`` float32 (N, D) and ``targets``: every label key of the batches -> an (N, ...) array.
+    """
+    original = _device_of(encoder)
+    if device is not None:
+        encoder.to(device)
+    feats: list[torch.Tensor] = []
+    labels: dict[str, list[np.ndarray]] = {}
+    try:
+        with eval_mode(encoder), torch.inference_mode():
+            for batch in loader:
+                feats.append(encode_batch(encoder, batch, bf16, max_channels).cpu())
+                for key, value in batch.items():
+                    if key in INPUT_KEYS:
+                        continue
+                    labels.setdefault(key, []).append(np.asarray(torch.as_tensor(value).cpu()))
+    finally:
+        if device is not None:
+            encoder.to(original)
+    if not feats:
+        raise ValueError("extract_features: the loader yielded no batches")
+    features = torch.cat(feats).numpy().astype(np.float32, copy=False)
+    targets = {k: np.concatenate(v) for k, v in labels.items()}
+    return features, targets

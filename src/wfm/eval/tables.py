@@ -1,0 +1,128 @@
+"""Result tables shaped like the paper's Table II: one row per method/checkpoint, one column per task.
+
+Cells read ``mean ± std``; headers carry the metric, its unit and an arrow (↑ accuracy in %, ↓ error in
+metres). The CSV holds the same numbers machine-readably (``<task>/<metric>`` mean and std columns, plus the
+per-seed values) so ``tools/ablate.py`` can collect runs. Files are written atomically (temp file + rename):
+a crashed or concurrent run never leaves half a table behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from wfm.eval.probe import ProbeResult
+
+Results = Mapping[str, Sequence[ProbeResult]]
+
+
+def _columns(results: Results) -> list[ProbeResult]:
+    """One representative result per task, in order of first appearance."""
+    seen: dict[str, ProbeResult] = {}
+    for row in results.values():
+        for r in row:
+            seen.setdefault(r.task, r)
+    return list(seen.values())
+
+
+def _header(r: ProbeResult) -> str:
+    unit = f" ({r.units})" if r.units else ""
+    return f"{r.task} {r.metric}{unit} {'↑' if r.higher_is_better else '↓'}"
+
+
+def _digits(r: ProbeResult) -> int:
+    # accuracies as the paper prints them (73.3 %), errors to the centimetre (2.54 m)
+    return 1 if r.units == "%" else 2
+
+
+def format_cell(r: ProbeResult | None) -> str:
+    if r is None:
+        return "—"
+    d = _digits(r)
+    return f"{r.mean:.{d}f} ± {r.std:.{d}f}"
+
+
+def _by_task(row: Sequence[ProbeResult]) -> dict[str, ProbeResult]:
+    return {r.task: r for r in row}
+
+
+def results_to_markdown(results: Results, row_label: str = "method") -> str:
+    """Markdown table: rows = keys of ``results`` (e.g. a checkpoint and ``random-init``), columns = tasks."""
+    cols = _columns(results)
+    lines = [
+        "| " + " | ".join([row_label] + [_header(c) for c in cols]) + " |",
+        "|" + "|".join([":---"] + ["---:"] * len(cols)) + "|",
+    ]
+    for name, row in results.items():
+        cells = _by_task(row)
+        lines.append("| " + " | ".join([name] + [format_cell(cells.get(c.task)) for c in cols]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def results_to_csv(results: Results, row_label: str = "method") -> str:
+    """CSV with columns ``method, <task>/<metric>, <task>/<metric>_std, <task>/<metric>_values`` per task."""
+    cols = _columns(results)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    header = [row_label]
+    for c in cols:
+        key = f"{c.task}/{c.metric}"
+        header += [key, f"{key}_std", f"{key}_values"]
+    writer.writerow(header)
+    for name, row in results.items():
+        cells = _by_task(row)
+        line: list[str] = [name]
+        for c in cols:
+            r = cells.get(c.task)
+            if r is None:
+                line += ["", "", ""]
+            else:
+                line += [repr(r.mean), repr(r.std), " ".join(repr(v) for v in r.values)]
+        writer.writerow(line)
+    return buf.getvalue()
+
+
+def read_results_csv(path: str | os.PathLike) -> dict[str, dict[str, tuple[float, float]]]:
+    """Parse a CSV written by :func:`results_to_csv`: ``{row: {"<task>/<metric>": (mean, std)}}``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"probe results not found: {path}")
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames:
+            raise ValueError(f"{path}: empty CSV")
+        label = reader.fieldnames[0]
+        keys = [k for k in reader.fieldnames[1:] if not k.endswith(("_std", "_values"))]
+        out: dict[str, dict[str, tuple[float, float]]] = {}
+        for row in reader:
+            out[row[label]] = {k: (float(row[k]), float(row[f"{k}_std"])) for k in keys if row.get(k)}
+    return out
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_results(
+    results: Results, out_dir: str | os.PathLike, stem: str = "probe_results"
+) -> tuple[Path, Path]:
+    """Write ``<stem>.md`` and ``<stem>.csv`` into ``out_dir`` atomically; returns both paths."""
+    out_dir = Path(out_dir)
+    md = atomic_write_text(out_dir / f"{stem}.md", results_to_markdown(results))
+    cs = atomic_write_text(out_dir / f"{stem}.csv", results_to_csv(results))
+    return md, cs

@@ -1,0 +1,134 @@
+"""Masked autoencoder (the WavesFM baseline) on the same per-channel ViT encoder as LatentWave.
+
+Each sample hides a random 75 % of the (frequency x time) grid positions — the same positions on every
+channel, drawn as the argsort of uniform noise from the step's generator. The encoder sees only the visible
+positions; a narrow decoder (:class:`~wfm.models.decoder.MAEDecoder`) fills the hidden ones with mask tokens
+and reconstructs the pixels of every patch. The loss is the mean squared error on hidden patches of real
+channels only, optionally against per-patch normalised pixels (``norm_pix_loss``). The encoder is what gets
+exported and probed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from wfm.methods.base import WFMMethod
+from wfm.models.decoder import MAEDecoder
+from wfm.models.encoder import ViTEncoder
+
+
+def patchify(x: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, N, P*P): the pixels of every patch, in the encoder's row-major grid order."""
+    b, c, h, w = x.shape
+    p = patch_size
+    if h % p or w % p:
+        raise ValueError(f"patch_size={p} must divide the input size ({h}, {w})")
+    x = x.reshape(b, c, h // p, p, w // p, p).permute(0, 1, 2, 4, 3, 5)
+    return x.reshape(b, c, (h // p) * (w // p), p * p)
+
+
+def random_masking(
+    batch_size: int, num_patches: int, ratio: float, rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample random masking by the argsort of uniform noise.
+
+    Returns:
+        keep (B, K) visible grid positions in increasing order, and mask (B, N) bool, True where hidden.
+    """
+    n_keep = int(round(num_patches * (1.0 - ratio)))
+    n_keep = min(max(n_keep, 1), num_patches - 1)  # always something to see and something to reconstruct
+    noise = torch.from_numpy(rng.random((batch_size, num_patches)))
+    keep = torch.argsort(noise, dim=1)[:, :n_keep].sort(dim=1).values
+    mask = torch.ones(batch_size, num_patches, dtype=torch.bool)
+    mask.scatter_(1, keep, False)
+    return keep, mask
+
+
+class MAE(WFMMethod):
+    """MAE pretraining.
+
+    Args:
+        encoder: the ViT encoder (default: the LatentWave size).
+        decoder_dim, decoder_depth, decoder_heads: narrow decoder (WavesFM: 256-d, 8 blocks, 16 heads for a
+            512-d encoder).
+        mask_ratio: share of grid positions hidden per sample.
+        norm_pix_loss: reconstruct per-patch normalised pixels (zero mean, unit variance per patch).
+        max_channels: channel slots known to the decoder's channel embedding.
+        lr, lr_start, lr_final, warmup_fraction, weight_decay_start, weight_decay_end, betas,
+        channel_sampling, seed: as in :class:`~wfm.methods.base.WFMMethod`; defaults follow MAE / WavesFM
+        (lr 1e-3 warmed up from 0, constant weight decay 0.05, betas (0.9, 0.95)).
+    """
+
+    def __init__(
+        self,
+        encoder: ViTEncoder | None = None,
+        decoder_dim: int = 128,
+        decoder_depth: int = 4,
+        decoder_heads: int = 4,
+        mask_ratio: float = 0.75,
+        norm_pix_loss: bool = False,
+        max_channels: int = 16,
+        lr: float = 1e-3,
+        lr_start: float = 0.0,
+        lr_final: float = 1e-6,
+        warmup_fraction: float = 0.05,
+        weight_decay_start: float = 0.05,
+        weight_decay_end: float = 0.05,
+        betas: tuple[float, float] = (0.9, 0.95),
+        channel_sampling: str = "sample",
+        seed: int = 0,
+    ) -> None:
+        super().__init__(
+            encoder, lr=lr, lr_start=lr_start, lr_final=lr_final, warmup_fraction=warmup_fraction,
+            weight_decay_start=weight_decay_start, weight_decay_end=weight_decay_end, betas=betas,
+            channel_sampling=channel_sampling, seed=seed,
+        )
+        if not 0 < mask_ratio < 1:
+            raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
+        self.mask_ratio = float(mask_ratio)
+        self.norm_pix_loss = bool(norm_pix_loss)
+        self.decoder = MAEDecoder(
+            self.encoder.grid_size, self.encoder.patch_size, self.encoder.embed_dim,
+            decoder_dim, decoder_depth, decoder_heads, max_channels=max_channels,
+        )
+
+    def trainable_modules(self) -> list[nn.Module]:
+        return [self.encoder, self.decoder]
+
+    def reconstruction_target(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, N, P*P) pixels the decoder must produce (per-patch normalised with ``norm_pix_loss``)."""
+        target = patchify(x.float(), self.encoder.patch_size)
+        if self.norm_pix_loss:
+            mean = target.mean(-1, keepdim=True)
+            var = target.var(-1, keepdim=True) if target.shape[-1] > 1 else torch.zeros_like(mean)
+            target = (target - mean) / (var + 1e-6).sqrt()
+        return target
+
+    def shared_step(
+        self, batch: dict[str, torch.Tensor], rng: np.random.Generator, stage: str
+    ) -> dict[str, Any]:
+        x, channels = self.maybe_sample_channels(batch, rng, stage)
+        enc = self.encoder
+        b = x.shape[0]
+        keep, mask = random_masking(b, enc.num_patches, self.mask_ratio, rng)
+        keep, mask = keep.to(x.device), mask.to(x.device)
+        keep_valid = torch.ones_like(keep, dtype=torch.bool)
+        channel_valid = enc.channel_valid(x, channels)
+
+        tokens, _ = enc(x, channels, keep=keep, keep_valid=keep_valid)
+        pred = self.decoder(tokens, keep, keep_valid, channel_valid, num_prefix=enc.num_prefix_tokens)
+
+        target = self.reconstruction_target(x)
+        per_patch = (pred.float() - target).pow(2).mean(-1)  # (B, C, N)
+        # only hidden patches of real channels count: visible ones are trivially copyable, padding is not data
+        w = (mask[:, None, :] & channel_valid[:, :, None]).float()
+        loss = (per_patch * w).sum() / w.sum().clamp_min(1.0)
+        return {
+            "loss": loss,
+            "mask_ratio": mask.float().mean(),
+            "channels": channels.float().mean(),
+        }

@@ -1,0 +1,267 @@
+"""Supervised ViT: the shared encoder plus a linear head trained on one downstream task.
+
+From scratch this is the upper-bound column of the paper's Table II; from a pretrained backbone it is
+fine-tuning, in one of the modes of :mod:`wfm.methods.finetune` (full, linear head only, last ``k`` blocks,
+LoRA) with optional layer-wise lr decay. Classification trains with (label-smoothed, optionally
+class-weighted) cross-entropy, regression with MSE on standardised targets. Validation and test report the
+probe protocol's headline metrics: ``acc`` = mean per-class accuracy in %, ``error`` = mean Euclidean error
+in the target's units (metres for positioning), computed on de-standardised predictions.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from wfm.eval.metrics import mean_per_class_accuracy
+from wfm.methods.base import WFMMethod
+from wfm.methods.finetune import FINETUNE_MODES, apply_finetune_mode, param_groups
+from wfm.models.encoder import ViTEncoder
+from wfm.models.lora import merged_state_dict
+
+TASK_KINDS = ("classification", "regression")
+
+
+def _train_targets(datamodule: Any, target: str) -> torch.Tensor:
+    """All training-split values of ``target``; reads only the label column when the DataModule allows it."""
+    ds = getattr(datamodule, "dataset", None)
+    if ds is not None and hasattr(ds, "path") and hasattr(datamodule, "split_indices"):
+        import h5py  # only for the fast path; a generic DataModule is iterated instead
+
+        train_idx, _ = datamodule.split_indices(datamodule.split_seed)
+        with h5py.File(ds.path, "r") as f:
+            if target in f:
+                return torch.as_tensor(np.asarray(f[target])[np.asarray(train_idx)], dtype=torch.float32)
+    values = [batch[target].float() for batch in datamodule.train_dataloader()]
+    if not values:
+        raise ValueError("cannot compute target statistics: the training dataloader is empty")
+    return torch.cat(values)
+
+
+class Supervised(WFMMethod):
+    """Encoder + linear head on a downstream task.
+
+    Args:
+        encoder: encoder built from scratch (default: the LatentWave size); exclusive with ``backbone``.
+        backbone: path of a pretrained backbone (Lightning ``.ckpt`` of any wfm method, or an exported
+            ``.safetensors``/``.json`` pair), read with ``wfm.checkpoint.load_backbone``.
+        target: batch key of the label (``label``, ``position``, ``beam``, ``los``...).
+        task_kind: ``classification`` or ``regression``.
+        num_classes: number of classes (classification).
+        target_dim: size of the regression target (3 for positions).
+        label_smoothing: cross-entropy label smoothing.
+        class_weights: optional per-class cross-entropy weights (length ``num_classes``).
+        target_mean, target_std: regression standardisation; None computes them from the training split at
+            fit start (they are stored in the checkpoint either way).
+        finetune: ``full`` | ``linear`` | ``partial`` | ``lora`` (see :mod:`wfm.methods.finetune`).
+        partial_blocks: blocks trained by ``partial`` (counted from the last).
+        lora_rank, lora_alpha: LoRA rank and scale numerator (``lora``).
+        layer_decay: layer-wise lr decay factor (e.g. 0.75), None for a single lr.
+        encoder_config: encoder kwargs used to rebuild the architecture when loading this module's own
+            checkpoint (recorded automatically; leave unset).
+        lr, lr_start, lr_final, warmup_fraction, weight_decay_start, weight_decay_end, betas,
+        channel_sampling, seed: as in :class:`~wfm.methods.base.WFMMethod` (no channel sampling by default).
+    """
+
+    def __init__(
+        self,
+        encoder: ViTEncoder | None = None,
+        backbone: str | None = None,
+        target: str = "label",
+        task_kind: str = "classification",
+        num_classes: int | None = None,
+        target_dim: int = 3,
+        label_smoothing: float = 0.0,
+        class_weights: Sequence[float] | None = None,
+        target_mean: Sequence[float] | None = None,
+        target_std: Sequence[float] | None = None,
+        finetune: str = "full",
+        partial_blocks: int = 1,
+        lora_rank: int = 8,
+        lora_alpha: float = 16.0,
+        layer_decay: float | None = None,
+        encoder_config: dict[str, Any] | None = None,
+        lr: float = 5e-4,
+        lr_start: float = 0.0,
+        lr_final: float = 1e-6,
+        warmup_fraction: float = 0.05,
+        weight_decay_start: float = 0.05,
+        weight_decay_end: float = 0.05,
+        betas: tuple[float, float] = (0.9, 0.999),
+        channel_sampling: str = "none",
+        seed: int = 0,
+    ) -> None:
+        if encoder is not None and backbone is not None:
+            raise ValueError("give either encoder (train from scratch) or backbone (pretrained), not both")
+        if backbone is not None:
+            from wfm.checkpoint import load_backbone  # late import: only fine-tuning needs it
+
+            encoder = load_backbone(backbone)
+        elif encoder is None and encoder_config is not None:
+            encoder = ViTEncoder(**encoder_config)
+        super().__init__(
+            encoder, lr=lr, lr_start=lr_start, lr_final=lr_final, warmup_fraction=warmup_fraction,
+            weight_decay_start=weight_decay_start, weight_decay_end=weight_decay_end, betas=betas,
+            channel_sampling=channel_sampling, seed=seed,
+        )
+        if task_kind not in TASK_KINDS:
+            raise ValueError(f"task_kind must be one of {TASK_KINDS}, got {task_kind!r}")
+        if task_kind == "classification":
+            if num_classes is None or num_classes < 2:
+                raise ValueError(f"classification needs num_classes >= 2, got {num_classes}")
+            out_dim = int(num_classes)
+        else:
+            if target_dim < 1:
+                raise ValueError(f"regression needs target_dim >= 1, got {target_dim}")
+            out_dim = int(target_dim)
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        if finetune not in FINETUNE_MODES:
+            raise ValueError(f"finetune must be one of {FINETUNE_MODES}, got {finetune!r}")
+        if finetune != "full" and backbone is None and encoder_config is None:
+            warnings.warn(f"finetune={finetune!r} without a pretrained backbone freezes a randomly "
+                          "initialised encoder", stacklevel=2)
+        self.target = target
+        self.task_kind = task_kind
+        self.num_classes = num_classes
+        self.label_smoothing = float(label_smoothing)
+        self.finetune = finetune
+        self.layer_decay = layer_decay
+        apply_finetune_mode(self.encoder, finetune, partial_blocks, lora_rank, lora_alpha)
+
+        self.head = nn.Linear(self.encoder.embed_dim, out_dim)
+        # small head init (MAE fine-tuning convention): early steps do not wreck pretrained features
+        nn.init.trunc_normal_(self.head.weight, std=0.01)
+        nn.init.zeros_(self.head.bias)
+
+        if class_weights is not None:
+            if task_kind != "classification" or len(class_weights) != out_dim:
+                raise ValueError(
+                    f"class_weights needs classification and {out_dim} values, got {class_weights}"
+                )
+            self.register_buffer("class_weights", torch.as_tensor(class_weights, dtype=torch.float32))
+        else:
+            self.class_weights = None
+        # standardisation of regression targets; persistent so a restored model de-normalises correctly
+        f32 = torch.float32
+        mean = torch.zeros(out_dim) if target_mean is None else torch.as_tensor(target_mean, dtype=f32)
+        std = torch.ones(out_dim) if target_std is None else torch.as_tensor(target_std, dtype=f32)
+        bad = mean.shape != (out_dim,) or std.shape != (out_dim,) or bool((std <= 0).any())
+        if task_kind == "regression" and bad:
+            raise ValueError(f"target_mean/target_std need {out_dim} values each, std > 0; "
+                             f"got {target_mean}, {target_std}")
+        self.register_buffer("target_mean", mean)
+        self.register_buffer("target_std", std)
+        known = target_mean is not None and target_std is not None
+        self.register_buffer("target_stats_set", torch.tensor(known))
+        # the metric step: per-batch predictions and targets, reduced at epoch end over the whole split
+        self._outputs: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {"val": [], "test": []}
+
+    # --- modules ---
+    def trainable_modules(self) -> list[nn.Module]:
+        return [self.encoder, self.head]
+
+    def on_fit_start(self) -> None:
+        if self.task_kind != "regression" or bool(self.target_stats_set):
+            return
+        dm = self.trainer.datamodule
+        if dm is None:
+            raise ValueError("regression without target_mean/target_std needs a DataModule to compute them")
+        y = _train_targets(dm, self.target).reshape(-1, self.target_mean.numel())
+        std = y.std(0, unbiased=False)
+        # a constant coordinate (e.g. a fixed height) must not divide by zero
+        self.target_mean.copy_(y.mean(0))
+        self.target_std.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)))
+        self.target_stats_set.fill_(True)
+
+    # --- forward and loss ---
+    def forward(self, x: torch.Tensor, channels: torch.Tensor | None = None) -> torch.Tensor:
+        """Raw head output: logits (classification) or standardised targets (regression)."""
+        if self.finetune == "linear":
+            with torch.no_grad():  # frozen encoder: no graph needed
+                feats = self.encoder.features(x, channels)
+        else:
+            feats = self.encoder.features(x, channels)
+        return self.head(feats.float())
+
+    def predict_target(self, x: torch.Tensor, channels: torch.Tensor | None = None) -> torch.Tensor:
+        """Class indices, or regression targets in their original units."""
+        out = self(x, channels)
+        if self.task_kind == "classification":
+            return out.argmax(-1)
+        return out * self.target_std + self.target_mean
+
+    def shared_step(
+        self, batch: dict[str, torch.Tensor], rng: np.random.Generator, stage: str
+    ) -> dict[str, Any]:
+        if self.target not in batch:
+            raise ValueError(f"batch has no label {self.target!r}; keys are {sorted(batch)}")
+        x, channels = self.maybe_sample_channels(batch, rng, stage)
+        out = self(x, channels)
+        y = batch[self.target]
+        if self.task_kind == "classification":
+            y = y.long().reshape(-1)
+            loss = F.cross_entropy(out, y, weight=self.class_weights, label_smoothing=self.label_smoothing)
+            pred = out.argmax(-1)
+            metrics = {"loss": loss, "batch_acc": (pred == y).float().mean() * 100}
+        else:
+            y = y.float().reshape(out.shape)
+            loss = F.mse_loss(out, (y - self.target_mean) / self.target_std)
+            pred = out.detach() * self.target_std + self.target_mean
+            metrics = {"loss": loss, "batch_error": (pred - y).norm(dim=-1).mean()}
+        if stage in self._outputs:
+            self._outputs[stage].append((pred.detach().cpu(), y.detach().cpu()))
+        return metrics
+
+    # --- epoch metrics: the probe protocol's headline numbers over the whole split ---
+    def epoch_metrics(self, stage: str) -> dict[str, float]:
+        outs = self._outputs[stage]
+        self._outputs[stage] = []
+        if not outs:
+            return {}
+        pred = torch.cat([p for p, _ in outs])
+        y = torch.cat([t for _, t in outs])
+        if self.task_kind == "classification":
+            return {"acc": 100.0 * mean_per_class_accuracy(pred, y, int(self.num_classes))}
+        return {"error": float((pred.double() - y.double()).norm(dim=-1).mean())}
+
+    def _log_epoch(self, stage: str) -> None:
+        for key, value in self.epoch_metrics(stage).items():
+            # sync_dist averages per-rank values: exact only on one device (the usual case for these tasks)
+            self.log(f"{stage}/{key}", value, prog_bar=True, sync_dist=True)
+
+    def on_validation_epoch_start(self) -> None:
+        self._outputs["val"] = []
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._outputs["test"] = []
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        out = self.shared_step(batch, self.step_rng(batch_idx, "test"), "test")
+        for key, value in out.items():
+            self.log(f"test/{key}", value, batch_size=batch["x"].shape[0], sync_dist=True)
+        return out["loss"]
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
+
+    # --- optimisation ---
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        groups = param_groups(self.encoder, [self.head], self.layer_decay)
+        return torch.optim.AdamW(groups, lr=self.lr_start, betas=self.betas)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)
+        # the exported backbone is a plain ViTEncoder: LoRA deltas are folded into the qkv weights
+        checkpoint["wfm_backbone"]["state_dict"] = {k: v.detach().cpu() for k, v in
+                                                    merged_state_dict(self.encoder).items()}
+

@@ -1,0 +1,112 @@
+"""MAE decoder: a narrow ViT that turns the encoder's visible tokens plus mask tokens back into patch pixels.
+
+Like the encoder and the JEPA predictor it works on per-channel tokens laid out channel-major. The visible
+tokens of every channel are projected to the decoder width and put back at their grid positions; every
+removed position gets the shared learned mask token. A fixed 2-D sine-cosine embedding says where a token
+sits on the (frequency x time) grid and a learned channel-slot embedding says which channel it belongs to —
+without it the mask tokens of one position would be identical on every channel and the decoder could only
+reconstruct their average. One linear head (shared by all channels, because the patch embedding is shared
+too) maps each token to the ``P * P`` pixels of its patch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from wfm.models.encoder import Block, init_vit_weights, key_padding_mask
+from wfm.models.pos_embed import sincos_2d
+
+
+class MAEDecoder(nn.Module):
+    """Narrow ViT decoder for masked autoencoding.
+
+    Args:
+        grid_size: (grid_h, grid_w) patch grid of the encoder.
+        patch_size: side ``P`` of the encoder's patches (the head outputs ``P * P`` values per token).
+        embed_dim: encoder width ``D`` (input).
+        decoder_dim, depth, num_heads, mlp_ratio: decoder transformer shape.
+        max_channels: channel slots known to the channel-slot embedding.
+    """
+
+    def __init__(
+        self,
+        grid_size: Sequence[int],
+        patch_size: int,
+        embed_dim: int = 256,
+        decoder_dim: int = 128,
+        depth: int = 4,
+        num_heads: int = 4,
+        mlp_ratio: float = 4.0,
+        max_channels: int = 16,
+    ) -> None:
+        super().__init__()
+        if depth < 1:
+            raise ValueError(f"decoder depth must be >= 1, got {depth}")
+        self.grid_size = tuple(int(g) for g in grid_size)
+        self.num_patches = self.grid_size[0] * self.grid_size[1]
+        self.patch_size = int(patch_size)
+        self.max_channels = int(max_channels)
+        self.proj_in = nn.Linear(embed_dim, decoder_dim)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, 1, decoder_dim))
+        self.register_buffer("pos_embed", sincos_2d(decoder_dim, *self.grid_size), persistent=False)
+        self.channel_embed = nn.Embedding(max_channels, decoder_dim)
+        self.blocks = nn.ModuleList(Block(decoder_dim, num_heads, mlp_ratio) for _ in range(depth))
+        self.norm = nn.LayerNorm(decoder_dim, eps=1e-6)
+        self.head = nn.Linear(decoder_dim, self.patch_size**2)
+        init_vit_weights(self)
+        nn.init.normal_(self.mask_token, std=0.02)
+        nn.init.normal_(self.channel_embed.weight, std=0.02)
+
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        keep: torch.Tensor,
+        keep_valid: torch.Tensor,
+        channel_valid: torch.Tensor,
+        num_prefix: int = 0,
+    ) -> torch.Tensor:
+        """Reconstruct every patch of every channel slot.
+
+        Args:
+            tokens: (B, prefix + C*K, D) encoder output on the kept positions, channel-major.
+            keep: (B, K) grid positions the encoder saw; keep_valid: (B, K) bool, False on padding.
+            channel_valid: (B, C) bool, real channel slots.
+            num_prefix: number of prefix (CLS) tokens at the front of ``tokens``; they join the decoder's
+                attention but are not reconstructed.
+
+        Returns:
+            (B, C, N, P*P) predicted pixels of every patch, row-major grid order.
+        """
+        b, c = channel_valid.shape
+        k = keep.shape[1]
+        n = self.num_patches
+        if c > self.max_channels:
+            raise ValueError(f"decoder knows {self.max_channels} channel slots, batch has {c}")
+        if tokens.shape[1] != num_prefix + c * k:
+            raise ValueError(
+                f"decoder got {tokens.shape[1]} tokens, expected prefix + C*K = {num_prefix}+{c}*{k}"
+            )
+        z = self.proj_in(tokens)
+        dd = z.shape[-1]
+        prefix, z = z[:, :num_prefix], z[:, num_prefix:].reshape(b, c, k, dd)
+
+        # visible tokens back onto the grid; padded keep entries go to a spare slot N that is cut off
+        idx = torch.where(keep_valid, keep, torch.full_like(keep, n))
+        grid = self.mask_token.to(z.dtype).expand(b, c, n + 1, dd).clone()
+        grid.scatter_(2, idx[:, None, :, None].expand(b, c, k, dd), z)
+        grid = grid[:, :, :n]
+        grid = grid + self.pos_embed.to(z.dtype) + self.channel_embed.weight[:c].to(z.dtype)[None, :, None, :]
+
+        x = torch.cat([prefix, grid.reshape(b, c * n, dd)], dim=1)
+        valid = torch.cat([
+            torch.ones(b, num_prefix, dtype=torch.bool, device=x.device),
+            channel_valid[:, :, None].expand(b, c, n).reshape(b, c * n),
+        ], dim=1)
+        mask = key_padding_mask(valid)
+        for blk in self.blocks:
+            x = blk(x, mask)
+        out = self.head(self.norm(x[:, num_prefix:]))
+        return out.view(b, c, n, -1)

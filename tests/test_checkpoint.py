@@ -1,0 +1,171 @@
+"""wfm.checkpoint: backbones load from checkpoints and exports, and malicious pickles are refused."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+import torch
+from lightning.pytorch import LightningModule, Trainer
+
+from wfm.checkpoint import (
+    BackboneLoadError,
+    backbone_entry,
+    export_backbone,
+    load_backbone,
+    load_backbone_with_meta,
+)
+from wfm.models.encoder import ViTEncoder
+
+CFG = {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2}
+
+
+def _encoder(seed: int = 0) -> ViTEncoder:
+    torch.manual_seed(seed)
+    return ViTEncoder(**CFG)
+
+
+def _save_ckpt(path, enc, **extra):
+    torch.save({"state_dict": {}, "epoch": 3, "wfm_backbone": backbone_entry(enc, CFG, **extra)}, path)
+
+
+def _same(a: ViTEncoder, b: ViTEncoder) -> bool:
+    x = torch.randn(2, 2, 32, 32)
+    with torch.no_grad():
+        return torch.allclose(a.eval().features(x), b.eval().features(x))
+
+
+def test_load_from_ckpt_roundtrip(tmp_path):
+    enc = _encoder()
+    _save_ckpt(tmp_path / "m.ckpt", enc, encoder="target")
+    loaded, meta = load_backbone_with_meta(tmp_path / "m.ckpt")
+    assert isinstance(loaded, ViTEncoder) and _same(enc, loaded)
+    assert meta["encoder"] == "target" and meta["config"]["embed_dim"] == 32
+
+
+def test_export_roundtrip_and_cli(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    enc = _encoder(1)
+    _save_ckpt(tmp_path / "m.ckpt", enc, encoder="target")
+    st, js = export_backbone(tmp_path / "m.ckpt", tmp_path / "out" / "jepa")
+    assert st.name == "jepa.safetensors" and js.name == "jepa.json"
+    meta = json.loads(js.read_text())
+    assert meta["encoder"] == "target" and meta["config"]["img_size"] == [32, 32]
+    assert meta["source"].endswith("m.ckpt")
+    for p in (st, js, tmp_path / "out" / "jepa"):
+        assert _same(enc, load_backbone(p))
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]
+
+    spec = importlib.util.spec_from_file_location(
+        "export_cli", Path(__file__).parents[1] / "tools/export_backbone.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main([str(tmp_path / "m.ckpt"), str(tmp_path / "cli.safetensors")]) == 0
+    assert _same(enc, load_backbone(tmp_path / "cli.json"))
+    assert mod.main([str(tmp_path / "nope.ckpt"), str(tmp_path / "x")]) == 1
+
+
+class _Method(LightningModule):
+    """Stand-in for a wfm method: saves hyperparameters and `wfm_backbone` like the real ones."""
+
+    def __init__(self, lr: float = 0.1, encoder: dict | None = None) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.backbone = ViTEncoder(**(encoder or CFG))
+
+    def training_step(self, batch, batch_idx):
+        return self.backbone.features(batch[0]).pow(2).mean()
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+    def on_save_checkpoint(self, checkpoint):
+        checkpoint["wfm_backbone"] = backbone_entry(
+            self.backbone, self.hparams.encoder or CFG, encoder="backbone"
+        )
+
+
+def test_real_lightning_checkpoint_loads_weights_only(tmp_path):
+    data = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.randn(4, 1, 32, 32)), batch_size=2
+    )
+    model = _Method(encoder=CFG)
+    trainer = Trainer(
+        max_steps=1,
+        default_root_dir=tmp_path,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(model, data)
+    ckpts = list(tmp_path.rglob("*.ckpt"))
+    assert ckpts, "Lightning wrote no checkpoint"
+    assert _same(model.backbone, load_backbone(ckpts[0]))
+
+
+class _Evil:
+    """Unpickling this runs ``open(marker, "w")``: it creates a file."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_malicious_pickle_is_refused_and_never_executed(tmp_path):
+    marker = tmp_path / "pwned"
+    torch.save({"wfm_backbone": _Evil(str(marker))}, tmp_path / "evil.ckpt")
+    with open(tmp_path / "raw.ckpt", "wb") as f:  # a plain (non-zip) pickle too
+        pickle.dump({"wfm_backbone": _Evil(str(marker))}, f)
+    for name in ("evil.ckpt", "raw.ckpt"):
+        with pytest.raises(BackboneLoadError, match="refusing to load"):
+            load_backbone(tmp_path / name)
+        with pytest.raises(BackboneLoadError, match="refusing to load"):
+            export_backbone(tmp_path / name, tmp_path / "x")
+    assert not marker.exists()
+    # the payload is live: an unrestricted load would have run it (so the test above means something)
+    live = tmp_path / "live"
+    torch.save({"wfm_backbone": _Evil(str(live))}, tmp_path / "live.ckpt")
+    torch.load(tmp_path / "live.ckpt", weights_only=False)
+    assert live.exists()
+
+
+def test_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_backbone(tmp_path / "missing.ckpt")
+    torch.save({"state_dict": {}}, tmp_path / "plain.ckpt")
+    with pytest.raises(BackboneLoadError, match="no 'wfm_backbone'"):
+        load_backbone(tmp_path / "plain.ckpt")
+    (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
+    with pytest.raises(BackboneLoadError):
+        load_backbone(tmp_path / "junk.ckpt")
+
+    enc = _encoder()
+    entry = backbone_entry(enc, CFG)
+    entry["config"] = {**CFG, "embed_dim": 64, "num_heads": 2}
+    torch.save({"wfm_backbone": entry}, tmp_path / "shape.ckpt")
+    with pytest.raises(BackboneLoadError, match="shape mismatches"):
+        load_backbone(tmp_path / "shape.ckpt")
+
+    entry = backbone_entry(enc, CFG)
+    entry["config"] = {**CFG, "depth": 2}
+    torch.save({"wfm_backbone": entry}, tmp_path / "depth.ckpt")
+    with pytest.raises(BackboneLoadError, match="missing keys"):
+        load_backbone(tmp_path / "depth.ckpt")
+
+    entry = backbone_entry(enc, CFG)
+    entry["config"] = {**CFG, "not_a_kwarg": 1}
+    torch.save({"wfm_backbone": entry}, tmp_path / "kw.ckpt")
+    with pytest.raises(BackboneLoadError, match="not valid for ViTEncoder"):
+        load_backbone(tmp_path / "kw.ckpt")
+
+    _save_ckpt(tmp_path / "m.ckpt", enc)
+    st, js = export_backbone(tmp_path / "m.ckpt", tmp_path / "half")
+    js.unlink()
+    with pytest.raises(FileNotFoundError, match="incomplete"):
+        load_backbone(st)

@@ -1,0 +1,137 @@
+"""Benchmark: JEPA (and MAE, when available) train-step throughput on this machine.
+
+Measures samples/s and achieved GFLOP/s (FLOPs counted by torch's FlopCounterMode on one step: forward,
+backward, optimizer excluded) at the LatentWave size (112 x 112, patch 16, 256-d, 8 blocks) for fp32 and
+bf16 autocast, with 1 and 4 channels, next to the machine's measured matmul peak, and writes a Markdown
+table into docs/benchmarks.md (section "Train step").
+
+    python tools/bench_step.py                      # full table (about 5 min on 2 cores)
+    python tools/bench_step.py --batch 16 --steps 5 --out -   # print only
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchdoc import write_section  # noqa: E402
+
+from wfm.masking import MaskGenerator  # noqa: E402
+from wfm.methods.jepa import JEPA  # noqa: E402
+from wfm.models import ViTEncoder  # noqa: E402
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
+    """Best-of GFLOP/s of an n x n x n matmul in ``dtype``: the machine's practical dense peak."""
+    a = torch.randn(n, n, dtype=dtype)
+    b = torch.randn(n, n, dtype=dtype)
+    a @ b
+    best = 0.0
+    for _ in range(reps):
+        t = time.perf_counter()
+        a @ b
+        best = max(best, 2 * n**3 / (time.perf_counter() - t) / 1e9)
+    return best
+
+
+def make_method(name: str) -> torch.nn.Module:
+    enc = ViTEncoder(img_size=112, patch_size=16, embed_dim=256, depth=8, num_heads=8)
+    if name == "jepa":
+        return JEPA(encoder=enc, masking=MaskGenerator("region", num_targets=4), channel_sampling="none")
+    from wfm.methods.mae import MAE
+
+    return MAE(encoder=enc, channel_sampling="none")
+
+
+def step_fn(model: torch.nn.Module, opt: torch.optim.Optimizer, batch: dict, bf16: bool):
+    def run(seed: int) -> None:
+        ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+        with ctx:
+            loss = model.shared_step(batch, np.random.default_rng(seed), "train")["loss"]
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if hasattr(model, "ema_update"):
+            model.ema_update(0.996)
+
+    return run
+
+
+def bench(name: str, channels: int, bf16: bool, batch_size: int, steps: int) -> dict:
+    torch.manual_seed(0)
+    model = make_method(name)
+    opt = model.configure_optimizers()
+    batch = {"x": torch.randn(batch_size, channels, 112, 112), "channels": torch.full((batch_size,), channels)}
+    run = step_fn(model, opt, batch, bf16)
+    with FlopCounterMode(display=False) as counter:
+        ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+        with ctx:
+            loss = model.shared_step(batch, np.random.default_rng(0), "train")["loss"]
+        loss.backward()
+    opt.zero_grad(set_to_none=True)
+    flops = counter.get_total_flops()
+    run(0)  # warm-up
+    times = []
+    for i in range(steps):
+        t = time.perf_counter()
+        run(i + 1)
+        times.append(time.perf_counter() - t)
+    dt = float(np.median(times))
+    return {"method": name, "channels": channels, "precision": "bf16" if bf16 else "fp32",
+            "samples_s": batch_size / dt, "gflops": flops / dt / 1e9, "step_ms": dt * 1e3}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--methods", nargs="+", default=["jepa", "mae"])
+    ap.add_argument("--channels", nargs="+", type=int, default=[1, 4])
+    ap.add_argument("--out", default="docs/benchmarks.md", help="Markdown file to update, or - to print only")
+    args = ap.parse_args()
+    threads = torch.get_num_threads()
+    peak = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    rows = []
+    for name in args.methods:
+        try:
+            make_method(name)
+        except ImportError as err:
+            print(f"skipping {name}: {err}")
+            continue
+        for c in args.channels:
+            for bf16 in (False, True):
+                r = bench(name, c, bf16, args.batch, args.steps)
+                r["peak_pct"] = 100 * r["gflops"] / peak[r["precision"]]
+                rows.append(r)
+                print(r, flush=True)
+    lines = [
+        f"Machine: {platform.processor() or platform.machine()}, {threads} threads, torch {torch.__version__}. "
+        f"Measured matmul peak (2048^3): fp32 {peak['fp32']:.0f} GFLOP/s, bf16 {peak['bf16']:.0f} GFLOP/s.",
+        f"LatentWave size (112x112, patch 16, 256-d, 8 blocks, 8 heads), batch {args.batch}, "
+        "region masking M=4, median of "
+        f"{args.steps} steps (forward + backward + AdamW + EMA). GFLOP/s = counted forward+backward FLOPs / step time.",
+        "",
+        "| method | channels | precision | samples/s | step ms | GFLOP/s | % of matmul peak |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['method']} | {r['channels']} | {r['precision']} | {r['samples_s']:.1f} | "
+                     f"{r['step_ms']:.0f} | {r['gflops']:.0f} | {r['peak_pct']:.0f} % |")
+    cmd = "python tools/bench_step.py " + " ".join(sys.argv[1:])
+    text = "\n".join(lines)
+    print(text)
+    if args.out != "-":
+        write_section(Path(args.out), "Train step", text, cmd.strip())
+
+
+if __name__ == "__main__":
+    main()
