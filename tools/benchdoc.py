@@ -11,7 +11,8 @@ from pathlib import Path
 def write_section(path: Path, title: str, body: str, command: str) -> None:
     """Replace (or append) section ``## title`` with ``body`` and the command that produced it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = path.read_text() if path.exists() else "# Benchmarks\n\nEvery table below was produced by the command under it.\n"
+    header = "# Benchmarks\n\nEvery table below was produced by the command under it.\n"
+    text = path.read_text() if path.exists() else header
     section = f"## {title}\n\n{body}\n\nProduced by: `{command}`\n"
     pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
     text = pattern.sub(section + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section

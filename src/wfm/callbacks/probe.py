@@ -10,15 +10,20 @@ logs the same values.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
 from torch.utils.data import DataLoader, Subset
 
+from wfm.eval.evaluator import RANDOM_ROW, print_table
 from wfm.eval.features import extract_features
-from wfm.eval.probe import linear_probe
+from wfm.eval.probe import ProbeResult, linear_probe
 from wfm.eval.suite import check_downstream
+from wfm.eval.tables import write_results
+from wfm.models.encoder import ViTEncoder
 
 
 class ProbeCallback(Callback):
@@ -30,6 +35,9 @@ class ProbeCallback(Callback):
         max_samples: probe on a fixed random subset of at most this many samples per task (None: all).
         seed: seed of the split and of the subset.
         bf16: bf16 autocast for feature extraction.
+        final_seeds: if given, at the end of ``fit`` run the full protocol (every sample, one split per seed,
+            mean ± std) on the trained backbone and on a random-init encoder of the same config, print the
+            table and write ``probe_results.{md,csv}`` into the run's log directory.
     """
 
     def __init__(
@@ -39,6 +47,7 @@ class ProbeCallback(Callback):
         max_samples: int | None = 2000,
         seed: int = 0,
         bf16: bool = True,
+        final_seeds: list[int] | None = None,
     ) -> None:
         super().__init__()
         if every_n_epochs < 1:
@@ -52,6 +61,8 @@ class ProbeCallback(Callback):
         self.max_samples = max_samples
         self.seed = seed
         self.bf16 = bf16
+        self.final_seeds = None if final_seeds is None else [int(v) for v in final_seeds]
+        self.final_results: dict[str, list[ProbeResult]] = {}
         self.history: list[dict[str, float]] = []
         self._prepared = False
         self._subsets: list[tuple[DataLoader, np.ndarray | None, int]] = []
@@ -115,3 +126,28 @@ class ProbeCallback(Callback):
         for key, value in values.items():
             pl_module.log(key, float(value), sync_dist=False, rank_zero_only=False)
         self.history.append({"epoch": float(trainer.current_epoch), **values})
+
+    def final_report(self, pl_module: LightningModule, out_dir: str | Path) -> dict[str, list[ProbeResult]]:
+        """Full protocol (all samples, ``final_seeds``) for the backbone and a random-init encoder of its size."""
+        if not self._prepared:
+            self._prepare()
+        seeds = tuple(self.final_seeds or (self.seed,))
+        backbone = pl_module.backbone
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            random_init = ViTEncoder(**backbone.config).to(pl_module.device)
+        results: dict[str, list[ProbeResult]] = {type(pl_module).__name__: [], RANDOM_ROW: []}
+        for dm in self.tasks:
+            loader = dm.probe_dataloader()
+            for row, enc in zip(results, (backbone, random_init), strict=True):
+                feats, targets = extract_features(enc, loader, bf16=self.bf16)
+                results[row].append(linear_probe(feats, targets, dm.task, dm.split_indices, seeds=seeds))
+        write_results(results, Path(out_dir))
+        print_table(results, title=f"Linear probe after pretraining ({len(seeds)} seeds, mean ± std)")
+        return results
+
+    def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self.final_seeds is None or not trainer.is_global_zero:
+            return
+        out_dir = trainer.log_dir or trainer.default_root_dir
+        self.final_results = self.final_report(pl_module, out_dir)

@@ -14,8 +14,14 @@ INPUT_KEYS = ("x", "channels")
 
 
 def autocast_context(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager:
-    """bf16 autocast where the device supports it (CPU and bf16-capable CUDA), else a no-op."""
+    """bf16 autocast where the device runs it fast (bf16-capable CUDA, CPUs with native bf16), else a no-op.
+
+    CPUs without native bf16 (AVX2-only, like this project's CI machines) run bf16 matmuls ~100x slower than
+    fp32 (docs/benchmarks.md), so autocast is skipped there.
+    """
     if not bf16:
+        return contextlib.nullcontext()
+    if device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
         return contextlib.nullcontext()
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
         return contextlib.nullcontext()
