@@ -16,7 +16,24 @@ class WFMCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
-        parser.set_defaults({"checkpoint.save_last": True, "checkpoint.save_top_k": 0})
+        # no version counter: a resumed run keeps writing the same last.ckpt even if checkpoint.* args changed
+        parser.set_defaults(
+            {"checkpoint.save_last": True, "checkpoint.save_top_k": 0, "checkpoint.enable_version_counter": False}
+        )
+
+    def instantiate_classes(self) -> None:
+        # a bad value (patch size, pooling, masking...) is a usage error: say it in one line, exit code 2
+        try:
+            super().instantiate_classes()
+        except ValueError as err:
+            self.parser.error(_root_cause(err))
+
+
+def _root_cause(err: BaseException) -> str:
+    """jsonargparse wraps a constructor's ValueError in (nested) Union reports: keep the constructor's own words."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return str(err)
 
 
 def main(args: list[str] | None = None) -> WFMCLI:

@@ -10,6 +10,7 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler, Subset
 
 from wfm.data.collate import pad_collate
+from wfm.data.datamodules.resumable import ResumableDataLoader
 from wfm.data.datamodules.sampler import ChannelGroupedBatchSampler
 from wfm.data.datasets.builtin import BuiltinDataset, build_builtin, is_builtin
 from wfm.data.datasets.h5 import H5Dataset
@@ -155,11 +156,18 @@ class PretrainDataModule(LightningDataModule):
             sampler = ChannelGroupedBatchSampler(
                 counts, self.batch_size, shuffle=train, seed=self.seed, drop_last=self.drop_last and train
             )
-            return DataLoader(ds, batch_sampler=sampler, **common)
-        sampler = EpochShuffleSampler(len(ds), self.seed) if train else None
-        return DataLoader(
-            ds, batch_size=self.batch_size, sampler=sampler, drop_last=self.drop_last and train, **common
-        )
+            loader = (ResumableDataLoader if train else DataLoader)(ds, batch_sampler=sampler, **common)
+        else:
+            sampler = EpochShuffleSampler(len(ds), self.seed) if train else None
+            loader = (ResumableDataLoader if train else DataLoader)(
+                ds, batch_size=self.batch_size, sampler=sampler, drop_last=self.drop_last and train, **common
+            )
+        if train:
+            loader.progress = self._epoch_batches_done
+        return loader
+
+    def _epoch_batches_done(self) -> int:
+        return int(self.trainer.fit_loop.epoch_loop.batch_progress.current.processed)
 
     def train_dataloader(self) -> DataLoader:
         if self.train_set is None:

@@ -1,0 +1,128 @@
+"""Faults: a SIGKILLed run resumes from ``last.ckpt``; checkpoint writes never leave a truncated file; a NaN loss
+stops with the step; bad configurations fail at start-up with a clear message before any data is read."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import fsspec.implementations.local as fs_local
+import lightning as L
+import pytest
+import tiny
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from test_resume import _config, _logged_steps
+from tiny import IndexedDataModule, tiny_jepa, trainer_kwargs
+
+from wfm.main import main as wfm_main
+
+TESTS = Path(__file__).resolve().parent
+
+
+def _cli(cfg: Path, *args: str, throttle: float = 0.0) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+           "WFM_TEST_THROTTLE": str(throttle), "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "wfm.main", "fit", "--config", str(cfg), *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_sigkill_mid_run_resumes_from_last_and_finishes(tmp_path: Path) -> None:
+    cfg = _config(tmp_path)
+    cfg.write_text(cfg.read_text().replace("callbacks: []", "callbacks: [{class_path: tiny.Throttle}]"))
+    steps, last = 12, tmp_path / "ckpt" / "last.ckpt"
+    proc = _cli(cfg, "--trainer.max_steps", str(steps), "--checkpoint.every_n_train_steps", "2", throttle=0.4)
+    deadline = time.monotonic() + 90
+    while not last.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert proc.poll() is None, "run ended before it could be killed:\n" + proc.communicate()[0][-3000:]
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    killed_at = torch.load(last, weights_only=True)["global_step"]
+    assert 2 <= killed_at < steps and killed_at % 2 == 0
+    # the same command plus --ckpt_path last: with other checkpoint.* args the ModelCheckpoint state key changes,
+    # its state isn't restored and the resumed run writes last-v1.ckpt instead of last.ckpt
+    resumed = _cli(cfg, "--trainer.max_steps", str(steps), "--checkpoint.every_n_train_steps", "2",
+                   "--ckpt_path", "last")
+    out = resumed.communicate(timeout=120)[0]
+    assert resumed.returncode == 0, out[-3000:]
+    assert torch.load(last, weights_only=True)["global_step"] == steps
+    assert _logged_steps(tmp_path, 1)[0] == killed_at  # the resumed run continues, it doesn't restart
+
+
+def _saved(tmp_path: Path, steps: int) -> tuple[L.Trainer, Path]:
+    L.seed_everything(0)
+    ckpt = ModelCheckpoint(dirpath=tmp_path, save_last=True, save_top_k=0, every_n_train_steps=1)
+    trainer = L.Trainer(**trainer_kwargs(max_steps=steps, callbacks=[ckpt]))
+    trainer.fit(tiny_jepa(), IndexedDataModule(n=16))
+    return trainer, tmp_path / "last.ckpt"
+
+
+def test_interrupted_checkpoint_write_keeps_previous_last(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lightning 2.6 writes through an fsspec transaction: the bytes go to a temp file that is moved over
+    ``last.ckpt`` only when complete. A write dying halfway leaves the previous file intact and loadable."""
+    trainer, last = _saved(tmp_path, 1)
+    before = last.read_bytes()
+    real_write = fs_local.LocalFileOpener.write
+
+    def half_then_die(self, data):  # noqa: ANN001
+        real_write(self, data[: len(data) // 2])
+        raise OSError("killed during checkpoint write")
+
+    monkeypatch.setattr(fs_local.LocalFileOpener, "write", half_then_die)
+    with pytest.raises(OSError, match="killed during"):
+        trainer.save_checkpoint(last)
+    monkeypatch.undo()
+    assert last.read_bytes() == before
+    assert torch.load(last, weights_only=True)["global_step"] == 1
+
+
+def test_nan_loss_stops_with_step_and_last_checkpoint_stays_loadable(tmp_path: Path) -> None:
+    L.seed_everything(0)
+    dm = IndexedDataModule(n=16, batch_size=4)
+    dm.samples[13]["x"][0, 0, 0] = float("nan")  # batch 3 (unshuffled): global step 3
+    ckpt = ModelCheckpoint(dirpath=tmp_path, save_last=True, save_top_k=0, every_n_train_steps=1)
+    with pytest.raises(FloatingPointError, match="global step 3"):
+        L.Trainer(**trainer_kwargs(max_steps=8, callbacks=[ckpt])).fit(tiny_jepa(), dm)
+    state = torch.load(tmp_path / "last.ckpt", weights_only=True)
+    assert state["global_step"] == 3
+    assert all(torch.isfinite(v).all() for v in state["state_dict"].values() if v.is_floating_point())
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (["--model.init_args.encoder.init_args.patch_size", "7"], "patch_size=7 must divide img_size"),
+        (["--model.init_args.encoder.init_args.pool", "max"], "pool must be 'mean' or 'cls'"),
+        (["--model.init_args.masking.init_args.strategy", "frequency",
+          "--model.init_args.masking.init_args.num_targets", "9"], "9 bands of 1 don't fit"),
+    ],
+    ids=["patch-size", "pooling", "masking"],
+)
+def test_bad_config_fails_before_data(
+    tmp_path: Path, override: list[str], message: str, capsys: pytest.CaptureFixture
+) -> None:
+    cfg = str(_config(tmp_path))
+    tiny.TOUCHED.clear()
+    with pytest.raises(SystemExit) as exc:
+        wfm_main(args=["fit", "--config", cfg, "--trainer.max_steps", "1", *override])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and "Union subtypes" not in err
+    assert tiny.TOUCHED == []  # no setup, no DataLoader
+    assert not (tmp_path / "ckpt").exists()
+
+
+def test_unknown_config_key_is_a_short_parser_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    cfg = str(_config(tmp_path))
+    with pytest.raises(SystemExit) as exc:
+        wfm_main(args=["fit", "--config", cfg, "--model.init_args.bogus_key", "1"])
+    assert exc.value.code != 0
+    err = capsys.readouterr().err
+    assert "bogus_key" in err and "Traceback" not in err

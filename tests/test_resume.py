@@ -1,0 +1,121 @@
+"""Exact resume: 2N steps straight == N steps, stop, resume from the checkpoint for N more.
+
+Same online/target weights, optimizer state, lr / weight-decay / momentum schedule and mask sequence.
+The stop is at step N of a run configured for 2N steps (a kill or time limit), so the schedule — a function
+of ``max_steps`` — is the same in both runs. Masks are a pure function of ``(seed, global_step, rank)``.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+import yaml
+from lightning.pytorch.callbacks import ModelCheckpoint
+from tiny import IndexedDataModule, Recorder, StopAt, tiny_jepa, trainer_kwargs
+
+from wfm.data.datamodules.pretrain import PretrainDataModule
+from wfm.main import main as wfm_main
+
+N = 3
+
+
+def _fit(tmp: Path, dm_fn, stop: int | None = None, ckpt: str | None = None):
+    L.seed_everything(0)
+    model, rec = tiny_jepa(), Recorder()
+    cbs: list = [rec, ModelCheckpoint(dirpath=tmp, save_last=True, save_top_k=0, every_n_train_steps=N)]
+    if stop:
+        cbs.append(StopAt(stop))
+    trainer = L.Trainer(**trainer_kwargs(max_steps=2 * N, callbacks=cbs, deterministic=True))
+    trainer.fit(model, dm_fn(), ckpt_path=ckpt)
+    return model, rec, trainer
+
+
+def _assert_same_state(a: tuple, b: tuple) -> None:
+    (ma, _, ta), (mb, _, tb) = a, b
+    assert ta.global_step == tb.global_step == 2 * N
+    for (k, v), (k2, v2) in zip(ma.state_dict().items(), mb.state_dict().items(), strict=True):
+        assert k == k2
+        torch.testing.assert_close(v, v2, rtol=1e-6, atol=1e-7, msg=k)
+    oa, ob = ta.optimizers[0].state_dict(), tb.optimizers[0].state_dict()
+    for i, sa in oa["state"].items():
+        for key, val in sa.items():
+            torch.testing.assert_close(val, ob["state"][i][key], rtol=1e-6, atol=1e-7, msg=f"opt {i}.{key}")
+    for ga, gb in zip(oa["param_groups"], ob["param_groups"], strict=True):
+        assert ga["lr"] == pytest.approx(gb["lr"]) and ga["weight_decay"] == pytest.approx(gb["weight_decay"])
+
+
+def _check_resume(tmp_path: Path, dm_fn) -> None:
+    straight = _fit(tmp_path / "straight", dm_fn)
+    first = _fit(tmp_path / "cut", dm_fn, stop=N)
+    ckpt = tmp_path / "cut" / "last.ckpt"
+    assert torch.load(ckpt, weights_only=True)["global_step"] == N
+    resumed = _fit(tmp_path / "cut", dm_fn, ckpt=str(ckpt))
+    s, f, r = straight[1], first[1], resumed[1]
+    assert f.steps == list(range(N)) and r.steps == list(range(N, 2 * N))
+    assert f.indices + r.indices == s.indices, "resumed run did not continue the data order"
+    for a, b in zip(f.schedule + r.schedule, s.schedule, strict=True):  # lr, wd, momentum per step
+        assert a.keys() == b.keys() == {"lr", "wd", "momentum"} and a == pytest.approx(b, rel=1e-12)
+    for a, b in zip(f.masks + r.masks, s.masks, strict=True):
+        assert torch.equal(a, b)
+    _assert_same_state(resumed, straight)
+
+
+@pytest.mark.parametrize(
+    "n", [48, 20], ids=["mid-epoch", "across-epoch-boundary"]  # 12 batches/epoch; 5/epoch: epoch 1 starts at 5
+)
+def test_exact_resume(tmp_path: Path, n: int) -> None:
+    """Resume mid-epoch from a step checkpoint (``every_n_train_steps``), with a seeded per-epoch shuffle.
+
+    Uses ``ResumableDataLoader``: with a plain DataLoader Lightning restarts the interrupted epoch from
+    its first batch."""
+    _check_resume(tmp_path, lambda: IndexedDataModule(n=n, batch_size=4, shuffle=True, resumable=True))
+
+
+def test_exact_resume_pretrain_datamodule(tmp_path: Path) -> None:
+    _check_resume(tmp_path, lambda: PretrainDataModule(datasets=["csi"], n=40, size=32, batch_size=4,
+                                                       val_fraction=0, group_by_channels=True))
+
+
+def _config(tmp_path: Path) -> Path:
+    cfg = {
+        "seed_everything": 0,
+        "trainer": {"accelerator": "cpu", "devices": 1, "precision": "32-true", "log_every_n_steps": 1,
+                    "num_sanity_val_steps": 0, "limit_val_batches": 0,
+                    "enable_model_summary": False, "callbacks": [],
+                    "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger",
+                               "init_args": {"save_dir": str(tmp_path / "runs"), "name": "tiny"}}},
+        "checkpoint": {"dirpath": str(tmp_path / "ckpt")},
+        "model": {"class_path": "wfm.methods.jepa.JEPA", "init_args": {
+            "encoder": {"class_path": "wfm.models.ViTEncoder",
+                        "init_args": {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 4}},
+            "masking": {"class_path": "wfm.masking.MaskGenerator",
+                        "init_args": {"strategy": "region", "num_targets": 2, "min_context": 4}},
+            "predictor_dim": 16, "predictor_depth": 1, "predictor_heads": 2}},
+        "data": {"class_path": "tiny.IndexedDataModule", "init_args": {"n": 48, "batch_size": 4, "shuffle": True}},
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _logged_steps(tmp_path: Path, version: int) -> list[int]:
+    with open(tmp_path / "runs" / "tiny" / f"version_{version}" / "metrics.csv") as f:
+        return [int(row["step"]) for row in csv.DictReader(f) if row.get("train/loss_step")]
+
+
+def test_cli_resume_with_ckpt_path_last(tmp_path: Path) -> None:
+    """``wfm fit --trainer.max_steps N`` then ``... --trainer.max_steps 2N --ckpt_path last`` continues from N.
+
+    ``checkpoint.dirpath`` is fixed: by default it lives under the logger's ``version_<k>`` folder, and the
+    second invocation gets a new version, where ``last`` would find nothing."""
+    cfg = str(_config(tmp_path))
+    wfm_main(args=["fit", "--config", cfg, "--trainer.max_steps", str(N)])
+    assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["global_step"] == N
+    wfm_main(args=["fit", "--config", cfg, "--trainer.max_steps", str(2 * N), "--ckpt_path", "last"])
+    assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["global_step"] == 2 * N
+    assert _logged_steps(tmp_path, 0) == list(range(N))
+    assert _logged_steps(tmp_path, 1) == list(range(N, 2 * N))
