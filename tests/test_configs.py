@@ -108,3 +108,18 @@ def test_wrong_key_gives_a_clear_error(capsys: pytest.CaptureFixture) -> None:
     assert exit_info.value.code != 0
     err = capsys.readouterr().err
     assert "embed_dimm" in err and "Traceback" not in err
+
+
+def test_console_command_exits_zero(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    # `wfm` as a user runs it: a finished run must exit 0 (the console script passes main()'s return to exit)
+    cfg = yaml.safe_load((ROOT / "configs/quickstart.yaml").read_text())
+    exe = Path(sys.executable).parent / "wfm"  # the installed console script, exactly what users run
+    cmd = [str(exe), "fit", f"--config={ROOT / 'configs/quickstart.yaml'}",
+           "--trainer.fast_dev_run=true", f"--trainer.default_root_dir={tmp_path}", *size_overrides(cfg)]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    help_out = subprocess.run([sys.executable, "-m", "wfm", "--help"], capture_output=True, text=True, timeout=120)
+    assert help_out.returncode == 0 and "fit" in help_out.stdout

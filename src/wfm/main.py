@@ -36,7 +36,8 @@ def _root_cause(err: BaseException) -> str:
     return str(err)
 
 
-def main(args: list[str] | None = None) -> WFMCLI:
+def build_cli(args: list[str] | None = None) -> WFMCLI:
+    """Parse ``args`` (default: the command line), build the objects and run the subcommand."""
     return WFMCLI(
         model_class=None,
         datamodule_class=None,
@@ -47,6 +48,11 @@ def main(args: list[str] | None = None) -> WFMCLI:
         parser_kwargs={"prog": "wfm", "description": "wfm: pretrain and probe wireless foundation models"},
         args=args,
     )
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of the ``wfm`` command; returns None so the process exits with status 0 on success."""
+    build_cli(args)
 
 
 if __name__ == "__main__":
