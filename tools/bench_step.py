@@ -5,7 +5,7 @@ backward, optimizer excluded) at the LatentWave size (112 x 112, patch 16, 256-d
 bf16 autocast, with 1 and 4 channels, next to the machine's measured matmul peak, and writes a Markdown
 table into docs/benchmarks.md (section "Train step").
 
-    python tools/bench_step.py                      # full table (about 5 min on 2 cores)
+    python tools/bench_step.py                      # full table (about 10 min on 2 AVX2 cores)
     python tools/bench_step.py --batch 16 --steps 5 --out -   # print only
 """
 
@@ -32,6 +32,8 @@ from wfm.models import ViTEncoder  # noqa: E402
 
 def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
     """Best-of GFLOP/s of an n x n x n matmul in ``dtype``: the machine's practical dense peak."""
+    if dtype == torch.bfloat16:
+        n, reps = 1024, 3  # bf16 can be ~100x slower than fp32 on CPUs without native bf16
     a = torch.randn(n, n, dtype=dtype)
     b = torch.randn(n, n, dtype=dtype)
     a @ b
@@ -66,7 +68,7 @@ def step_fn(model: torch.nn.Module, opt: torch.optim.Optimizer, batch: dict, bf1
     return run
 
 
-def bench(name: str, channels: int, bf16: bool, batch_size: int, steps: int) -> dict:
+def bench(name: str, channels: int, bf16: bool, batch_size: int, steps: int, warmup: bool = True) -> dict:
     torch.manual_seed(0)
     model = make_method(name)
     opt = model.configure_optimizers()
@@ -79,7 +81,8 @@ def bench(name: str, channels: int, bf16: bool, batch_size: int, steps: int) -> 
         loss.backward()
     opt.zero_grad(set_to_none=True)
     flops = counter.get_total_flops()
-    run(0)  # warm-up
+    if warmup:
+        run(0)
     times = []
     for i in range(steps):
         t = time.perf_counter()
@@ -96,6 +99,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--methods", nargs="+", default=["jepa", "mae"])
     ap.add_argument("--channels", nargs="+", type=int, default=[1, 4])
+    ap.add_argument("--bf16-channels", nargs="*", type=int, default=[1],
+                    help="channel counts also timed with bf16 autocast (slow on CPUs without native bf16)")
+    ap.add_argument("--bf16-steps", type=int, default=1)
     ap.add_argument("--out", default="docs/benchmarks.md", help="Markdown file to update, or - to print only")
     args = ap.parse_args()
     threads = torch.get_num_threads()
@@ -107,9 +113,12 @@ def main() -> None:
         except ImportError as err:
             print(f"skipping {name}: {err}")
             continue
-        for c in args.channels:
-            for bf16 in (False, True):
-                r = bench(name, c, bf16, args.batch, args.steps)
+        runs = [(c, False) for c in args.channels] + [(c, True) for c in args.bf16_channels]
+        for c, bf16 in runs:
+            if bf16:  # the FLOP-counting step doubles as warm-up: bf16 steps can take minutes on AVX2-only CPUs
+                r = bench(name, c, True, args.batch, args.bf16_steps, warmup=False)
+            else:
+                r = bench(name, c, False, args.batch, args.steps)
                 r["peak_pct"] = 100 * r["gflops"] / peak[r["precision"]]
                 rows.append(r)
                 print(r, flush=True)
