@@ -69,6 +69,29 @@ def test_export_roundtrip_and_cli(tmp_path):
     assert mod.main([str(tmp_path / "nope.ckpt"), str(tmp_path / "x")]) == 1
 
 
+def test_export_context_encoder_of_a_jepa_checkpoint(tmp_path):
+    from wfm.masking import MaskGenerator
+    from wfm.methods.jepa import JEPA
+
+    model = JEPA(encoder=_encoder(0), masking=MaskGenerator("region", num_targets=2), predictor_dim=16,
+                 predictor_depth=1, predictor_heads=2)
+    with torch.no_grad():  # make the two encoders differ, as after training
+        for p in model.encoder.parameters():
+            p.add_(0.1)
+    ckpt = {"state_dict": model.state_dict()}
+    model.on_save_checkpoint(ckpt)
+    torch.save(ckpt, tmp_path / "jepa.ckpt")
+    _, js_t = export_backbone(tmp_path / "jepa.ckpt", tmp_path / "target")
+    _, js_c = export_backbone(tmp_path / "jepa.ckpt", tmp_path / "ctx", which="context")
+    assert json.loads(js_t.read_text())["encoder"] == "target"
+    assert json.loads(js_c.read_text())["encoder"] == "context"
+    assert _same(model.target_encoder, load_backbone(js_t)) and _same(model.encoder, load_backbone(js_c))
+    assert not _same(model.encoder, load_backbone(js_t))
+    _save_ckpt(tmp_path / "bare.ckpt", _encoder(1))
+    with pytest.raises(BackboneLoadError, match="no context encoder"):
+        export_backbone(tmp_path / "bare.ckpt", tmp_path / "x", which="context")
+
+
 class _Method(LightningModule):
     """Stand-in for a wfm method: saves hyperparameters and `wfm_backbone` like the real ones."""
 

@@ -27,6 +27,18 @@ def test_grid_and_commands(tmp_path):
     )
 
 
+def test_fit_command_moves_a_fixed_logger_dir_into_the_run(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text(
+        "trainer:\n  logger:\n    class_path: lightning.pytorch.loggers.CSVLogger\n    init_args: {save_dir: runs}\n"
+    )
+    run_dir = tmp_path / "region_M4"
+    cmd = ablate.fit_command("wfm", str(base), ("region", 4), run_dir, "s", "n", [])
+    assert f"--trainer.logger.init_args.save_dir={run_dir}" in cmd
+    base.write_text("trainer:\n  logger: false\n")
+    assert not any("logger" in c for c in ablate.fit_command("wfm", str(base), ("region", 4), run_dir, "s", "n", []))
+
+
 def test_assemble_table_exact():
     results = {
         ("region", 2): {"rfs/acc": (73.3, 0.4), "positioning/error": (3.19, 0.1)},

@@ -20,6 +20,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import yaml
+
 from wfm.eval.tables import atomic_write_text, read_results_csv
 
 STRATEGY_KEY = "model.init_args.masking.init_args.strategy"
@@ -63,7 +65,24 @@ def fit_command(
     ]
     if key[1] is not None:
         cmd.append(f"--{targets_key}={key[1]}")
-    return cmd + list(extra)
+    return cmd + logger_dir_override(config, run_dir) + list(extra)
+
+
+def logger_dir_override(config: str, run_dir: Path) -> list[str]:
+    """Point the base config's logger (and so its checkpoints) into ``run_dir``.
+
+    Lightning puts checkpoints under the logger's directory; a recipe whose logger has a fixed ``save_dir``
+    (``runs``) would put every grid point into the same tree. Returns the override, or nothing when the config
+    has no logger with a ``save_dir`` (then ``--trainer.default_root_dir`` already decides).
+    """
+    if not Path(config).is_file():
+        return []  # `wfm fit` reports the missing config itself
+    with open(config) as fh:
+        cfg = yaml.safe_load(fh) or {}
+    logger = (cfg.get("trainer") or {}).get("logger")
+    if isinstance(logger, dict) and "save_dir" in (logger.get("init_args") or {}):
+        return [f"--trainer.logger.init_args.save_dir={run_dir}"]
+    return []
 
 
 def test_command(

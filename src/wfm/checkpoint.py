@@ -117,6 +117,11 @@ def read_checkpoint_backbone(
     path: str | os.PathLike, map_location: str | torch.device = "cpu"
 ) -> dict[str, Any]:
     """The ``wfm_backbone`` entry of a Lightning checkpoint, loaded with ``weights_only=True``."""
+    return _backbone_entry(_load_checkpoint(path, map_location), Path(path))
+
+
+def _load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Mapping[str, Any]:
+    """A whole Lightning checkpoint, loaded with ``weights_only=True`` (nothing in it is executed)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"backbone checkpoint not found: {path}")
@@ -133,6 +138,10 @@ def read_checkpoint_backbone(
         raise BackboneLoadError(f"{path}: not a readable torch checkpoint: {err}") from err
     if not isinstance(ckpt, Mapping):
         raise BackboneLoadError(f"{path}: expected a checkpoint dict, got {type(ckpt).__name__}")
+    return ckpt
+
+
+def _backbone_entry(ckpt: Mapping[str, Any], path: Path) -> dict[str, Any]:
     if BACKBONE_KEY not in ckpt:
         raise BackboneLoadError(
             f"{path}: no '{BACKBONE_KEY}' entry (keys: {sorted(map(str, ckpt))[:10]}); "
@@ -204,17 +213,36 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def export_backbone(ckpt_path: str | os.PathLike, out_path: str | os.PathLike) -> tuple[Path, Path]:
-    """Write the backbone of a Lightning checkpoint as ``<out>.safetensors`` + ``<out>.json``.
+CONTEXT_PREFIX = "encoder."
 
-    ``out_path`` may be given with or without either suffix. The JSON records the encoder config, which
-    encoder of the method it is (``encoder`` from the checkpoint entry, e.g. ``target``; ``backbone`` if the
-    method did not say) and the source checkpoint. Both files are written atomically.
+
+def export_backbone(
+    ckpt_path: str | os.PathLike, out_path: str | os.PathLike, which: str = "backbone"
+) -> tuple[Path, Path]:
+    """Write an encoder of a Lightning checkpoint as ``<out>.safetensors`` + ``<out>.json``.
+
+    ``which``: ``backbone`` — the encoder the method probes and exports (JEPA: the EMA target encoder);
+    ``context`` — the gradient-trained online encoder (``encoder.*`` weights of the method, JEPA's context
+    encoder), same config. ``out_path`` may be given with or without either suffix. The JSON records the
+    encoder config, which encoder it is (``encoder``: e.g. ``target`` or ``context``) and the source
+    checkpoint. Both files are written atomically.
     """
     from safetensors.torch import save as save_safetensors
 
+    if which not in ("backbone", "context"):
+        raise ValueError(f"which must be 'backbone' or 'context', got {which!r}")
     ckpt_path = Path(ckpt_path)
-    entry = read_checkpoint_backbone(ckpt_path)
+    ckpt = _load_checkpoint(ckpt_path)
+    entry = _backbone_entry(ckpt, ckpt_path)
+    if which == "context":
+        weights = ckpt.get("state_dict") or {}
+        context = {k[len(CONTEXT_PREFIX):]: v for k, v in weights.items() if k.startswith(CONTEXT_PREFIX)}
+        if not context:
+            raise BackboneLoadError(
+                f"{ckpt_path}: no context encoder in the checkpoint (no '{CONTEXT_PREFIX}*' weights in its "
+                "state_dict)"
+            )
+        entry = {**entry, "state_dict": context, "encoder": "context"}
     # round-trip through the encoder so an inconsistent checkpoint is never exported
     encoder = build_encoder(entry["config"], entry["state_dict"], str(ckpt_path))
     st_path, json_path = _exported_pair(Path(out_path))

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from wfm.channel_sampling import MODES, sample_channels
+from wfm.checkpoint import BACKBONE_KEY, backbone_entry
 from wfm.methods import schedules
 from wfm.models.encoder import ViTEncoder
 
@@ -68,6 +69,9 @@ class WFMMethod(L.LightningModule):
         self.seed = seed
 
     # --- what subclasses provide --------------------------------------------------------------------------------
+    #: which of the method's encoders ``backbone`` is (recorded in checkpoints and exports)
+    backbone_name = "encoder"
+
     @property
     def backbone(self) -> ViTEncoder:
         """The encoder that is exported and probed."""
@@ -169,8 +173,6 @@ class WFMMethod(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # a self-contained encoder record: wfm.checkpoint.load_backbone rebuilds the probed encoder from it
-        checkpoint["wfm_backbone"] = {
-            "config": dict(self.backbone.config),
-            "state_dict": {k: v.detach().cpu() for k, v in self.backbone.state_dict().items()},
-            "method": type(self).__name__,
-        }
+        checkpoint[BACKBONE_KEY] = backbone_entry(
+            self.backbone, self.backbone.config, method=type(self).__name__, encoder=self.backbone_name
+        )

@@ -80,6 +80,8 @@ class JEPA(WFMMethod):
             max_channels=max_channels,
         )
 
+    backbone_name = "target"
+
     @property
     def backbone(self) -> ViTEncoder:
         return self.target_encoder
