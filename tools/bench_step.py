@@ -45,8 +45,8 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
     return best
 
 
-def make_method(name: str) -> torch.nn.Module:
-    enc = ViTEncoder(img_size=112, patch_size=16, embed_dim=256, depth=8, num_heads=8)
+def make_method(name: str, img_size: int = 112) -> torch.nn.Module:
+    enc = ViTEncoder(img_size=img_size, patch_size=16, embed_dim=256, depth=8, num_heads=8)
     if name == "jepa":
         return JEPA(encoder=enc, masking=MaskGenerator("region", num_targets=4), channel_sampling="none")
     from wfm.methods.mae import MAE
@@ -68,11 +68,15 @@ def step_fn(model: torch.nn.Module, opt: torch.optim.Optimizer, batch: dict, bf1
     return run
 
 
-def bench(name: str, channels: int, bf16: bool, batch_size: int, steps: int, warmup: bool = True) -> dict:
+def bench(
+    name: str, channels: int, bf16: bool, batch_size: int, steps: int, warmup: bool = True, img_size: int = 112
+) -> dict:
     torch.manual_seed(0)
-    model = make_method(name)
+    model = make_method(name, img_size)
     opt = model.configure_optimizers()
-    batch = {"x": torch.randn(batch_size, channels, 112, 112), "channels": torch.full((batch_size,), channels)}
+    batch = {
+        "x": torch.randn(batch_size, channels, img_size, img_size), "channels": torch.full((batch_size,), channels)
+    }
     run = step_fn(model, opt, batch, bf16)
     with FlopCounterMode(display=False) as counter:
         ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
