@@ -19,6 +19,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from test_resume import _config, _logged_steps
 from tiny import IndexedDataModule, tiny_jepa, trainer_kwargs
 
+from wfm.checkpoint_io import AtomicCheckpointIO
+from wfm.main import build_cli
 from wfm.main import main as wfm_main
 
 TESTS = Path(__file__).resolve().parent
@@ -81,6 +83,31 @@ def test_interrupted_checkpoint_write_keeps_previous_last(tmp_path: Path, monkey
     monkeypatch.undo()
     assert last.read_bytes() == before
     assert torch.load(last, weights_only=True)["global_step"] == 1
+
+
+def test_atomic_checkpoint_io_survives_a_kill_mid_save(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The temp file lives next to ``last.ckpt`` (no cross-filesystem copy into the final path): a save dying
+    halfway leaves the previous checkpoint byte-identical and no stray temp file; ``wfm`` installs this IO."""
+    trainer, last = _saved(tmp_path, 1)
+    trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+    before = last.read_bytes()
+    real_save = torch.save
+
+    def half_then_die(obj, f, *a, **k):  # noqa: ANN001, ANN002, ANN003
+        f.write(before[: len(before) // 2])
+        raise KeyboardInterrupt  # what a SIGINT/SIGTERM handler would raise mid-write
+
+    monkeypatch.setattr(torch, "save", half_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.save_checkpoint(last)
+    monkeypatch.setattr(torch, "save", real_save)
+    assert last.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.ckpt"]
+    trainer.save_checkpoint(tmp_path / "sub" / "again.ckpt")
+    assert torch.load(tmp_path / "sub" / "again.ckpt", weights_only=True)["global_step"] == 1
+
+    cli = build_cli(["--config", str(_config(tmp_path))], run=False)
+    assert isinstance(cli.trainer.strategy.checkpoint_io, AtomicCheckpointIO)
 
 
 def test_nan_loss_stops_with_step_and_last_checkpoint_stays_loadable(tmp_path: Path) -> None:

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from lightning.pytorch.callbacks import ModelCheckpoint, RichModelSummary, RichProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from wfm.checkpoint_io import AtomicCheckpointIO
 
 
 class WFMCLI(LightningCLI):
-    """LightningCLI with a checkpoint callback that is always there (``--ckpt_path last`` needs ``last.ckpt``)."""
+    """LightningCLI with a checkpoint callback that is always there (``--ckpt_path last`` needs ``last.ckpt``)
+    and checkpoints saved atomically (:class:`~wfm.checkpoint_io.AtomicCheckpointIO`)."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
@@ -27,6 +31,10 @@ class WFMCLI(LightningCLI):
             super().instantiate_classes()
         except ValueError as err:
             self.parser.error(_root_cause(err))
+        strategy = self.trainer.strategy
+        # Lightning's default IO only (a user's own --trainer.plugins CheckpointIO is kept)
+        if type(strategy.checkpoint_io) is TorchCheckpointIO:
+            strategy.checkpoint_io = AtomicCheckpointIO()
 
 
 def _root_cause(err: BaseException) -> str:
@@ -36,8 +44,9 @@ def _root_cause(err: BaseException) -> str:
     return str(err)
 
 
-def build_cli(args: list[str] | None = None) -> WFMCLI:
-    """Parse ``args`` (default: the command line), build the objects and run the subcommand."""
+def build_cli(args: list[str] | None = None, run: bool = True) -> WFMCLI:
+    """Parse ``args`` (default: the command line), build the objects and run the subcommand (``run=False``:
+    build only; ``args`` then has no subcommand)."""
     return WFMCLI(
         model_class=None,
         datamodule_class=None,
@@ -47,6 +56,7 @@ def build_cli(args: list[str] | None = None) -> WFMCLI:
         trainer_defaults={"callbacks": [RichModelSummary(), RichProgressBar()]},
         parser_kwargs={"prog": "wfm", "description": "wfm: pretrain and probe wireless foundation models"},
         args=args,
+        run=run,
     )
 
 
