@@ -35,7 +35,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_step import bench, matmul_peak  # noqa: E402
-from benchdoc import write_section  # noqa: E402
+from benchdoc import publish  # noqa: E402
 
 from wfm.masking import MaskGenerator  # noqa: E402
 
@@ -254,11 +254,7 @@ def main() -> None:
                      f"{100 * r['gflops'] / peak:.0f} % | {tok} | {sp} |")
     if args.ijepa is None and args.mae is None:
         lines += ["", "wfm alone: no reference checkout was given, so there is no comparison in this table."]
-    cmd = "python tools/bench_reference.py " + " ".join(sys.argv[1:])
-    text = "\n".join(lines)
-    print(text)
-    if args.out != "-":
-        write_section(Path(args.out), "Against the reference implementations", text, cmd.strip())
+    publish(lines, args.out, "Against the reference implementations")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_step import bench  # noqa: E402
-from benchdoc import write_section  # noqa: E402
+from benchdoc import publish  # noqa: E402
 
 
 def one(method: str, channels: int, size: int, batch: int, steps: int) -> dict:
@@ -71,11 +71,7 @@ def main() -> None:
         per_k = r["step_ms"] / (args.batch * r["tokens"] / 1000)
         lines.append(f"| {r['method']} | {r['size']} | {r['channels']} | {r['tokens']} | {r['samples_s']:.1f} | "
                      f"{r['step_ms']:.0f} | {per_k:.1f} | {r['rss_mib']:.0f} |")
-    cmd = "python tools/bench_scaling.py " + " ".join(sys.argv[1:])
-    text = "\n".join(lines)
-    print(text)
-    if args.out != "-":
-        write_section(Path(args.out), "Scaling with channels and image size", text, cmd.strip())
+    publish(lines, args.out, "Scaling with channels and image size")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchdoc import write_section  # noqa: E402
+from benchdoc import publish  # noqa: E402
 
 from wfm.masking import MaskGenerator  # noqa: E402
 from wfm.methods.jepa import JEPA  # noqa: E402
@@ -147,11 +147,7 @@ def main() -> None:
         "The bf16 '% of peak' can exceed 100 % because the 1024^3 probe and the step's small matmuls hit different "
         "kernels.",
     ]
-    cmd = "python tools/bench_step.py " + " ".join(sys.argv[1:])
-    text = "\n".join(lines)
-    print(text)
-    if args.out != "-":
-        write_section(Path(args.out), "Train step", text, cmd.strip())
+    publish(lines, args.out, "Train step")
 
 
 if __name__ == "__main__":

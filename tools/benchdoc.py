@@ -20,3 +20,17 @@ def write_section(path: Path, title: str, body: str, command: str) -> None:
     with os.fdopen(fd, "w") as f:
         f.write(text)
     os.replace(tmp, path)
+
+
+def publish(lines: list[str], out: str, title: str, argv: list[str] | None = None) -> None:
+    """Print the table and, unless ``out`` is ``-``, write it as section ``title`` of ``out`` with the command
+    (``python tools/<script> <args>``) that produced it."""
+    import shlex
+    import sys
+
+    argv = sys.argv if argv is None else argv
+    text = "\n".join(lines)
+    print(text)
+    if out != "-":
+        command = " ".join(["python", f"tools/{Path(argv[0]).name}", shlex.join(argv[1:])]).strip()
+        write_section(Path(out), title, text, command)
