@@ -11,7 +11,8 @@ import torch
 from lightning.pytorch import LightningModule, Trainer
 from torch import nn
 
-from wfm.callbacks import CollapseMonitor, FeatureWriter, ProbeCallback, plots
+from wfm.callbacks import CollapseMonitor, FeatureWriter, ProbeCallback
+from wfm.eval import plots
 from wfm.eval.features import extract_features
 from wfm.eval.toy import ToyDownstream
 from wfm.models.encoder import ViTEncoder
@@ -92,6 +93,25 @@ def test_probe_callback_logs_and_caps(tmp_path):
     full_tr, _ = tasks[0].split_indices(0)
     assert set(sel[tr]) == set(full_tr) & set(sel) and not set(tr) & set(te)
     assert cb._subsets[1][1] is None  # 30 <= 40: all samples
+
+
+def test_probe_callback_final_report_writes_table_and_plots(tmp_path):
+    from tiny import tiny_jepa
+
+    torch.manual_seed(0)
+    tasks = [ToyDownstream(name="cls", num_samples=60), ToyDownstream(kind="regression", name="pos", num_samples=40)]
+    cb = ProbeCallback(tasks=tasks, every_n_epochs=1, max_samples=None, bf16=False, final_seeds=[0, 1])
+    trainer = _trainer(tmp_path, [cb], epochs=2)
+    trainer.fit(tiny_jepa(), datamodule=ToyDownstream(num_samples=32))
+    assert [r.seeds for r in cb.final_results["JEPA"]] == [[0, 1], [0, 1]]
+    md = (tmp_path / "probe_results.md").read_text(encoding="utf-8")
+    assert "| JEPA |" in md and "| random-init |" in md
+    pngs = sorted(p.name for p in (tmp_path / "plots").iterdir())
+    assert pngs == sorted([
+        "cls_embedding_pca.png", "cls_label_efficiency.png", "masks.png", "pos_embedding_pca.png",
+        "pos_label_efficiency.png", "probe_cls_acc_vs_epoch.png", "probe_pos_error_vs_epoch.png",
+    ])
+    assert all((tmp_path / "plots" / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
 
 
 def test_collapse_monitor_warns_on_constant_features(tmp_path):

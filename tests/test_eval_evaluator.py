@@ -44,7 +44,9 @@ def test_evaluator_end_to_end(tmp_path):
     ckpt = tmp_path / "ckpts" / "jepa.ckpt"
     ckpt.parent.mkdir()
     torch.save({"wfm_backbone": backbone_entry(enc, CFG, encoder="target")}, ckpt)
-    model = LinearProbeEvaluator(backbone=str(ckpt), encoder={"embed_dim": 32}, seeds=[0, 1], bf16=False)
+    model = LinearProbeEvaluator(
+        backbone=str(ckpt), encoder={"embed_dim": 32}, seeds=[0, 1], bf16=False, channel_counts=[1, 2]
+    )
     metrics = _trainer(tmp_path).test(model, datamodule=_suite())[0]
     assert {
         "probe/cls/acc",
@@ -59,13 +61,17 @@ def test_evaluator_end_to_end(tmp_path):
     assert 0.0 <= metrics["probe/cls/acc"] <= 100.0 and metrics["probe/pos/error"] > 0
     md = (tmp_path / "ckpts" / "probe_results.md").read_text(encoding="utf-8")
     assert "cls acc (%) ↑" in md and "pos error (m) ↓" in md
+    plots = sorted(p.name for p in (tmp_path / "ckpts" / "plots").iterdir())
+    assert plots == ["cls_channels.png", "cls_embedding_pca.png", "cls_label_efficiency.png", "pos_channels.png",
+                     "pos_embedding_pca.png", "pos_label_efficiency.png"]
 
 
 def test_random_init_only_and_output_dir(tmp_path):
-    model = LinearProbeEvaluator(encoder=CFG, seeds=[0], output_dir=str(tmp_path / "out"), bf16=True)
+    model = LinearProbeEvaluator(encoder=CFG, seeds=[0], output_dir=str(tmp_path / "out"), bf16=True, plots=False)
     metrics = _trainer(tmp_path).test(model, datamodule=_suite())[0]
     assert list(model.results) == ["random-init"] and "probe/cls/acc" in metrics
     assert (tmp_path / "out" / "probe_results.md").is_file()
+    assert not (tmp_path / "out" / "plots").exists()
 
 
 def test_config_mismatch_and_bad_datamodule(tmp_path):

@@ -1,4 +1,4 @@
-"""Training-time callbacks: periodic linear probes, collapse monitoring, feature writing, plots."""
+"""Training-time callbacks: periodic linear probes, collapse monitoring, feature writing."""
 
 from wfm.callbacks.collapse import CollapseMonitor
 from wfm.callbacks.probe import ProbeCallback

@@ -27,6 +27,7 @@ from torch.utils.data import DistributedSampler
 
 from wfm.checkpoint import check_config, load_backbone_with_meta, normalise_config
 from wfm.eval.features import encode_batch
+from wfm.eval.plots import channel_robustness, plot_channel_robustness, probe_plots
 from wfm.eval.probe import ProbeResult, linear_probe
 from wfm.eval.suite import check_downstream
 from wfm.eval.tables import results_to_markdown, write_results
@@ -91,6 +92,14 @@ class LinearProbeEvaluator(LightningModule):
         max_train: optional cap on probe training samples per seed.
         name: row label of the backbone in the table (default: the checkpoint file's stem).
         random_init_seed: torch seed of the random-init encoder, so the floor row is reproducible.
+        plots: also write ``plots/<task>_label_efficiency.png`` (every row, probe score vs labelled share of
+            the training split) and ``plots/<task>_embedding_<method>.png`` (2-D map of the backbone's
+            features coloured by label) next to the table, and log them to W&B when a WandbLogger is attached.
+        plot_fractions: labelled shares of the label-efficiency curve.
+        embedding: ``pca`` or ``tsne`` for the 2-D map.
+        channel_counts: with ``plots``, also probe the backbone seeing only the first ``k`` channels of every
+            sample for each ``k`` here (features extracted again per ``k``) and write
+            ``plots/<task>_channels.png``; tasks with fewer channels than ``k`` keep all of theirs.
     """
 
     def __init__(
@@ -104,8 +113,20 @@ class LinearProbeEvaluator(LightningModule):
         max_train: int | None = None,
         name: str | None = None,
         random_init_seed: int = 0,
+        plots: bool = True,
+        plot_fractions: list[float] | None = None,
+        embedding: str = "pca",
+        channel_counts: list[int] | None = None,
     ) -> None:
         super().__init__()
+        if embedding not in ("pca", "tsne"):
+            raise ValueError(f"LinearProbeEvaluator: embedding must be 'pca' or 'tsne', got {embedding!r}")
+        self.plots = plots
+        self.plot_fractions = tuple(plot_fractions or (0.05, 0.1, 0.25, 0.5, 1.0))
+        self.embedding = embedding
+        self.channel_counts = [int(k) for k in channel_counts or []]
+        if any(k < 1 for k in self.channel_counts):
+            raise ValueError(f"LinearProbeEvaluator: channel_counts must be >= 1, got {self.channel_counts}")
         self.seeds = [0, 1, 2] if seeds is None else [int(s) for s in seeds]
         if not self.seeds:
             raise ValueError("LinearProbeEvaluator: seeds must not be empty")
@@ -241,6 +262,15 @@ class LinearProbeEvaluator(LightningModule):
             md, _ = write_results(results, out)
             print_table(results, title=f"Linear probe ({len(self.seeds)} seeds)")
             rank_zero_info(f"probe results written to {md} and {md.with_suffix('.csv')}")
+            if self.plots:
+                rows = {"backbone": self.row_name, "random": RANDOM_ROW}
+                per_task = [(dm, {rows[k]: f for k, f in feats.items()}, labels) for dm, feats, labels in collected]
+                probe_plots(out, per_task, self.seeds, self.plot_fractions, self.embedding, trainer=self.trainer)
+                for dm, _, _ in collected if self.channel_counts else []:
+                    curve = channel_robustness(self.backbone, dm.probe_dataloader(), dm.task, dm.split_indices,
+                                               self.channel_counts, self.seeds, self.bf16)
+                    plot_channel_robustness(curve, out / "plots" / f"{dm.task.name}_channels.png", self.trainer)
+                rank_zero_info(f"probe plots written to {out / 'plots'}")
 
     @staticmethod
     def _check_rows(dm: Any, n: int) -> None:

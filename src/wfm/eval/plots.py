@@ -149,24 +149,37 @@ def channel_robustness(
     return out
 
 
+Curve = Mapping[float, ProbeResult]
+
+
 def plot_curve(
-    results: Mapping[float, ProbeResult],
+    results: Curve | Mapping[str, Curve],
     xlabel: str,
     path: str | os.PathLike,
     log_x: bool = False,
     percent_x: bool = False,
     trainer: Any = None,
 ) -> Path:
-    """Mean ± std of probe results against a swept quantity (training fraction, channels kept, ...)."""
+    """Mean ± std of probe results against a swept quantity (training fraction, channels kept, ...).
+
+    ``results`` is one curve (x -> ProbeResult) or several by name (e.g. the backbone and random init).
+    """
     if not results:
         raise ValueError("plot_curve: no results")
-    xs = np.array(sorted(results))
-    r0 = results[xs[0]]
-    means = np.array([results[x].mean for x in xs])
-    stds = np.array([results[x].std for x in xs])
-    shown = xs * 100 if percent_x else xs
+    first = next(iter(results.values()))
+    curves: Mapping[str, Curve] = {"": results} if isinstance(first, ProbeResult) else results
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.errorbar(shown, means, yerr=stds, marker="o", capsize=3)
+    r0 = None
+    for name, curve in curves.items():
+        if not curve:
+            raise ValueError(f"plot_curve: curve {name!r} is empty")
+        xs = np.array(sorted(curve))
+        r0 = curve[xs[0]]
+        means = np.array([curve[x].mean for x in xs])
+        stds = np.array([curve[x].std for x in xs])
+        ax.errorbar(xs * 100 if percent_x else xs, means, yerr=stds, marker="o", capsize=3, label=name or None)
+    if len(curves) > 1:
+        ax.legend(fontsize=8)
     if log_x:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)
@@ -177,7 +190,7 @@ def plot_curve(
 
 
 def plot_label_efficiency(
-    results: Mapping[float, ProbeResult], path: str | os.PathLike, trainer: Any = None
+    results: Curve | Mapping[str, Curve], path: str | os.PathLike, trainer: Any = None
 ) -> Path:
     return plot_curve(
         results, "labelled training samples (%)", path, log_x=True, percent_x=True, trainer=trainer
@@ -230,4 +243,43 @@ def plot_embedding(
         sc = ax.scatter(xy[:, 0], xy[:, 1], s=6, c=value, cmap="viridis")
         fig.colorbar(sc, ax=ax)
     ax.set_title(f"embedding ({method})")
-    return _save(fig, path, trainer, f"embedding_{method}")
+    return _save(fig, path, trainer, Path(path).stem)
+
+
+def probe_plots(
+    out_dir: str | os.PathLike,
+    per_task: Sequence[tuple[Any, Mapping[str, np.ndarray], Mapping[str, np.ndarray]]],
+    seeds: Sequence[int] = (0, 1, 2),
+    fractions: Iterable[float] = (0.05, 0.1, 0.25, 0.5, 1.0),
+    embedding: str = "pca",
+    trainer: Any = None,
+) -> list[Path]:
+    """The figures of a probe report, per task: label efficiency of every row and the first row's 2-D map.
+
+    Args:
+        out_dir: the PNGs go to ``out_dir/plots/<task>_label_efficiency.png`` and
+            ``<task>_embedding_<method>.png``.
+        per_task: ``(datamodule, {row name: (N, D) features}, labels by batch key)`` per task, as probed.
+        seeds: split seeds of the label-efficiency points (mean ± std over them).
+        fractions: labelled share of the training split at each point.
+        embedding: ``pca`` or ``tsne``.
+    """
+    plot_dir = Path(out_dir) / "plots"
+    paths: list[Path] = []
+    fractions = tuple(fractions)
+    for dm, feats, labels in per_task:
+        task = dm.task
+        # points with too few labelled samples to fit a probe (fewer than 2 per class, or than 10) are left out
+        n_train = len(dm.split_indices(int(seeds[0]))[0])
+        least = max(10, 2 * (task.num_classes or 0))
+        usable = [f for f in fractions if round(f * n_train) >= least] or [1.0]
+        curves = {
+            row: label_efficiency(f, labels, task, dm.split_indices, usable, seeds) for row, f in feats.items()
+        }
+        paths.append(plot_label_efficiency(curves, plot_dir / f"{task.name}_label_efficiency.png", trainer))
+        emb_path = plot_dir / f"{task.name}_embedding_{embedding}.png"
+        first = next(iter(feats.values()))
+        paths.append(
+            plot_embedding(first, labels[task.target], emb_path, embedding, task.class_names, trainer=trainer)
+        )
+    return paths
