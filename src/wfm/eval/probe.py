@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
+from threadpoolctl import threadpool_limits
 
 from wfm.data.task import TaskInfo
 from wfm.eval.metrics import mean_per_class_accuracy, mean_position_error
@@ -90,7 +91,26 @@ def probe_once(
     ridge_alpha: float = 1e-3,
     max_iter: int = 2000,
 ) -> float:
-    """Fit one linear probe on ``train_idx`` and return its metric on ``test_idx`` (% or task units)."""
+    """Fit one linear probe on ``train_idx`` and return its metric on ``test_idx`` (% or task units).
+
+    BLAS runs single-threaded here: these problems are small (thousands x hundreds), and on a busy or small
+    machine multi-threaded BLAS next to torch's OpenMP pool made a 1280 x 128 logistic fit 20-60x slower
+    (docs/benchmarks.md, "Probe fit").
+    """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _probe_once(features, target, task, train_idx, test_idx, C, ridge_alpha, max_iter)
+
+
+def _probe_once(
+    features: np.ndarray,
+    target: np.ndarray,
+    task: TaskInfo,
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    C: float,
+    ridge_alpha: float,
+    max_iter: int,
+) -> float:
     scaler = fit_standardiser(features[train_idx])
     x_train, x_test = scaler(features[train_idx]), scaler(features[test_idx])
     if task.kind == "classification":
