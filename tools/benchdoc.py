@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
+
+from wfm.atomic import atomic_file
 
 
 def write_section(path: Path, title: str, body: str, command: str) -> None:
@@ -16,10 +16,8 @@ def write_section(path: Path, title: str, body: str, command: str) -> None:
     section = f"## {title}\n\n{body}\n\nProduced by: `{command}`\n"
     pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
     text = pattern.sub(section + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".bench-")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    with atomic_file(path) as f:
+        f.write(text.encode("utf-8"))
 
 
 def publish(lines: list[str], out: str, title: str, argv: list[str] | None = None) -> None:

@@ -17,13 +17,13 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from wfm.atomic import atomic_file
 from wfm.models.encoder import ViTEncoder
 
 BACKBONE_KEY = "wfm_backbone"
@@ -203,14 +203,8 @@ def load_backbone(path: str | os.PathLike, map_location: str | torch.device = "c
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as f:
+        f.write(data)
 
 
 CONTEXT_PREFIX = "encoder."

@@ -11,10 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from wfm.atomic import atomic_file
 from wfm.eval.probe import ProbeResult
 
 Results = Mapping[str, Sequence[ProbeResult]]
@@ -104,18 +104,10 @@ def read_results_csv(path: str | os.PathLike) -> dict[str, dict[str, tuple[float
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write ``text`` (UTF-8) to ``path`` atomically (:func:`wfm.atomic.atomic_file`)."""
+    with atomic_file(path) as f:
+        f.write(text.encode("utf-8"))
+    return Path(path)
 
 
 def write_results(
