@@ -14,8 +14,10 @@ docs/benchmarks.md (section "Against the reference implementations").
     python tools/bench_reference.py            # wfm alone (says so in the table)
 
 Adapting the 2021-22 reference code to today's libraries, done here at import time and reported in the output:
-MAE's ``util/pos_embed.py`` uses ``np.float`` (removed in numpy 1.24: aliased to ``float`` while importing),
+MAE's ``util/pos_embed.py`` uses ``np.float`` (removed in numpy 1.24: aliased to ``float`` while building the model),
 and its ``Block(..., qk_scale=None)`` call predates timm 0.9 (the argument is dropped; it was None anyway).
+MAE's ``patchify`` hard-codes 3 input channels, so the MAE reference runs on 3-channel inputs (wider patch
+embedding and pixel head; the same blocks).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_step import bench, matmul_peak  # noqa: E402
 from benchdoc import publish  # noqa: E402
 
-from wfm.masking import MaskGenerator  # noqa: E402
+from wfm.masking import MaskGenerator, Masks  # noqa: E402
 
 IMG, PATCH, DIM, DEPTH, HEADS = 112, 16, 256, 8, 8
 HEAD_DIM, HEAD_DEPTH, HEAD_HEADS = 128, 4, 4  # predictor (JEPA) / decoder (MAE)
@@ -77,11 +79,45 @@ def count_flops(fn) -> int:
     return counter.get_total_flops()
 
 
+def ijepa_collator(root: Path):
+    """The official multi-block mask collator, at the LatentWave settings (see the module docstring)."""
+    with imported_from(root):
+        multiblock = importlib.import_module("src.masks.multiblock")
+    # min_keep=4 is I-JEPA's default; with wfm's min_context of 10 this collator never returns on a 7 x 7 grid with
+    # 4 targets (measured: still "decreasing acceptable-regions" after 10 min), which wfm's sampler is built to avoid
+    return multiblock.MaskCollator(input_size=(IMG, IMG), patch_size=PATCH, enc_mask_scale=(0.85, 1.0),
+                                   pred_mask_scale=(0.15, 0.2), aspect_ratio=(0.75, 1.5), nenc=1, npred=4,
+                                   min_keep=4, allow_overlap=False)
+
+
+class IJEPAMasks:
+    """A wfm mask source that replays the official collator's masks, so both steps do the same token work."""
+
+    strategy = "region"
+
+    def __init__(self, root: Path) -> None:
+        self.collator = ijepa_collator(root)
+        self.tokens: list[tuple[int, int]] = []
+
+    def __call__(self, batch_size: int, grid_size, rng) -> Masks:  # noqa: ANN001
+        n = grid_size[0] * grid_size[1]
+        _, enc, pred = self.collator([(torch.zeros(1), 0)] * batch_size)
+        context = torch.zeros(batch_size, n, dtype=torch.bool)
+        context.scatter_(1, enc[0], True)
+        targets = torch.zeros(batch_size, len(pred), n, dtype=torch.bool)
+        for m, idx in enumerate(pred):
+            targets[:, m].scatter_(1, idx, True)
+        self.tokens.append((enc[0].shape[1], sum(p.shape[1] for p in pred)))
+        return Masks(context, targets, "region")
+
+    def check(self, grid_size) -> None:  # noqa: ANN001
+        pass
+
+
 def ijepa_step(root: Path, batch_size: int, bf16: bool):
     """The official I-JEPA step (src/train.py's train_step) on the official encoder, predictor and masks."""
     with imported_from(root):
         vit = importlib.import_module("src.models.vision_transformer")
-        multiblock = importlib.import_module("src.masks.multiblock")
         mask_utils = importlib.import_module("src.masks.utils")
         tensors = importlib.import_module("src.utils.tensors")
     torch.manual_seed(0)
@@ -91,11 +127,7 @@ def ijepa_step(root: Path, batch_size: int, bf16: bool):
                                                predictor_embed_dim=HEAD_DIM, depth=HEAD_DEPTH, num_heads=HEAD_HEADS)
     target = copy.deepcopy(encoder).requires_grad_(False)
     opt = torch.optim.AdamW(list(encoder.parameters()) + list(predictor.parameters()), lr=1e-4)
-    collator = multiblock.MaskCollator(input_size=(IMG, IMG), patch_size=PATCH, enc_mask_scale=(0.85, 1.0),
-                                       pred_mask_scale=(0.15, 0.2), aspect_ratio=(0.75, 1.5), nenc=1, npred=4,
-                                       min_keep=4, allow_overlap=False)
-    # min_keep=4 is I-JEPA's default; with wfm's min_context of 10 this collator never returns on a 7 x 7 grid with
-    # 4 targets (measured: still "decreasing acceptable-regions" after 10 min), which wfm's sampler is built to avoid
+    collator = ijepa_collator(root)
     imgs = torch.randn(batch_size, 1, IMG, IMG)
     samples = [(imgs[i], 0) for i in range(batch_size)]
     tokens: list[tuple[int, int]] = []
@@ -136,28 +168,29 @@ def mae_step(root: Path, batch_size: int, bf16: bool):
 
     import timm.models.vision_transformer as timm_vit
 
-    aliased = not hasattr(np, "float")
-    if aliased:
-        np.float = float  # MAE's pos_embed predates numpy 1.24
-    try:
-        with imported_from(root):
-            models_mae = importlib.import_module("models_mae")
-    finally:
-        if aliased:
-            del np.float
-
     def block(*args, qk_scale=None, **kwargs):  # timm >= 0.9 has no qk_scale (MAE always passes None)
         return timm_vit.Block(*args, **kwargs)
 
-    models_mae.Block = block
-    torch.manual_seed(0)
-    model = models_mae.MaskedAutoencoderViT(
-        img_size=IMG, patch_size=PATCH, in_chans=1, embed_dim=DIM, depth=DEPTH, num_heads=HEADS,
-        decoder_embed_dim=HEAD_DIM, decoder_depth=HEAD_DEPTH, decoder_num_heads=HEAD_HEADS, mlp_ratio=4,
-        norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), norm_pix_loss=False,
-    )
+    aliased = not hasattr(np, "float")
+    if aliased:
+        np.float = float  # MAE's pos_embed (called while building the model) predates numpy 1.24
+    try:
+        with imported_from(root):
+            models_mae = importlib.import_module("models_mae")
+        models_mae.Block = block
+        torch.manual_seed(0)
+        model = models_mae.MaskedAutoencoderViT(
+            img_size=IMG, patch_size=PATCH, in_chans=3, embed_dim=DIM, depth=DEPTH, num_heads=HEADS,
+            decoder_embed_dim=HEAD_DIM, decoder_depth=HEAD_DEPTH, decoder_num_heads=HEAD_HEADS, mlp_ratio=4,
+            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), norm_pix_loss=False,
+        )
+    finally:
+        if aliased:
+            del np.float
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95))
-    imgs = torch.randn(batch_size, 1, IMG, IMG)
+    # MAE's patchify hard-codes 3 input channels: the reference gets RGB-shaped inputs (its patch embedding and
+    # pixel head are 3x wider than wfm's 1-channel ones; the 8 encoder + 4 decoder blocks are the same)
+    imgs = torch.randn(batch_size, 3, IMG, IMG)
 
     def run(_: int) -> None:
         with autocast(bf16):
@@ -228,6 +261,13 @@ def main() -> None:
             ours["tokens"] = wfm_tokens(args.batch)
         rows.append(ours)
         print(ours, flush=True)
+        if method == "jepa" and root is not None:  # the same masks as the official step
+            same = IJEPAMasks(root)
+            r = bench(method, 1, args.bf16, args.batch, args.steps, masking=same)
+            ours = {"impl": "wfm JEPA, I-JEPA's masks", "samples_s": r["samples_s"], "step_ms": r["step_ms"],
+                    "gflops": r["gflops"], "tokens": tuple(float(np.mean(v)) for v in zip(*same.tokens, strict=True))}
+            rows.append(ours)
+            print(ours, flush=True)
         if root is None:
             rows.append({"impl": f"{ref_name}: not run (no --{'ijepa' if method == 'jepa' else 'mae'} checkout)"})
             continue
@@ -239,13 +279,15 @@ def main() -> None:
         f"{torch.get_num_threads()} threads, torch {torch.__version__}, {precision}, batch {args.batch}, "
         f"median of {args.steps} steps after one warm-up; 1-channel 112 x 112 inputs, 7 x 7 grid. "
         f"Measured {precision} matmul peak: {peak:.0f} GFLOP/s. GFLOP/s = counted forward + backward FLOPs of "
-        "one step / step time (each implementation's own FLOPs: their attention and masking differ).",
+        "one step / step time (each implementation's own FLOPs: their attention and masking differ). "
+        "wfm speed-up = samples/s of the wfm row just above it (for JEPA: wfm fed I-JEPA's own masks, so both "
+        "encode the same tokens) / the official step's.",
         "",
         "| implementation | samples/s | step ms | GFLOP/s | % of peak | context / target tokens | wfm speed-up |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        if "samples_s" not in r:
+        if "samples_s" not in r:  # a reference that was not run
             lines.append(f"| {r['impl']} | — | — | — | — | — | — |")
             continue
         tok = f"{r['tokens'][0]:.1f} / {r['tokens'][1]:.1f}" if "tokens" in r else "—"

@@ -69,10 +69,13 @@ def step_fn(model: torch.nn.Module, opt: torch.optim.Optimizer, batch: dict, bf1
 
 
 def bench(
-    name: str, channels: int, bf16: bool, batch_size: int, steps: int, warmup: bool = True, img_size: int = 112
+    name: str, channels: int, bf16: bool, batch_size: int, steps: int, warmup: bool = True, img_size: int = 112,
+    masking=None,  # noqa: ANN001  (JEPA only: a mask source replacing the region generator)
 ) -> dict:
     torch.manual_seed(0)
     model = make_method(name, img_size)
+    if masking is not None:
+        model.masking = masking
     opt = model.configure_optimizers()
     batch = {
         "x": torch.randn(batch_size, channels, img_size, img_size), "channels": torch.full((batch_size,), channels)
