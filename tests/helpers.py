@@ -9,6 +9,13 @@ from torch.utils.data import DataLoader
 from wfm.data.collate import pad_collate
 
 
+def structured_sample(g: torch.Generator, channels: int, size: int) -> torch.Tensor:
+    """One (channels, size, size) input: a rank-1 frequency x time pattern per channel plus 10 % noise."""
+    f = torch.randn(channels, size, 1, generator=g)
+    t = torch.randn(channels, 1, size, generator=g)
+    return f * t + 0.1 * torch.randn(channels, size, size, generator=g)
+
+
 class RandomDataModule(L.LightningDataModule):
     """Structured random samples with mixed channel counts (low-rank patterns plus noise)."""
 
@@ -18,10 +25,7 @@ class RandomDataModule(L.LightningDataModule):
         self.samples = []
         for i in range(n):
             c = 1 + i % max_channels
-            f = torch.randn(c, size, 1, generator=g)
-            t = torch.randn(c, 1, size, generator=g)
-            x = f * t + 0.1 * torch.randn(c, size, size, generator=g)
-            self.samples.append({"x": x, "channels": c, "label": torch.tensor(i % 2)})
+            self.samples.append({"x": structured_sample(g, c, size), "channels": c, "label": torch.tensor(i % 2)})
         self.batch_size = batch_size
 
     def train_dataloader(self) -> DataLoader:

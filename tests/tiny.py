@@ -10,6 +10,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+from helpers import structured_sample
 from torch.utils.data import DataLoader
 
 from wfm.data.collate import pad_collate
@@ -57,10 +58,7 @@ class IndexedDataModule(L.LightningDataModule):
         self.samples = []
         for i in range(n):
             c = 1 + i % max_channels
-            f = torch.randn(c, size, 1, generator=g)
-            t = torch.randn(c, 1, size, generator=g)
-            x = f * t + 0.1 * torch.randn(c, size, size, generator=g)
-            self.samples.append({"x": x, "channels": c, "index": torch.tensor(i)})
+            self.samples.append({"x": structured_sample(g, c, size), "channels": c, "index": torch.tensor(i)})
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
