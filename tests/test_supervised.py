@@ -48,7 +48,7 @@ def trainer(tmp_path, **kw) -> L.Trainer:
 
 
 def _fixed_output(model: Supervised, out: torch.Tensor) -> None:
-    model.forward = lambda x, channels=None: out  # type: ignore[method-assign]
+    model.forward = lambda x, channels=None, channel_ids=None: out  # type: ignore[method-assign]
 
 
 def test_mean_per_class_accuracy_on_a_toy_batch() -> None:

@@ -104,11 +104,9 @@ class WFMMethod(L.LightningModule):
 
     def maybe_sample_channels(
         self, batch: dict[str, torch.Tensor], rng: np.random.Generator, stage: str
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        x, channels = batch["x"], batch["channels"]
-        if stage == "train":
-            return sample_channels(x, channels, rng, self.channel_sampling)
-        return x, channels
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(x, channels, channel_ids)``: a channel subset in training (:mod:`wfm.channel_sampling`), else all."""
+        return sample_channels(batch["x"], batch["channels"], rng, self.channel_sampling if stage == "train" else "none")
 
     # --- Lightning hooks ----------------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:

@@ -19,6 +19,7 @@ from torch import nn
 from wfm.masking import MaskGenerator, mask_to_indices
 from wfm.methods import schedules
 from wfm.methods.base import WFMMethod
+from wfm.methods.regularizers import REGULARIZERS, regularizer_loss
 from wfm.models.encoder import ViTEncoder
 from wfm.models.predictor import Predictor
 
@@ -34,7 +35,10 @@ class JEPA(WFMMethod):
         predictor_dim, predictor_depth, predictor_heads: narrow predictor ViT (paper: 128-d, 4 heads, 4 blocks).
         loss: ``mse`` (paper eq. 5) or ``smooth_l1`` (I-JEPA reference code).
         momentum_start, momentum_end: EMA momentum, linear over the run.
-        max_channels: channel slots known to the predictor's channel embedding.
+        max_channels: channel indices known to the predictor's channel embedding.
+        predictor_channel_embed: ``fixed`` channel codes (default) or a ``learned`` table in the predictor.
+        regularizer: anti-collapse penalty on the pooled context-encoder features (``none`` | ``vicreg`` |
+            ``sigreg``, :mod:`wfm.methods.regularizers`), added to the loss with weight ``reg_weight``.
         **kwargs: optimisation and sampling arguments of :class:`~wfm.methods.base.WFMMethod`.
     """
 
@@ -48,7 +52,10 @@ class JEPA(WFMMethod):
         loss: str = "mse",
         momentum_start: float = 0.996,
         momentum_end: float = 1.0,
-        max_channels: int = 16,
+        max_channels: int = 64,
+        predictor_channel_embed: str = "fixed",
+        regularizer: str = "none",
+        reg_weight: float = 0.0,
         lr: float = 1e-3,
         lr_start: float = 2e-4,
         lr_final: float = 1e-6,
@@ -68,6 +75,11 @@ class JEPA(WFMMethod):
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
         if not 0 <= momentum_start <= momentum_end <= 1:
             raise ValueError(f"need 0 <= momentum_start <= momentum_end <= 1, got {momentum_start}, {momentum_end}")
+        if regularizer not in REGULARIZERS:
+            raise ValueError(f"regularizer must be one of {REGULARIZERS}, got {regularizer!r}")
+        if reg_weight < 0:
+            raise ValueError(f"reg_weight must be >= 0, got {reg_weight}")
+        self.regularizer, self.reg_weight = regularizer, float(reg_weight)
         self.masking = masking if masking is not None else MaskGenerator()
         # impossible masking parameters fail here, at start-up, before any data is read
         self.masking.check(self.encoder.grid_size)
@@ -77,7 +89,7 @@ class JEPA(WFMMethod):
         self.target_encoder.requires_grad_(False)
         self.predictor = Predictor(
             self.encoder.grid_size, self.encoder.embed_dim, predictor_dim, predictor_depth, predictor_heads,
-            max_channels=max_channels,
+            max_channels=max_channels, channel_embed=predictor_channel_embed, init=self.encoder.init,
         )
 
     backbone_name = "target"
@@ -111,7 +123,7 @@ class JEPA(WFMMethod):
         self.target_encoder.eval()  # no dropout etc.; it is never trained
 
     def shared_step(self, batch: dict[str, torch.Tensor], rng: np.random.Generator, stage: str) -> dict[str, Any]:
-        x, channels = self.maybe_sample_channels(batch, rng, stage)
+        x, channels, channel_ids = self.maybe_sample_channels(batch, rng, stage)
         enc = self.encoder
         b, c = x.shape[:2]
         n, p = enc.num_patches, enc.num_prefix_tokens
@@ -122,7 +134,7 @@ class JEPA(WFMMethod):
         channel_valid = enc.channel_valid(x, channels)
 
         with torch.no_grad():
-            h, _ = self.target_encoder(x, channels)
+            h, _ = self.target_encoder(x, channels, channel_ids=channel_ids)
             h = F.layer_norm(h[:, p:].float(), (h.shape[-1],))  # I-JEPA: normalise targets, no affine
             d = h.shape[-1]
             h = h.view(b, 1, c, n, d).expand(b, m, c, n, d)
@@ -132,17 +144,64 @@ class JEPA(WFMMethod):
             pooled = (h[:, 0] * channel_valid[:, :, None, None]).sum((1, 2)) / (channel_valid.sum(1) * n)[:, None]
             target_std = pooled.std(0).mean() if b > 1 else pooled.new_zeros(())
 
-        z, z_valid = enc(x, channels, keep=ctx_idx, keep_valid=ctx_valid)
-        pred, pred_valid = self.predictor(z[:, p:], z_valid[:, p:], ctx_idx, tgt_idx, tgt_valid, channel_valid)
+        z, z_valid = enc(x, channels, keep=ctx_idx, keep_valid=ctx_valid, channel_ids=channel_ids)
+        pred, pred_valid = self.predictor(
+            z[:, p:], z_valid[:, p:], ctx_idx, tgt_idx, tgt_valid, channel_valid, channel_ids
+        )
         if self.loss_name == "mse":
             per_token = F.mse_loss(pred.float(), target, reduction="none").mean(-1)
         else:
             per_token = F.smooth_l1_loss(pred.float(), target, reduction="none").mean(-1)
         w = pred_valid.float()
         loss = (per_token * w).sum() / w.sum().clamp_min(1.0)
-        return {
-            "loss": loss,
+        out = {
             "target_std": target_std,
             "mask_ratio": masks.mask_ratio().mean(),
             "channels": channels.float().mean(),
         }
+        if self.regularizer != "none":
+            reg = regularizer_loss(self.regularizer, enc.pool_tokens(z, z_valid), rng)
+            out["pred_loss"], out["reg"] = loss.detach(), reg.detach()
+            loss = loss + self.reg_weight * reg
+        if stage != "train":
+            out.update(channel_variance(pred.detach().float(), target, pred_valid, tgt_idx, c, n))
+        return {"loss": loss, **out}
+
+
+def channel_variance(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, tgt_idx: torch.Tensor, c: int, n: int
+) -> dict[str, torch.Tensor]:
+    """How well the predictor gets what differs between the channels of a sample.
+
+    Per sample and target position, remove the mean over the sample's real channels from targets and from
+    predictions. ``channel_share`` = variance of the channel-centred targets / variance of the targets around
+    their mean at the same grid position (the share of the non-positional target variance that is
+    channel-specific); ``channel_r2`` = 1 - MSE of the channel-centred predictions against the channel-centred
+    targets / their variance (0: the predictor outputs the same thing for every channel; 1: it gets every
+    channel's deviation right). Only samples with two or more real channels count; the dict is empty when the
+    batch has none.
+
+    Args:
+        pred, target: (B, M, C*Kt, D); valid: (B, M, C*Kt); tgt_idx: (B, M, Kt) grid positions; c: channel
+            slots; n: grid positions.
+    """
+    b, m, ckt, d = target.shape
+    kt = ckt // c
+    t = target.view(b, m, c, kt, d)
+    p = pred.view(b, m, c, kt, d)
+    w = valid.view(b, m, c, kt, 1).float()
+    nch = w.sum(2, keepdim=True)
+    multi = (nch >= 2).float() * w
+    if float(multi.sum()) == 0:
+        return {}
+    t_c = (t - (t * w).sum(2, keepdim=True) / nch.clamp_min(1)) * multi
+    p_c = (p - (p * w).sum(2, keepdim=True) / nch.clamp_min(1)) * multi
+    pos = tgt_idx[:, :, None, :].expand(b, m, c, kt).reshape(-1)
+    sums = t.new_zeros(n, d).index_add_(0, pos, (t * multi).reshape(-1, d))
+    counts = t.new_zeros(n).index_add_(0, pos, multi.reshape(-1))
+    t_p = (t - (sums / counts.clamp_min(1)[:, None])[pos].view(b, m, c, kt, d)) * multi
+    spec = t_c.pow(2).sum()
+    return {
+        "channel_share": spec / t_p.pow(2).sum().clamp_min(1e-12),
+        "channel_r2": 1.0 - (p_c - t_c).pow(2).sum() / spec.clamp_min(1e-12),
+    }

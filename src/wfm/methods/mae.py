@@ -57,7 +57,7 @@ class MAE(WFMMethod):
             512-d encoder).
         mask_ratio: share of grid positions hidden per sample.
         norm_pix_loss: reconstruct per-patch normalised pixels (zero mean, unit variance per patch).
-        max_channels: channel slots known to the decoder's channel embedding.
+        max_channels: channel indices known to the decoder's channel embedding.
         lr, lr_start, lr_final, warmup_fraction, weight_decay_start, weight_decay_end, betas,
         channel_sampling, seed: as in :class:`~wfm.methods.base.WFMMethod`; defaults follow MAE / WavesFM
         (lr 1e-3 warmed up from 0, constant weight decay 0.05, betas (0.9, 0.95)).
@@ -71,7 +71,7 @@ class MAE(WFMMethod):
         decoder_heads: int = 4,
         mask_ratio: float = 0.75,
         norm_pix_loss: bool = False,
-        max_channels: int = 16,
+        max_channels: int = 64,
         lr: float = 1e-3,
         lr_start: float = 0.0,
         lr_final: float = 1e-6,
@@ -93,7 +93,7 @@ class MAE(WFMMethod):
         self.norm_pix_loss = bool(norm_pix_loss)
         self.decoder = MAEDecoder(
             self.encoder.grid_size, self.encoder.patch_size, self.encoder.embed_dim,
-            decoder_dim, decoder_depth, decoder_heads, max_channels=max_channels,
+            decoder_dim, decoder_depth, decoder_heads, max_channels=max_channels, init=self.encoder.init,
         )
 
     def trainable_modules(self) -> list[nn.Module]:
@@ -111,7 +111,7 @@ class MAE(WFMMethod):
     def shared_step(
         self, batch: dict[str, torch.Tensor], rng: np.random.Generator, stage: str
     ) -> dict[str, Any]:
-        x, channels = self.maybe_sample_channels(batch, rng, stage)
+        x, channels, channel_ids = self.maybe_sample_channels(batch, rng, stage)
         enc = self.encoder
         b = x.shape[0]
         keep, mask = random_masking(b, enc.num_patches, self.mask_ratio, rng)
@@ -119,8 +119,10 @@ class MAE(WFMMethod):
         keep_valid = torch.ones_like(keep, dtype=torch.bool)
         channel_valid = enc.channel_valid(x, channels)
 
-        tokens, _ = enc(x, channels, keep=keep, keep_valid=keep_valid)
-        pred = self.decoder(tokens, keep, keep_valid, channel_valid, num_prefix=enc.num_prefix_tokens)
+        tokens, _ = enc(x, channels, keep=keep, keep_valid=keep_valid, channel_ids=channel_ids)
+        pred = self.decoder(
+            tokens, keep, keep_valid, channel_valid, num_prefix=enc.num_prefix_tokens, channel_ids=channel_ids
+        )
 
         target = self.reconstruction_target(x)
         per_patch = (pred.float() - target).pow(2).mean(-1)  # (B, C, N)

@@ -181,13 +181,15 @@ class Supervised(WFMMethod):
         self.target_stats_set.fill_(True)
 
     # --- forward and loss ---
-    def forward(self, x: torch.Tensor, channels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, channels: torch.Tensor | None = None, channel_ids: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Raw head output: logits (classification) or standardised targets (regression)."""
         if self.finetune == "linear":
             with torch.no_grad():  # frozen encoder: no graph needed
-                feats = self.encoder.features(x, channels)
+                feats = self.encoder.features(x, channels, channel_ids)
         else:
-            feats = self.encoder.features(x, channels)
+            feats = self.encoder.features(x, channels, channel_ids)
         return self.head(feats.float())
 
     def predict_target(self, x: torch.Tensor, channels: torch.Tensor | None = None) -> torch.Tensor:
@@ -202,8 +204,8 @@ class Supervised(WFMMethod):
     ) -> dict[str, Any]:
         if self.target not in batch:
             raise ValueError(f"batch has no label {self.target!r}; keys are {sorted(batch)}")
-        x, channels = self.maybe_sample_channels(batch, rng, stage)
-        out = self(x, channels)
+        x, channels, channel_ids = self.maybe_sample_channels(batch, rng, stage)
+        out = self(x, channels, channel_ids)
         y = batch[self.target]
         if self.task_kind == "classification":
             y = y.long().reshape(-1)

@@ -3,9 +3,9 @@
 Like the encoder and the JEPA predictor it works on per-channel tokens laid out channel-major. The visible
 tokens of every channel are projected to the decoder width and put back at their grid positions; every
 removed position gets the shared learned mask token. A fixed 2-D sine-cosine embedding says where a token
-sits on the (frequency x time) grid and a learned channel-slot embedding says which channel it belongs to —
-without it the mask tokens of one position would be identical on every channel and the decoder could only
-reconstruct their average. One linear head (shared by all channels, because the patch embedding is shared
+sits on the (frequency x time) grid and a channel embedding (fixed codes by default, looked up by each slot's
+input channel index, as in the JEPA predictor) says which channel it belongs to — without it the mask tokens
+of one position would be identical on every channel and the decoder could only reconstruct their average. One linear head (shared by all channels, because the patch embedding is shared
 too) maps each token to the ``P * P`` pixels of its patch.
 """
 
@@ -16,7 +16,14 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from wfm.models.encoder import Block, init_vit_weights, key_padding_mask
+from wfm.models.encoder import (
+    Block,
+    ChannelEmbedding,
+    check_channel_ids,
+    default_channel_ids,
+    init_vit_weights,
+    key_padding_mask,
+)
 from wfm.models.pos_embed import sincos_2d
 
 
@@ -28,7 +35,9 @@ class MAEDecoder(nn.Module):
         patch_size: side ``P`` of the encoder's patches (the head outputs ``P * P`` values per token).
         embed_dim: encoder width ``D`` (input).
         decoder_dim, depth, num_heads, mlp_ratio: decoder transformer shape.
-        max_channels: channel slots known to the channel-slot embedding.
+        max_channels: channel indices known to the channel embedding.
+        channel_embed: ``fixed`` codes (default) or a ``learned`` table (the behaviour before codes).
+        init: weight initialisation (``wfm.models.encoder.INIT_SCHEMES``).
     """
 
     def __init__(
@@ -40,7 +49,9 @@ class MAEDecoder(nn.Module):
         depth: int = 4,
         num_heads: int = 4,
         mlp_ratio: float = 4.0,
-        max_channels: int = 16,
+        max_channels: int = 64,
+        channel_embed: str = "fixed",
+        init: str = "xavier",
     ) -> None:
         super().__init__()
         if depth < 1:
@@ -52,13 +63,14 @@ class MAEDecoder(nn.Module):
         self.proj_in = nn.Linear(embed_dim, decoder_dim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, 1, decoder_dim))
         self.register_buffer("pos_embed", sincos_2d(decoder_dim, *self.grid_size), persistent=False)
-        self.channel_embed = nn.Embedding(max_channels, decoder_dim)
+        if channel_embed not in ("fixed", "learned"):
+            raise ValueError(f"decoder channel_embed must be 'fixed' or 'learned', got {channel_embed!r}")
+        self.channel_embed = ChannelEmbedding(channel_embed, max_channels, decoder_dim)
         self.blocks = nn.ModuleList(Block(decoder_dim, num_heads, mlp_ratio) for _ in range(depth))
         self.norm = nn.LayerNorm(decoder_dim, eps=1e-6)
         self.head = nn.Linear(decoder_dim, self.patch_size**2)
-        init_vit_weights(self)
+        init_vit_weights(self, init)
         nn.init.normal_(self.mask_token, std=0.02)
-        nn.init.normal_(self.channel_embed.weight, std=0.02)
 
     def forward(
         self,
@@ -67,6 +79,7 @@ class MAEDecoder(nn.Module):
         keep_valid: torch.Tensor,
         channel_valid: torch.Tensor,
         num_prefix: int = 0,
+        channel_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Reconstruct every patch of every channel slot.
 
@@ -76,6 +89,7 @@ class MAEDecoder(nn.Module):
             channel_valid: (B, C) bool, real channel slots.
             num_prefix: number of prefix (CLS) tokens at the front of ``tokens``; they join the decoder's
                 attention but are not reconstructed.
+            channel_ids: (B, C) input channel index of every slot; None: slot ``c`` is channel ``c``.
 
         Returns:
             (B, C, N, P*P) predicted pixels of every patch, row-major grid order.
@@ -83,8 +97,11 @@ class MAEDecoder(nn.Module):
         b, c = channel_valid.shape
         k = keep.shape[1]
         n = self.num_patches
-        if c > self.max_channels:
-            raise ValueError(f"decoder knows {self.max_channels} channel slots, batch has {c}")
+        if channel_ids is None:
+            if c > self.max_channels:
+                raise ValueError(f"decoder knows {self.max_channels} channel slots, batch has {c}")
+            channel_ids = default_channel_ids(b, c, tokens.device)
+        check_channel_ids(channel_ids, b, c, self.max_channels, "decoder")
         if tokens.shape[1] != num_prefix + c * k:
             raise ValueError(
                 f"decoder got {tokens.shape[1]} tokens, expected prefix + C*K = {num_prefix}+{c}*{k}"
@@ -98,7 +115,8 @@ class MAEDecoder(nn.Module):
         grid = self.mask_token.to(z.dtype).expand(b, c, n + 1, dd).clone()
         grid.scatter_(2, idx[:, None, :, None].expand(b, c, k, dd), z)
         grid = grid[:, :, :n]
-        grid = grid + self.pos_embed.to(z.dtype) + self.channel_embed.weight[:c].to(z.dtype)[None, :, None, :]
+        chan = self.channel_embed(channel_ids.to(z.device)).to(z.dtype)  # (B, C, Dd)
+        grid = grid + self.pos_embed.to(z.dtype) + chan[:, :, None, :]
 
         x = torch.cat([prefix, grid.reshape(b, c * n, dd)], dim=1)
         valid = torch.cat([

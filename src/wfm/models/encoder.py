@@ -10,13 +10,14 @@ other token's output.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wfm.models.pos_embed import sincos_2d
+from wfm.models.pos_embed import channel_codes, sincos_2d
 
 
 def _pair(v: int | Sequence[int]) -> tuple[int, int]:
@@ -69,16 +70,87 @@ def key_padding_mask(valid: torch.Tensor) -> torch.Tensor | None:
     return valid[:, None, None, :]
 
 
-def init_vit_weights(module: nn.Module) -> None:
-    """Xavier-uniform linears with zero bias, unit LayerNorms (the MAE / I-JEPA convention)."""
+#: weight initialisations: ``xavier`` (MAE's code: xavier-uniform linears and patch projection) or ``ijepa``
+#: (I-JEPA's model code: truncated normal, std 0.02, and the output projections of block ``i`` (1-based) of
+#: attention and MLP divided by ``sqrt(2 i)``)
+INIT_SCHEMES = ("xavier", "ijepa")
+IJEPA_STD = 0.02
+
+#: how a token says which channel it comes from: not at all, a learned embedding of the channel index, or a
+#: fixed code (:func:`~wfm.models.pos_embed.channel_codes`) at the scale of the position embedding
+CHANNEL_EMBEDS = ("none", "learned", "fixed")
+
+
+def check_init(init: str) -> str:
+    if init not in INIT_SCHEMES:
+        raise ValueError(f"init must be one of {INIT_SCHEMES}, got {init!r}")
+    return init
+
+
+def check_channel_embed(mode: str | bool) -> str:
+    """A ``CHANNEL_EMBEDS`` mode; the booleans of older configs mean ``learned`` (True) / ``none`` (False)."""
+    if isinstance(mode, bool):
+        return "learned" if mode else "none"
+    if mode not in CHANNEL_EMBEDS:
+        raise ValueError(f"channel_embed must be one of {CHANNEL_EMBEDS}, got {mode!r}")
+    return mode
+
+
+def init_vit_weights(module: nn.Module, init: str = "xavier") -> None:
+    """Every Linear (and a patch-embedding Conv2d, as the linear map of a flattened patch) of ``module`` by
+    ``init``, zero biases, unit LayerNorms; with ``ijepa`` also the depth rescaling of every
+    :class:`Block`'s output projections."""
+    check_init(init)
     for m in module.modules():
-        if isinstance(m, nn.Linear):
-            nn.init.xavier_uniform_(m.weight)
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            w = m.weight.data.view(m.weight.shape[0], -1)
+            if init == "xavier":
+                nn.init.xavier_uniform_(w)
+            else:
+                nn.init.trunc_normal_(w, std=IJEPA_STD, a=-2 * IJEPA_STD, b=2 * IJEPA_STD)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.LayerNorm):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
+    if init == "ijepa":
+        blocks = [m for m in module.modules() if isinstance(m, Block)]
+        with torch.no_grad():
+            for i, blk in enumerate(blocks, start=1):
+                blk.attn.proj.weight.div_(math.sqrt(2.0 * i))
+                blk.mlp[2].weight.div_(math.sqrt(2.0 * i))
+
+
+def default_channel_ids(b: int, c: int, device: torch.device | str) -> torch.Tensor:
+    """(B, C) channel indices of an unsampled batch: slot ``c`` holds channel ``c``."""
+    return torch.arange(c, device=device).expand(b, c)
+
+
+def check_channel_ids(channel_ids: torch.Tensor, b: int, c: int, limit: int, who: str) -> torch.Tensor:
+    if channel_ids.shape != (b, c):
+        raise ValueError(f"{who}: channel_ids must have shape ({b}, {c}), got {tuple(channel_ids.shape)}")
+    if bool((channel_ids < 0).any()) or bool((channel_ids >= limit).any()):
+        raise ValueError(f"{who}: channel indices must be in [0, {limit}) (max_channels), "
+                         f"got max {int(channel_ids.max())}")
+    return channel_ids
+
+
+class ChannelEmbedding(nn.Module):
+    """Channel identity added to tokens: a learned table or fixed codes, looked up by channel index."""
+
+    def __init__(self, mode: str, num: int, dim: int) -> None:
+        super().__init__()
+        self.mode = check_channel_embed(mode)
+        self.num = int(num)
+        if self.mode == "learned":
+            self.weight = nn.Parameter(torch.empty(num, dim))
+            nn.init.normal_(self.weight, std=0.02)
+        else:
+            self.register_buffer("weight", channel_codes(num, dim), persistent=False)
+
+    def forward(self, channel_ids: torch.Tensor) -> torch.Tensor:
+        """(B, C) channel indices -> (B, C, D) embeddings."""
+        return self.weight[channel_ids]
 
 
 class ViTEncoder(nn.Module):
@@ -90,8 +162,11 @@ class ViTEncoder(nn.Module):
         embed_dim, depth, num_heads, mlp_ratio: transformer width, number of blocks, heads, MLP ratio.
         cls_token: prepend a learned CLS token (WavesFM style).
         pool: ``"mean"`` (average of the real patch tokens, LatentWave) or ``"cls"`` (needs ``cls_token``).
-        channel_embed: add a learned embedding of the channel slot (off by default: the paper uses none).
-        max_channels: number of channel slots the optional channel embedding knows.
+        channel_embed: channel identity added to every token (``CHANNEL_EMBEDS``): ``none`` (the paper),
+            ``learned`` or ``fixed`` codes; looked up by the channel's index in the input (kept by channel
+            sampling, so a sampled subset keeps its identities). ``True``/``False`` mean learned/none.
+        max_channels: number of channel indices the channel embedding knows.
+        init: weight initialisation (``INIT_SCHEMES``).
     """
 
     def __init__(
@@ -104,15 +179,16 @@ class ViTEncoder(nn.Module):
         mlp_ratio: float = 4.0,
         cls_token: bool = False,
         pool: str = "mean",
-        channel_embed: bool = False,
+        channel_embed: str | bool = "none",
         max_channels: int = 16,
+        init: str = "xavier",
     ) -> None:
         super().__init__()
         # kept so a checkpoint can rebuild exactly this encoder (wfm.checkpoint.load_backbone)
         self.config = dict(
             img_size=list(_pair(img_size)), patch_size=int(patch_size), embed_dim=int(embed_dim), depth=int(depth),
             num_heads=int(num_heads), mlp_ratio=float(mlp_ratio), cls_token=bool(cls_token), pool=pool,
-            channel_embed=bool(channel_embed), max_channels=int(max_channels),
+            channel_embed=check_channel_embed(channel_embed), max_channels=int(max_channels), init=check_init(init),
         )
         self.img_size = _pair(img_size)
         self.patch_size = int(patch_size)
@@ -132,20 +208,18 @@ class ViTEncoder(nn.Module):
         self.patch_embed = nn.Conv2d(1, embed_dim, kernel_size=self.patch_size, stride=self.patch_size)
         self.register_buffer("pos_embed", sincos_2d(embed_dim, *self.grid_size), persistent=False)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim)) if cls_token else None
-        self.channel_embed = nn.Embedding(max_channels, embed_dim) if channel_embed else None
+        mode = self.config["channel_embed"]
+        self.channel_embed = None if mode == "none" else ChannelEmbedding(mode, max_channels, embed_dim)
+        self.init = self.config["init"]
         self.blocks = nn.ModuleList(Block(embed_dim, num_heads, mlp_ratio) for _ in range(depth))
         self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init_vit_weights(self)
-        # the patch projection is a linear map of flattened patches: initialise it like one
-        w = self.patch_embed.weight
-        nn.init.xavier_uniform_(w.view(w.shape[0], -1))
-        nn.init.zeros_(self.patch_embed.bias)
+        init_vit_weights(self, self.init)
         if self.cls_token is not None:
             nn.init.normal_(self.cls_token, std=0.02)
-        if self.channel_embed is not None:
+        if self.channel_embed is not None and self.channel_embed.mode == "learned":
             nn.init.normal_(self.channel_embed.weight, std=0.02)
 
     @property
@@ -164,20 +238,25 @@ class ViTEncoder(nn.Module):
             raise ValueError(f"every sample needs between 1 and {c} channels, got {channels.tolist()}")
         return torch.arange(c, device=x.device)[None, :] < channels[:, None]
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Patch + position (+ channel) embedding of every patch: (B, C, H, W) -> (B, C, N, D)."""
+    def embed(self, x: torch.Tensor, channel_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Patch + position (+ channel) embedding of every patch: (B, C, H, W) -> (B, C, N, D).
+
+        ``channel_ids`` (B, C): which input channel each slot holds (default: slot ``c`` = channel ``c``).
+        """
         if x.ndim != 4:
             raise ValueError(f"encoder input must be (B, C, H, W), got shape {tuple(x.shape)}")
         b, c, h, w = x.shape
         if (h, w) != self.img_size:
             raise ValueError(f"encoder expects inputs of size {self.img_size}, got ({h}, {w})")
-        if self.channel_embed is not None and c > self.max_channels:
+        if self.channel_embed is not None and c > self.max_channels and channel_ids is None:
             raise ValueError(f"input has {c} channels but channel_embed knows only {self.max_channels}")
         tok = self.patch_embed(x.reshape(b * c, 1, h, w))  # (B*C, D, gh, gw)
         tok = tok.flatten(2).transpose(1, 2).reshape(b, c, self.num_patches, -1)
         tok = tok + self.pos_embed.to(tok.dtype)
         if self.channel_embed is not None:
-            tok = tok + self.channel_embed.weight[:c].to(tok.dtype)[None, :, None, :]
+            ids = default_channel_ids(b, c, x.device) if channel_ids is None else channel_ids.to(x.device)
+            ids = check_channel_ids(ids, b, c, self.max_channels, "encoder")
+            tok = tok + self.channel_embed(ids).to(tok.dtype)[:, :, None, :]
         return tok
 
     def forward(
@@ -186,6 +265,7 @@ class ViTEncoder(nn.Module):
         channels: torch.Tensor | None = None,
         keep: torch.Tensor | None = None,
         keep_valid: torch.Tensor | None = None,
+        channel_ids: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Encode a batch.
 
@@ -195,11 +275,12 @@ class ViTEncoder(nn.Module):
             keep: (B, K) grid positions to encode (row-major index into the patch grid), the same positions on
                 every channel; None encodes all ``N`` positions.
             keep_valid: (B, K) bool, False where ``keep`` is padding (samples keeping fewer positions).
+            channel_ids: (B, C) input channel index of every slot (after channel sampling); None: slot = index.
 
         Returns:
             tokens (B, T, D) with ``T = prefix + C * K`` channel-major, and valid (B, T) bool.
         """
-        tok = self.embed(x)
+        tok = self.embed(x, channel_ids)
         b, c, n, d = tok.shape
         valid = self.channel_valid(x, channels)[:, :, None]  # (B, C, 1)
         if keep is not None:
@@ -227,7 +308,9 @@ class ViTEncoder(nn.Module):
         w = valid[:, p:, None].to(tokens.dtype)
         return (tokens[:, p:] * w).sum(1) / w.sum(1).clamp_min(1.0)
 
-    def features(self, x: torch.Tensor, channels: torch.Tensor | None = None) -> torch.Tensor:
+    def features(
+        self, x: torch.Tensor, channels: torch.Tensor | None = None, channel_ids: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Pooled (B, D) features of whole inputs: what linear probes and ``wfm predict`` use."""
-        tokens, valid = self(x, channels)
+        tokens, valid = self(x, channels, channel_ids=channel_ids)
         return self.pool_tokens(tokens, valid)

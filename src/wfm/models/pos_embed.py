@@ -1,8 +1,18 @@
-"""Fixed 2-D sine-cosine position embedding over the (frequency x time) patch grid."""
+"""Fixed (never trained) embeddings: 2-D sine-cosine positions on the (frequency x time) patch grid, and
+distinct channel codes at the same scale.
+
+A row of :func:`sincos_2d` has squared norm ``dim / 2`` whatever the position; :func:`channel_codes` gives
+rows of exactly that norm, mutually orthogonal (for up to ``dim`` channels), so a channel's identity is as
+visible to attention as its position and weight decay cannot shrink it (it is a buffer, not a parameter).
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+
+#: seed of the channel codes: a constant, so every model (and every checkpoint) has the same codes
+CHANNEL_CODE_SEED = 20_251_124
 
 
 def sincos_1d(dim: int, positions: torch.Tensor) -> torch.Tensor:
@@ -25,3 +35,17 @@ def sincos_2d(dim: int, grid_h: int, grid_w: int) -> torch.Tensor:
     rows = torch.arange(grid_h).repeat_interleave(grid_w)
     cols = torch.arange(grid_w).repeat(grid_h)
     return torch.cat([sincos_1d(dim // 2, rows), sincos_1d(dim // 2, cols)], dim=1)
+
+
+def channel_codes(num: int, dim: int) -> torch.Tensor:
+    """``num`` fixed channel codes ``(num, dim)``: orthogonal rows (random Gaussian rows past ``dim``) of norm
+    ``sqrt(dim / 2)``, the norm of a sine-cosine position row. Deterministic: the same on every machine."""
+    if num < 1 or dim < 1:
+        raise ValueError(f"channel_codes needs num >= 1 and dim >= 1, got {num}, {dim}")
+    rng = np.random.default_rng(CHANNEL_CODE_SEED)
+    a = rng.standard_normal((dim, max(num, dim)))
+    q, r = np.linalg.qr(a[:, :dim])
+    q = q * np.sign(np.diag(r))[None, :]  # a unique orthonormal basis (QR's sign freedom removed)
+    rows = np.concatenate([q.T, a[:, dim:].T], axis=0)[:num]
+    rows = rows / np.linalg.norm(rows, axis=1, keepdims=True) * np.sqrt(dim / 2.0)
+    return torch.from_numpy(rows).float()
