@@ -85,7 +85,12 @@ def test_probe_callback_logs_and_caps(tmp_path):
     trainer.fit(Method(), datamodule=ToyDownstream(num_samples=32))
     m = trainer.callback_metrics
     assert {"probe/cls/acc", "probe/pos/error", "probe/seconds"} <= set(m)
-    assert float(m["probe/seconds"]) > 0 and len(cb.history) == 1 and cb.history[0]["epoch"] == 1.0
+    assert float(m["probe/seconds"]) > 0
+    # step 0 (the initial weights) and the end of epoch 2 (every_n_epochs=2; one batch per epoch)
+    assert [(h["step"], h["epoch"]) for h in cb.history] == [(0.0, 0.0), (2.0, 1.0)]
+    # the random baselines of the curves: one per init scheme, on the same samples
+    assert set(cb.baselines) == {"random-init", "random-init (ijepa)"}
+    assert set(cb.baselines["random-init"]) == {"probe/cls/acc", "probe/pos/error"}
     # the 60-sample task is probed on a fixed 40-sample subset whose split follows split_indices
     loader, sel, n = cb._subsets[0]
     assert n == 60 and len(sel) == 40 and len(loader.dataset) == 40
@@ -105,11 +110,12 @@ def test_probe_callback_final_report_writes_table_and_plots(tmp_path):
     trainer.fit(tiny_jepa(), datamodule=ToyDownstream(num_samples=32))
     assert [r.seeds for r in cb.final_results["JEPA"]] == [[0, 1], [0, 1]]
     md = (tmp_path / "probe_results.md").read_text(encoding="utf-8")
-    assert "| JEPA |" in md and "| random-init |" in md
+    assert "| JEPA |" in md and "| random-init |" in md and "| random-init (ijepa) |" in md
+    assert "| strongest random |" in md
     pngs = sorted(p.name for p in (tmp_path / "plots").iterdir())
     assert pngs == sorted([
         "cls_embedding_pca.png", "cls_label_efficiency.png", "masks.png", "pos_embedding_pca.png",
-        "pos_label_efficiency.png", "probe_cls_acc_vs_epoch.png", "probe_pos_error_vs_epoch.png",
+        "pos_label_efficiency.png", "probe_cls_acc_vs_step.png", "probe_pos_error_vs_step.png",
     ])
     assert all((tmp_path / "plots" / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
 
@@ -175,9 +181,10 @@ def test_plots(tmp_path):
     paths = [
         plots.plot_mask_examples(dm.dataset[0]["x"], mask_fn, (4, 4), tmp_path / "masks.png"),
         plots.plot_probe_history(
-            [{"epoch": 0, "probe/toy/acc": 50.0}, {"epoch": 1, "probe/toy/acc": 60.0}],
+            [{"step": 0, "probe/toy/acc": 50.0}, {"step": 10, "probe/toy/acc": 60.0}],
             "probe/toy/acc",
             tmp_path / "hist.png",
+            baselines={"random-init": 40.0},
         ),
         plots.plot_label_efficiency(
             plots.label_efficiency(

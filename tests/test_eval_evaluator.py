@@ -53,10 +53,19 @@ def test_evaluator_end_to_end(tmp_path):
         "probe/pos/error",
         "probe_random_init/cls/acc",
         "probe_random_init/pos/error",
+        "probe_strongest_random/cls/acc",
+        "probe_strongest_random/pos/error",
     } <= set(metrics)
-    assert list(model.results) == ["jepa", "random-init"]
+    rows = ["jepa", "random-init", "random-init (ijepa)", "strongest random"]
+    assert list(model.results) == rows
+    # the strongest random row is, per task, the best random row: max accuracy, min error
+    random_rows = [model.results[r] for r in rows[1:3]]
+    best_acc = max(r[0].mean for r in random_rows)
+    best_err = min(r[1].mean for r in random_rows)
+    assert [r.mean for r in model.results["strongest random"]] == [best_acc, best_err]
+    assert metrics["probe_strongest_random/cls/acc"] == pytest.approx(best_acc, rel=1e-5)
     table = read_results_csv(tmp_path / "ckpts" / "probe_results.csv")  # next to the checkpoint
-    assert set(table) == {"jepa", "random-init"}
+    assert set(table) == set(rows)
     assert table["jepa"]["cls/acc"][0] == pytest.approx(metrics["probe/cls/acc"], rel=1e-5)
     assert 0.0 <= metrics["probe/cls/acc"] <= 100.0 and metrics["probe/pos/error"] > 0
     md = (tmp_path / "ckpts" / "probe_results.md").read_text(encoding="utf-8")

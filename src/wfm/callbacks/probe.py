@@ -1,10 +1,13 @@
 """``ProbeCallback``: a cheap linear probe during pretraining, to watch representations improve.
 
-Every ``every_n_epochs`` training epochs it runs the protocol of :mod:`wfm.eval.probe` with one seed on at
-most ``max_samples`` samples of each configured downstream DataModule, using ``pl_module.backbone`` as it
-is at that moment, and logs ``probe/<task>/<metric>`` plus its own cost ``probe/seconds``. Under DDP only
-rank 0 extracts and fits (other ranks wait at the broadcast); the numbers are broadcast so every rank
-logs the same values.
+At the start of training (step 0, the initial weights) and then every ``every_n_epochs`` training epochs it
+runs the protocol of :mod:`wfm.eval.probe` with one seed on at most ``max_samples`` samples of each configured
+downstream DataModule, using ``pl_module.backbone`` as it is at that moment, and logs
+``probe/<task>/<metric>`` plus its own cost ``probe/seconds``. At the start it also probes random-init
+encoders of the backbone's config under every init scheme on the same samples (``probe_random/...``), the
+horizontal lines of the probe-vs-step curves. Under DDP only rank 0 extracts and fits (other ranks wait at
+the broadcast); the numbers are broadcast so every rank logs the same values. The history is part of the
+checkpoint, so a resumed run keeps its curve.
 """
 
 from __future__ import annotations
@@ -17,17 +20,14 @@ from typing import Any
 import numpy as np
 import torch
 from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
-from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Subset
 
 from wfm.eval import plots
-from wfm.eval.evaluator import RANDOM_ROW, print_table
 from wfm.eval.features import extract_features
 from wfm.eval.probe import ProbeResult, linear_probe
+from wfm.eval.report import probe_rows, publish, random_encoders
 from wfm.eval.suite import check_downstream
-from wfm.eval.tables import write_results
 from wfm.masking import STRATEGIES, MaskGenerator
-from wfm.models.encoder import ViTEncoder
 
 
 class ProbeCallback(Callback):
@@ -40,12 +40,14 @@ class ProbeCallback(Callback):
         seed: seed of the split and of the subset.
         bf16: bf16 autocast for feature extraction.
         final_seeds: if given, at the end of ``fit`` run the full protocol (every sample, one split per seed,
-            mean ± std) on the trained backbone and on a random-init encoder of the same config, print the
-            table and write ``probe_results.{md,csv}`` into the run's log directory.
+            mean ± std) on the trained backbone and on random-init encoders of the same config (the report of
+            :mod:`wfm.eval.report`), print the table and write ``probe_results.{md,csv}`` into the run's log
+            directory.
         plots: with ``final_seeds``, also write into ``<log dir>/plots`` (and to W&B when attached): probe
-            metric vs epoch, mask examples of every geometry over a downstream input (methods with a
-            ``masking`` generator), and per task the label-efficiency curve and the 2-D embedding map
-            (:func:`wfm.eval.plots.probe_plots`).
+            metric vs optimizer step with the random baselines, mask examples of every geometry over a
+            downstream input (methods with a ``masking`` generator), and per task the label-efficiency curve
+            and the 2-D embedding map (:func:`wfm.eval.plots.probe_plots`).
+        random_init_seed: torch seed of the random-init encoders (as in ``wfm test``).
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class ProbeCallback(Callback):
         bf16: bool = True,
         final_seeds: list[int] | None = None,
         plots: bool = True,
+        random_init_seed: int = 0,
     ) -> None:
         super().__init__()
         self.plots = plots
@@ -72,8 +75,10 @@ class ProbeCallback(Callback):
         self.seed = seed
         self.bf16 = bf16
         self.final_seeds = None if final_seeds is None else [int(v) for v in final_seeds]
+        self.random_init_seed = random_init_seed
         self.final_results: dict[str, list[ProbeResult]] = {}
         self.history: list[dict[str, float]] = []
+        self.baselines: dict[str, dict[str, float]] = {}  # random row -> {probe key: value}
         self._prepared = False
         self._subsets: list[tuple[DataLoader, np.ndarray | None, int]] = []
 
@@ -113,69 +118,92 @@ class ProbeCallback(Callback):
 
         return split
 
-    def run_probes(self, pl_module: LightningModule) -> dict[str, float]:
-        """Probe every task now; returns ``{"probe/<task>/<metric>": value}``."""
+    def run_probes(self, encoder: torch.nn.Module) -> dict[str, float]:
+        """Probe every task with ``encoder`` now; returns ``{"probe/<task>/<metric>": value}``."""
         if not self._prepared:
             self._prepare()
         out: dict[str, float] = {}
         for dm, (loader, sel, n) in zip(self.tasks, self._subsets, strict=True):
-            feats, targets = extract_features(pl_module.backbone, loader, bf16=self.bf16)
+            feats, targets = extract_features(encoder, loader, bf16=self.bf16)
             res = linear_probe(feats, targets, dm.task, self._split_fn(dm, sel, n), seeds=(self.seed,))
             out[res.key] = res.mean
         return out
 
+    def _probe_and_log(self, trainer: Trainer, pl_module: LightningModule, with_baselines: bool) -> None:
+        start = time.perf_counter()
+        values: dict[str, Any] | None = None
+        if trainer.is_global_zero:
+            values = {"now": self.run_probes(pl_module.backbone)}
+            if with_baselines:
+                encs = random_encoders(pl_module.backbone.config, self.random_init_seed)
+                values["baselines"] = {row: self.run_probes(enc.to(pl_module.device)) for row, enc in encs.items()}
+        if trainer.world_size > 1:
+            values = trainer.strategy.broadcast(values, src=0)
+        assert values is not None
+        now = dict(values["now"])
+        now["probe/seconds"] = time.perf_counter() - start
+        for key, value in now.items():
+            pl_module.log(key, float(value), sync_dist=False, rank_zero_only=False)
+        self.history.append({"step": float(trainer.global_step), "epoch": float(trainer.current_epoch), **now})
+        if "baselines" in values:
+            self.baselines = values["baselines"]
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        # step 0: the initial weights, so a curve shows how far training moved them (not on resume)
+        if trainer.global_step == 0 and not self.history:
+            self._probe_and_log(trainer, pl_module, with_baselines=True)
+
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if (trainer.current_epoch + 1) % self.every_n_epochs:
             return
-        start = time.perf_counter()
-        values: dict[str, float] | None = self.run_probes(pl_module) if trainer.is_global_zero else None
-        if trainer.world_size > 1:
-            values = trainer.strategy.broadcast(values, src=0)
-        values = dict(values or {})
-        values["probe/seconds"] = time.perf_counter() - start
-        for key, value in values.items():
-            pl_module.log(key, float(value), sync_dist=False, rank_zero_only=False)
-        self.history.append({"epoch": float(trainer.current_epoch), **values})
+        self._probe_and_log(trainer, pl_module, with_baselines=False)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": self.history, "baselines": self.baselines}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = list(state_dict.get("history", []))
+        self.baselines = dict(state_dict.get("baselines", {}))
 
     def final_report(
         self, pl_module: LightningModule, out_dir: str | Path, trainer: Trainer | None = None
     ) -> dict[str, list[ProbeResult]]:
-        """Full protocol (all samples, ``final_seeds``) for the backbone and a random-init encoder of its size."""
+        """Full protocol (all samples, ``final_seeds``) for the backbone and the random-init rows of its config."""
         if not self._prepared:
             self._prepare()
         seeds = tuple(self.final_seeds or (self.seed,))
-        backbone = pl_module.backbone
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            random_init = ViTEncoder(**backbone.config).to(pl_module.device)
-        results: dict[str, list[ProbeResult]] = {type(pl_module).__name__: [], RANDOM_ROW: []}
+        encoders = {type(pl_module).__name__: pl_module.backbone}
+        for row, enc in random_encoders(pl_module.backbone.config, self.random_init_seed).items():
+            encoders[row] = enc.to(pl_module.device)
         per_task = []
         for dm in self.tasks:
             loader = dm.probe_dataloader()
             feats = {}
-            for row, enc in zip(results, (backbone, random_init), strict=True):
+            for row, enc in encoders.items():
                 feats[row], targets = extract_features(enc, loader, bf16=self.bf16)
-                results[row].append(linear_probe(feats[row], targets, dm.task, dm.split_indices, seeds=seeds))
             per_task.append((dm, feats, targets))
-        write_results(results, Path(out_dir))
-        print_table(results, title=f"Linear probe after pretraining ({len(seeds)} seeds, mean ± std)")
+        results = probe_rows(per_task, seeds)
+        out_dir = Path(out_dir)
         if self.plots:
-            self._plots(pl_module, Path(out_dir), per_task, seeds, trainer)
+            self._run_plots(pl_module, out_dir, trainer)
+        publish(results, out_dir, f"Linear probe after pretraining ({len(seeds)} seeds, mean ± std)", per_task,
+                seeds, self.plots, trainer)
         return results
 
-    def _plots(self, pl_module: LightningModule, out_dir: Path, per_task: list, seeds: tuple, trainer: Any) -> None:
+    def _run_plots(self, pl_module: LightningModule, out_dir: Path, trainer: Any) -> None:
+        """The run's own figures: probe metric vs step (with the random baselines) and mask examples."""
         plot_dir = out_dir / "plots"
         keys = sorted({k for h in self.history for k in h if k.startswith("probe/") and k != "probe/seconds"})
         for key in keys:
-            plots.plot_probe_history(self.history, key, plot_dir / f"{key.replace('/', '_')}_vs_epoch.png", trainer)
+            base = {row: v[key] for row, v in self.baselines.items() if key in v}
+            plots.plot_probe_history(self.history, key, plot_dir / f"{key.replace('/', '_')}_vs_step.png", trainer,
+                                     baselines=base)
         masking = getattr(pl_module, "masking", None)
         if masking is not None and self.tasks:
             image = self.tasks[0].probe_dataloader().dataset[0]["x"]
             grid = tuple(pl_module.backbone.grid_size)
             plots.plot_mask_examples(image, _mask_fn(masking, grid), grid, plot_dir / "masks.png",
                                      strategies=_drawable(masking, grid), trainer=trainer)
-        plots.probe_plots(out_dir, per_task, seeds, trainer=trainer)
-        rank_zero_info(f"probe plots written to {plot_dir}")
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self.final_seeds is None or not trainer.is_global_zero:

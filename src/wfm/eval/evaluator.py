@@ -2,9 +2,10 @@
 
 It loads a backbone (a wfm checkpoint or exported backbone; None = random init), collects pooled features of
 every sample of every task of a :class:`~wfm.eval.suite.ProbeSuite` in ``test_step`` (for the backbone and,
-by default, a randomly initialised encoder of the same config as the floor), and in ``on_test_epoch_end``
-fits the linear probes of method.md §7, prints a table, logs ``probe/<task>/<metric>`` (and
-``probe_random_init/<task>/<metric>``) and writes ``probe_results.md`` / ``probe_results.csv``.
+by default, randomly initialised encoders of the same config under every init scheme), and in
+``on_test_epoch_end`` builds the report of :mod:`wfm.eval.report` (linear probes of method.md §7, the
+``random-init`` and ``strongest random`` rows), prints it, logs ``probe/<task>/<metric>`` (and
+``probe_random_init/...``, ``probe_strongest_random/...``) and writes ``probe_results.md`` / ``.csv``.
 
 Distributed runs: Lightning's default ``DistributedSampler`` (no shuffling, padded by repeating the first
 samples) gives every rank the same number of samples, ``rank r`` holding samples ``r, r + W, r + 2W, ...``.
@@ -22,18 +23,15 @@ from typing import Any
 import numpy as np
 import torch
 from lightning.pytorch import LightningModule
-from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DistributedSampler
 
 from wfm.checkpoint import check_config, load_backbone_with_meta, normalise_config
 from wfm.eval.features import encode_batch
-from wfm.eval.plots import channel_robustness, plot_channel_robustness, probe_plots
-from wfm.eval.probe import ProbeResult, linear_probe
+from wfm.eval.plots import channel_robustness, plot_channel_robustness
+from wfm.eval.probe import ProbeResult
+from wfm.eval.report import RANDOM_ROW, STRONGEST_ROW, probe_rows, publish, random_encoders
 from wfm.eval.suite import check_downstream
-from wfm.eval.tables import results_to_markdown, write_results
 from wfm.models.encoder import ViTEncoder
-
-RANDOM_ROW = "random-init"
 
 
 def merge_interleaved(gathered: torch.Tensor, total: int) -> torch.Tensor:
@@ -56,27 +54,6 @@ def _sampler_of(loader: Any) -> Any:
     return sampler
 
 
-def print_table(results: dict[str, list[ProbeResult]], title: str) -> None:
-    """Pretty-print the results with ``rich`` (plain Markdown if rich is unavailable)."""
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:  # rich is a dependency, but a table is not worth a crash
-        print(results_to_markdown(results))
-        return
-    from wfm.eval.tables import _columns, _header, format_cell
-
-    cols = _columns(results)
-    table = Table(title=title)
-    table.add_column("method")
-    for c in cols:
-        table.add_column(_header(c), justify="right")
-    for name, row in results.items():
-        by_task = {r.task: r for r in row}
-        table.add_row(name, *[format_cell(by_task.get(c.task)) for c in cols])
-    Console().print(table)
-
-
 class LinearProbeEvaluator(LightningModule):
     """Linear-probe evaluation of a frozen backbone (``wfm test --model LinearProbeEvaluator``).
 
@@ -85,13 +62,14 @@ class LinearProbeEvaluator(LightningModule):
         encoder: ViTEncoder kwargs: required when ``backbone`` is None; otherwise checked against the
             checkpoint's config (only the keys given).
         seeds: one 80/20 split per seed (``split_indices(seed)``); mean ± std over them.
-        compare_random_init: also probe a randomly initialised encoder of the same config (the floor row).
+        compare_random_init: also probe randomly initialised encoders of the same config, one per init scheme
+            (rows ``random-init`` = the backbone's own init, ``random-init (<scheme>)``, ``strongest random``).
         output_dir: where to write ``probe_results.{md,csv}``; default next to the checkpoint, else the
             trainer's log dir.
         bf16: bf16 autocast for feature extraction.
         max_train: optional cap on probe training samples per seed.
         name: row label of the backbone in the table (default: the checkpoint file's stem).
-        random_init_seed: torch seed of the random-init encoder, so the floor row is reproducible.
+        random_init_seed: torch seed of the random-init encoders, so the floor rows are reproducible.
         plots: also write ``plots/<task>_label_efficiency.png`` (every row, probe score vs labelled share of
             the training split) and ``plots/<task>_embedding_<method>.png`` (2-D map of the backbone's
             features coloured by label) next to the table, and log them to W&B when a WandbLogger is attached.
@@ -140,7 +118,7 @@ class LinearProbeEvaluator(LightningModule):
                     "LinearProbeEvaluator: give a backbone path, or encoder kwargs for a random init"
                 )
             config = normalise_config(encoder)
-            self.backbone = self._random_encoder(config, random_init_seed)
+            self.backbone = random_encoders(config, random_init_seed)[RANDOM_ROW]
             self.row_name = name or RANDOM_ROW
             compare_random_init = False  # the main row already is the random init
         else:
@@ -150,29 +128,20 @@ class LinearProbeEvaluator(LightningModule):
                 check_config(encoder, config, backbone)
             self.row_name = name or Path(backbone).stem
         self.encoder_config = normalise_config(config)
-        self.random_encoder = (
-            self._random_encoder(self.encoder_config, random_init_seed) if compare_random_init else None
+        # a ModuleDict, so the random encoders follow the module to its device
+        self.random_encoders = torch.nn.ModuleDict(
+            random_encoders(self.encoder_config, random_init_seed) if compare_random_init else {}
         )
-        for enc in (self.backbone, self.random_encoder):
-            if enc is not None:
-                enc.requires_grad_(False).eval()
+        for enc in (self.backbone, *self.random_encoders.values()):
+            enc.requires_grad_(False).eval()
         self.results: dict[str, list[ProbeResult]] = {}
         self._store: dict[int, dict[str, list]] = {}
         self.save_hyperparameters()
 
-    @staticmethod
-    def _random_encoder(config: dict, seed: int) -> ViTEncoder:
-        # fork the RNG so building the floor encoder does not shift the global random stream
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return ViTEncoder(**config)
-
     # --- the loop -------------------------------------------------------------------------------------
     def _encoders(self) -> dict[str, ViTEncoder]:
-        encs = {"backbone": self.backbone}
-        if self.random_encoder is not None:
-            encs["random"] = self.random_encoder
-        return encs
+        """Every probed encoder by its row name in the table."""
+        return {self.row_name: self.backbone, **self.random_encoders}
 
     def on_test_epoch_start(self) -> None:
         self._store = {}
@@ -233,19 +202,9 @@ class LinearProbeEvaluator(LightningModule):
 
         results: dict[str, list[ProbeResult]] | None = None
         if self.trainer.is_global_zero:
-            results = {self.row_name: []}
-            if self.random_encoder is not None:
-                results[RANDOM_ROW] = []
-            for dm, feats, labels in collected:
-                n = len(next(iter(feats.values())))
-                self._check_rows(dm, n)
-                for key, row in (("backbone", self.row_name), ("random", RANDOM_ROW)):
-                    if key in feats:
-                        results[row].append(
-                            linear_probe(
-                                feats[key], labels, dm.task, dm.split_indices, self.seeds, self.max_train
-                            )
-                        )
+            for dm, feats, _ in collected:
+                self._check_rows(dm, len(next(iter(feats.values()))))
+            results = probe_rows(collected, self.seeds, self.max_train)
         if self.trainer.world_size > 1:
             results = self.trainer.strategy.broadcast(results, src=0)
         assert results is not None
@@ -253,24 +212,17 @@ class LinearProbeEvaluator(LightningModule):
         for r in results[self.row_name]:
             self.log(r.key, r.mean, add_dataloader_idx=False, sync_dist=False)
             self.log(f"{r.key}_std", r.std, add_dataloader_idx=False, sync_dist=False)
-        for r in results.get(RANDOM_ROW, []) if self.random_encoder is not None else []:
-            self.log(
-                f"probe_random_init/{r.task}/{r.metric}", r.mean, add_dataloader_idx=False, sync_dist=False
-            )
+        for row, prefix in ((RANDOM_ROW, "probe_random_init"), (STRONGEST_ROW, "probe_strongest_random")):
+            for r in results.get(row, []) if row != self.row_name else []:
+                self.log(f"{prefix}/{r.task}/{r.metric}", r.mean, add_dataloader_idx=False, sync_dist=False)
         if self.trainer.is_global_zero:
             out = self._output_dir()
-            md, _ = write_results(results, out)
-            print_table(results, title=f"Linear probe ({len(self.seeds)} seeds)")
-            rank_zero_info(f"probe results written to {md} and {md.with_suffix('.csv')}")
-            if self.plots:
-                rows = {"backbone": self.row_name, "random": RANDOM_ROW}
-                per_task = [(dm, {rows[k]: f for k, f in feats.items()}, labels) for dm, feats, labels in collected]
-                probe_plots(out, per_task, self.seeds, self.plot_fractions, self.embedding, trainer=self.trainer)
-                for dm, _, _ in collected if self.channel_counts else []:
-                    curve = channel_robustness(self.backbone, dm.probe_dataloader(), dm.task, dm.split_indices,
-                                               self.channel_counts, self.seeds, self.bf16)
-                    plot_channel_robustness(curve, out / "plots" / f"{dm.task.name}_channels.png", self.trainer)
-                rank_zero_info(f"probe plots written to {out / 'plots'}")
+            publish(results, out, f"Linear probe ({len(self.seeds)} seeds)", collected, self.seeds, self.plots,
+                    self.trainer, fractions=self.plot_fractions, embedding=self.embedding)
+            for dm, _, _ in collected if self.plots and self.channel_counts else []:
+                curve = channel_robustness(self.backbone, dm.probe_dataloader(), dm.task, dm.split_indices,
+                                           self.channel_counts, self.seeds, self.bf16)
+                plot_channel_robustness(curve, out / "plots" / f"{dm.task.name}_channels.png", self.trainer)
 
     @staticmethod
     def _check_rows(dm: Any, n: int) -> None:

@@ -103,18 +103,27 @@ def plot_mask_examples(
 
 
 def plot_probe_history(
-    history: Sequence[Mapping[str, float]], key: str, path: str | os.PathLike, trainer: Any = None
+    history: Sequence[Mapping[str, float]],
+    key: str,
+    path: str | os.PathLike,
+    trainer: Any = None,
+    baselines: Mapping[str, float] | None = None,
 ) -> Path:
-    """Probe metric ``key`` (e.g. ``probe/rfs/acc``) against epoch, from ``ProbeCallback.history``."""
-    pts = [(h["epoch"], h[key]) for h in history if key in h]
+    """Probe metric ``key`` (e.g. ``probe/rfs/acc``) against optimizer step, from ``ProbeCallback.history``
+    (step 0 = the initial weights), with ``baselines`` (row name -> value) as horizontal lines."""
+    pts = sorted((h["step"], h[key]) for h in history if key in h)
     if not pts:
         raise ValueError(f"no history entry carries {key!r}")
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o")
-    ax.set_xlabel("epoch")
+    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label="backbone")
+    for i, (name, value) in enumerate((baselines or {}).items()):
+        ax.axhline(value, linestyle="--", color=f"C{i + 1}", label=name)
+    if baselines:
+        ax.legend(fontsize=8)
+    ax.set_xlabel("optimizer step")
     ax.set_ylabel(key)
     ax.grid(alpha=0.3)
-    return _save(fig, path, trainer, f"{key}_vs_epoch")
+    return _save(fig, path, trainer, f"{key}_vs_step")
 
 
 def label_efficiency(

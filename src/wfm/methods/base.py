@@ -106,7 +106,8 @@ class WFMMethod(L.LightningModule):
         self, batch: dict[str, torch.Tensor], rng: np.random.Generator, stage: str
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(x, channels, channel_ids)``: a channel subset in training (:mod:`wfm.channel_sampling`), else all."""
-        return sample_channels(batch["x"], batch["channels"], rng, self.channel_sampling if stage == "train" else "none")
+        mode = self.channel_sampling if stage == "train" else "none"
+        return sample_channels(batch["x"], batch["channels"], rng, mode)
 
     # --- Lightning hooks ----------------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:

@@ -5,8 +5,9 @@ tokens of every channel are projected to the decoder width and put back at their
 removed position gets the shared learned mask token. A fixed 2-D sine-cosine embedding says where a token
 sits on the (frequency x time) grid and a channel embedding (fixed codes by default, looked up by each slot's
 input channel index, as in the JEPA predictor) says which channel it belongs to — without it the mask tokens
-of one position would be identical on every channel and the decoder could only reconstruct their average. One linear head (shared by all channels, because the patch embedding is shared
-too) maps each token to the ``P * P`` pixels of its patch.
+of one position would be identical on every channel and the decoder could only reconstruct their average.
+One linear head (shared by all channels, because the patch embedding is shared too) maps each token to the
+``P * P`` pixels of its patch.
 """
 
 from __future__ import annotations
