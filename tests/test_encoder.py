@@ -107,3 +107,87 @@ def test_bf16_autocast_runs_on_cpu() -> None:
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = enc.features(torch.randn(2, 3, 32, 32))
     assert out.dtype == torch.bfloat16 and torch.isfinite(out.float()).all()
+
+
+@pytest.mark.parametrize("init", ["xavier", "ijepa"])
+def test_init_schemes_set_the_std_of_every_linear(init: str) -> None:
+    """Every Linear (and the patch projection) of encoder, predictor and MAE decoder follows the scheme."""
+    import math
+
+    from wfm.models.decoder import MAEDecoder
+    from wfm.models.encoder import Block
+    from wfm.models.predictor import Predictor
+
+    torch.manual_seed(0)
+    modules = [
+        ViTEncoder(img_size=64, patch_size=8, embed_dim=128, depth=4, num_heads=4, init=init),
+        Predictor((8, 8), embed_dim=128, predictor_dim=64, depth=3, num_heads=4, init=init),
+        MAEDecoder((8, 8), 8, embed_dim=128, decoder_dim=64, depth=3, num_heads=4, init=init),
+    ]
+    for module in modules:
+        blocks = [m for m in module.modules() if isinstance(m, Block)]
+        rescaled = {id(b.attn.proj): i for i, b in enumerate(blocks, 1)}
+        rescaled |= {id(b.mlp[2]): i for i, b in enumerate(blocks, 1)}
+        layers = [m for m in module.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]
+        assert layers
+        for layer in layers:
+            w = layer.weight.detach().reshape(layer.weight.shape[0], -1)
+            fan_out, fan_in = w.shape
+            if init == "xavier":
+                expected = math.sqrt(2.0 / (fan_in + fan_out))
+            else:
+                # trunc_normal(0.02) truncated at ±2 std has std 0.02 * 0.8796; block outputs / sqrt(2 i)
+                depth = rescaled.get(id(layer))
+                expected = 0.02 * 0.8796 / (math.sqrt(2.0 * depth) if depth else 1.0)
+            assert float(w.std()) == pytest.approx(expected, rel=0.1), (type(module).__name__, tuple(w.shape))
+            if layer.bias is not None:
+                assert float(layer.bias.detach().abs().max()) == 0.0
+    with pytest.raises(ValueError, match="init must be one of"):
+        ViTEncoder(img_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=4, init="kaiming")
+
+
+def test_channel_codes_are_distinct_fixed_and_at_position_scale() -> None:
+    from wfm.models.pos_embed import channel_codes
+
+    codes = channel_codes(16, 128)
+    # orthogonal rows of the norm of a sine-cosine position row, the same on every call (not learned)
+    gram = codes @ codes.T
+    torch.testing.assert_close(torch.diag(gram), torch.full((16,), 64.0))
+    assert float((gram - torch.diag(torch.diag(gram))).abs().max()) < 1e-4
+    torch.testing.assert_close(channel_codes(16, 128), codes)
+    assert float(sincos_2d(128, 7, 7).norm(dim=1).mean()) == pytest.approx(8.0, rel=1e-5)
+    # more codes than dimensions: still distinct (random rows), same norm
+    many = channel_codes(200, 32)
+    assert torch.allclose(many.norm(dim=1), torch.full((200,), 4.0))
+    assert torch.unique(many, dim=0).shape[0] == 200
+    enc = tiny(channel_embed="fixed", max_channels=8)
+    assert not list(p for n, p in enc.named_parameters() if n.startswith("channel_embed"))  # not decayed, not trained
+
+
+def test_channel_identity_survives_channel_sampling() -> None:
+    """A channel keeps its code wherever sampling puts it: tokens depend on which channel, not which slot."""
+    import numpy as np
+
+    from wfm.channel_sampling import sample_channels
+
+    torch.manual_seed(0)
+    enc = tiny(channel_embed="fixed", max_channels=4)
+    x = torch.randn(64, 4, 32, 32)
+    full, _ = enc(x)  # (B, 4 * 16, D), channel-major
+    xs, k, ids = sample_channels(x, torch.full((64,), 4), np.random.default_rng(0), "sample")
+    sub, valid = enc(xs, k, channel_ids=ids)
+    for b in range(64):
+        if int(k[b]) != 1:
+            continue
+        # a sample reduced to one channel: its tokens equal those of that channel encoded alone with its code
+        c = int(ids[b, 0])
+        alone, _ = enc(x[b : b + 1, c : c + 1], channel_ids=torch.tensor([[c]]))
+        torch.testing.assert_close(sub[b, :16], alone[0], atol=1e-5, rtol=1e-5)
+    # without channel ids the same subset would carry the codes of slots 0..k-1: a different encoding
+    moved = [b for b in range(64) if int(k[b]) == 1 and int(ids[b, 0]) != 0]
+    assert moved
+    b = moved[0]
+    slot0, _ = enc(xs[b : b + 1, :1])
+    assert not torch.allclose(slot0[0], sub[b, :16], atol=1e-3)
+    with pytest.raises(ValueError, match="channel indices must be in"):
+        enc(x[:, :1], channel_ids=torch.full((64, 1), 4))

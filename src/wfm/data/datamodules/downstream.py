@@ -33,6 +33,8 @@ class DownstreamDataModule(LightningDataModule):
         task_name: name in result tables (default: built-in name or file stem).
         test_dataset: optional separate held-out file (same format and statistics as ``dataset``).
         cache_dir: built-in cache folder.
+        options: generator options of a built-in dataset (e.g. ``{"snr_db": 5.0}``); see
+            ``wfm.data.synthetic.generate``.
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class DownstreamDataModule(LightningDataModule):
         task_name: str | None = None,
         test_dataset: str | None = None,
         cache_dir: str | None = None,
+        options: dict | None = None,
     ) -> None:
         super().__init__()
         self.dataset_name = dataset
@@ -63,6 +66,7 @@ class DownstreamDataModule(LightningDataModule):
         self.task_name = task_name
         self.test_dataset = test_dataset
         self.cache_dir = cache_dir
+        self.options = dict(options or {})
         self._ds: H5Dataset | None = None
         self._test_ds: H5Dataset | None = None
         self._task: TaskInfo | None = None
@@ -70,7 +74,7 @@ class DownstreamDataModule(LightningDataModule):
     def _open(self) -> H5Dataset:
         if self._ds is None:
             probe = open_dataset(
-                self.dataset_name, self.n, self.size, self.seed, self.cache_dir, labels=False
+                self.dataset_name, self.n, self.size, self.seed, self.cache_dir, labels=False, options=self.options
             )
             declared = probe.meta["labels"]
             target = self.target

@@ -16,7 +16,8 @@ from wfm.data.datasets.builtin import BuiltinDataset, build_builtin, is_builtin
 from wfm.data.datasets.h5 import H5Dataset
 from wfm.data.split import train_test_split
 
-DEFAULT_PRETRAIN = ("spectrogram", "csi", "csi2")
+#: every input representation of the built-in downstream tasks: spectrograms, CSI magnitude, CSI real/imag
+DEFAULT_PRETRAIN = ("spectrogram", "csi", "csi2", "csi_ri", "csi2_ri")
 
 
 class EpochShuffleSampler(Sampler[int]):
@@ -45,10 +46,16 @@ def open_dataset(
     cache_dir: str | None = None,
     target: str | None = None,
     labels: bool = True,
+    options: dict | None = None,
 ) -> H5Dataset:
-    """A built-in name (generated/cached with ``n`` samples) or a path to a wfm HDF5 file."""
+    """A built-in name (generated/cached with ``n`` samples and generator ``options``) or a path to a wfm
+    HDF5 file (``options`` must then be empty)."""
     if is_builtin(name):
-        return BuiltinDataset(name, n, seed=seed, size=size, root=cache_dir, target=target, labels=labels)
+        return BuiltinDataset(
+            name, n, seed=seed, size=size, root=cache_dir, target=target, labels=labels, options=options
+        )
+    if options:
+        raise ValueError(f"{name}: generator options {options} only apply to built-in datasets")
     if not Path(name).exists():
         raise FileNotFoundError(f"{name}: not a built-in dataset name and no such HDF5 file")
     return H5Dataset(name, target=target, size=size, labels=labels)
@@ -58,8 +65,8 @@ class PretrainDataModule(LightningDataModule):
     """Unlabelled mix of datasets for self-supervised pretraining.
 
     Args:
-        datasets: built-in names (``spectrogram``, ``csi``, ``csi2``, ``rfs``...) and/or wfm HDF5 paths;
-            default ``spectrogram``, ``csi``, ``csi2``.
+        datasets: built-in names (``spectrogram``, ``csi``, ``csi2``, ``csi_ri``, ``csi2_ri``, ``rfs``...) and/or
+            wfm HDF5 paths; default ``DEFAULT_PRETRAIN`` (spectrograms, CSI magnitude and CSI real/imag).
         n: samples generated per built-in dataset (files are used whole).
         size: model input size ``H`` or ``(H, W)``; built-ins are generated at it, files must match it.
         batch_size: samples per batch (per rank).
@@ -72,6 +79,7 @@ class PretrainDataModule(LightningDataModule):
         drop_last: drop incomplete batches in training.
         cache_dir: where built-ins are cached (default ``$WFM_CACHE`` or ``~/.cache/wfm``).
         pin_memory: pin batches for faster host-to-GPU copies.
+        options: generator options per built-in dataset name, e.g. ``{"csi": {"snr_db": 10.0}}``.
     """
 
     def __init__(
@@ -87,6 +95,7 @@ class PretrainDataModule(LightningDataModule):
         drop_last: bool = False,
         cache_dir: str | None = None,
         pin_memory: bool = False,
+        options: dict[str, dict] | None = None,
     ) -> None:
         super().__init__()
         if not 0.0 <= val_fraction < 1.0:
@@ -102,6 +111,10 @@ class PretrainDataModule(LightningDataModule):
         self.drop_last = drop_last
         self.cache_dir = cache_dir
         self.pin_memory = pin_memory
+        self.options = {k: dict(v) for k, v in (options or {}).items()}
+        unknown = sorted(set(self.options) - set(self.datasets))
+        if unknown:
+            raise ValueError(f"PretrainDataModule: options given for {unknown}, which are not in datasets")
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self.train_channels: list[int] = []
@@ -111,7 +124,7 @@ class PretrainDataModule(LightningDataModule):
         # Runs on one process per node: build the built-in caches before every rank opens them.
         for name in self.datasets:
             if is_builtin(name):
-                build_builtin(name, self.n, self.seed, self.size, self.cache_dir)
+                build_builtin(name, self.n, self.seed, self.size, self.cache_dir, options=self.options.get(name))
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
@@ -119,7 +132,9 @@ class PretrainDataModule(LightningDataModule):
         train_parts: list[Dataset] = []
         val_parts: list[Dataset] = []
         for name in self.datasets:
-            ds = open_dataset(name, self.n, self.size, self.seed, self.cache_dir, labels=False)
+            ds = open_dataset(
+                name, self.n, self.size, self.seed, self.cache_dir, labels=False, options=self.options.get(name)
+            )
             if self.val_fraction > 0:
                 tr, va = train_test_split(len(ds), self.seed, 1.0 - self.val_fraction)
                 train_parts.append(Subset(ds, tr.tolist()))

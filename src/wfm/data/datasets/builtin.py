@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,10 +28,26 @@ def _size(size: int | Sequence[int]) -> tuple[int, int]:
 
 
 def builtin_path(
-    name: str, n: int, seed: int, size: int | Sequence[int], root: str | os.PathLike | None
+    name: str,
+    n: int,
+    seed: int,
+    size: int | Sequence[int],
+    root: str | os.PathLike | None,
+    options: Mapping[str, Any] | None = None,
 ) -> Path:
+    """``<root>/<name>-n<N>-s<seed>-<H>x<W>-g<generator version>[-o<options hash>].h5``.
+
+    The generator version is in the name so a cache built by an older generator is never read as the
+    current one; non-default generator ``options`` get a hash of their canonical JSON.
+    """
+    from wfm.data import synthetic
+
     h, w = _size(size)
-    return Path(root if root is not None else default_cache_dir()) / f"{name}-n{n}-s{seed}-{h}x{w}.h5"
+    tag = f"-g{synthetic.GENERATOR_VERSION}"
+    if options:
+        canon = json.dumps(dict(options), sort_keys=True, default=list)
+        tag += "-o" + hashlib.sha1(canon.encode()).hexdigest()[:10]
+    return Path(root if root is not None else default_cache_dir()) / f"{name}-n{n}-s{seed}-{h}x{w}{tag}.h5"
 
 
 def build_builtin(
@@ -40,13 +59,15 @@ def build_builtin(
     chunk: int = 256,
     stats_seed: int = 0,
     train_frac: float = 0.8,
+    options: Mapping[str, Any] | None = None,
 ) -> Path:
     """Generate the built-in dataset ``name`` into the cache (if not there yet) and return the file path.
 
     Samples are generated ``chunk`` at a time, brought to dB (power specs) and resized with
     ``wfm.data.transforms``; statistics are streamed over the training part of split ``stats_seed``.
     A lock file serialises concurrent builders (e.g. DDP ranks), and the file appears by atomic rename,
-    so a second process either waits and reuses it or sees nothing.
+    so a second process either waits and reuses it or sees nothing. ``options`` are the generator's
+    per-dataset options (``wfm.data.synthetic.generate``), e.g. ``{"snr_db": 5.0}``.
     """
     from wfm.data import synthetic  # late import: the generator is heavy and optional for file-based use
 
@@ -54,7 +75,9 @@ def build_builtin(
         raise ValueError(f"unknown built-in dataset {name!r}; expected one of {sorted(synthetic.BUILTIN)}")
     if n < 2:
         raise ValueError(f"built-in dataset {name!r}: n must be >= 2, got {n}")
-    path = builtin_path(name, n, seed, size, root)
+    options = dict(options or {})
+    spec = synthetic.describe(name, **options)  # unknown options fail here, before anything is written
+    path = builtin_path(name, n, seed, size, root, options)
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,7 +86,6 @@ def build_builtin(
         try:
             if path.exists():  # another process built it while we waited
                 return path
-            spec = synthetic.BUILTIN[name]
             hw = _size(size)
             meta = label_meta(
                 dict(spec.labels),
@@ -86,12 +108,14 @@ def build_builtin(
                 extra_attrs={
                     "stats_split": {"seed": stats_seed, "train_frac": train_frac},
                     "description": str(getattr(spec, "description", "")),
+                    "generator_version": synthetic.GENERATOR_VERSION,
+                    "generator_options": json.dumps(options, sort_keys=True, default=list),
                 },
             )
             with writer:
                 for start in range(0, n, chunk):
                     stop = min(start + chunk, n)
-                    raw, labels = synthetic.generate(name, start, stop, seed=seed)
+                    raw, labels = synthetic.generate(name, start, stop, seed=seed, **options)
                     x = transforms.preprocess(raw, bool(spec.power), hw)
                     writer.append(x, {k: labels[k] for k in meta}, stats_rows=is_train[start:stop])
         finally:
@@ -102,7 +126,8 @@ def build_builtin(
 class BuiltinDataset(H5Dataset):
     """A built-in synthetic dataset (``rfs``, ``positioning``, ``beam``, ``los``, ``spectrogram``, ``csi``).
 
-    Built into ``<root>/<name>-n<N>-s<seed>-<H>x<W>.h5`` on first use and read from there after.
+    Built into the cache (:func:`builtin_path`) on first use and read from there after; ``options`` are
+    the generator's per-dataset options (e.g. ``{"snr_db": 5.0}`` for a CSI task).
     """
 
     def __init__(
@@ -115,9 +140,10 @@ class BuiltinDataset(H5Dataset):
         target: str | None = None,
         channels: Sequence[int] | None = None,
         labels: bool = True,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
         self.name = name
-        path = build_builtin(name, n, seed, size, root)
+        path = build_builtin(name, n, seed, size, root, options=options)
         super().__init__(path, target=target, channels=channels, size=size, labels=labels)
 
 

@@ -25,8 +25,11 @@ The scene's random layout comes from ``(seed, scene_id)``; sample ``i`` of a dat
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +37,9 @@ C0 = 299_792_458.0  # speed of light, m/s
 REF_DISTANCE = 30.0  # the SNR option is the SNR of an unobstructed LoS path at this distance
 
 #: Random streams (second element of the per-sample seed) of the CSI datasets.
-STREAMS: dict[str, int] = {"positioning": 10, "beam": 11, "los": 12, "csi": 13, "csi2": 20}
+STREAMS: dict[str, int] = {"positioning": 10, "beam": 11, "los": 12, "csi": 13, "csi_ri": 14, "csi2": 20, "csi2_ri": 21}
+#: offset of the stream that draws which BS a single-BS unlabelled sample comes from
+BS_STREAM_OFFSET = 100
 
 
 @dataclass(frozen=True)
@@ -168,12 +173,22 @@ def _free_grid(cfg: SceneConfig, step: float = 1.0) -> np.ndarray:
     return np.stack([gx.ravel(), gy.ravel()], -1)
 
 
+def build_scene(seed: int = 0, scene_id: int = 0, overrides: Mapping[str, Any] | None = None) -> Scene:
+    """The fixed scene of family ``SCENES[scene_id]`` for ``seed``, with ``SceneConfig`` fields ``overrides``
+    (e.g. ``{"penetration_db": 10.0}``); cached, it is a pure function of its arguments."""
+    items = tuple(sorted((k, tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in (overrides or {}).items()))
+    return _build_scene(int(seed), int(scene_id), items)
+
+
 @functools.lru_cache(maxsize=16)
-def build_scene(seed: int = 0, scene_id: int = 0) -> Scene:
-    """The fixed scene of family ``SCENES[scene_id]`` for ``seed`` (cached: it is a pure function)."""
+def _build_scene(seed: int, scene_id: int, overrides: tuple[tuple[str, Any], ...]) -> Scene:
     if scene_id not in SCENES:
         raise ValueError(f"unknown scene_id {scene_id}; expected one of {sorted(SCENES)}")
-    cfg = SCENES[scene_id]
+    fields = {f.name for f in dataclasses.fields(SceneConfig)}
+    unknown = sorted(k for k, _ in overrides if k not in fields)
+    if unknown:
+        raise ValueError(f"unknown scene option(s) {unknown}; SceneConfig fields are {sorted(fields)}")
+    cfg = dataclasses.replace(SCENES[scene_id], **dict(overrides))
     return make_scene(cfg, np.random.default_rng(np.random.SeedSequence([seed, scene_id], spawn_key=(7,))))
 
 
@@ -356,9 +371,12 @@ def _users(rng: np.random.Generator, scene: Scene) -> np.ndarray:
 
 
 def sample(
-    name: str, start: int, stop: int, seed: int = 0, snr_db: float = 20.0, scene_id: int = 0
+    name: str, start: int, stop: int, seed: int = 0, snr_db: float = 20.0, scene_id: int = 0,
+    scene: Mapping[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Users, noise-free and noisy CSI for samples ``[start, stop)`` of stream ``name``.
+
+    ``scene`` overrides fields of the scene family's :class:`SceneConfig` (see :func:`build_scene`).
 
     Returns ``ue`` (n, 3), ``h`` (n, B, M, K) noise-free and ``y`` noisy complex64 CSI in noise units,
     ``los`` (n, B).
@@ -369,26 +387,34 @@ def sample(
         raise ValueError(f"need 0 <= start <= stop, got start={start}, stop={stop}")
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
-    scene = build_scene(seed, scene_id)
-    cfg = scene.config
+    layout = build_scene(seed, scene_id, scene)
+    cfg = layout.config
     n = stop - start
     shape = (cfg.n_bs, cfg.n_ant, cfg.n_sc)
     ue = np.empty((n, 3))
     noise = np.empty((n, *shape), np.complex64)
     for j, i in enumerate(range(start, stop)):
         rng = np.random.default_rng([seed, STREAMS[name], i])
-        ue[j] = _users(rng, scene)
+        ue[j] = _users(rng, layout)
         z = rng.standard_normal((2, *shape), dtype=np.float32)
         noise[j].real = z[0]
         noise[j].imag = z[1]
     noise *= np.float32(np.sqrt(0.5))  # unit-variance complex noise
-    h, los = channel(scene, ue)
+    h, los = channel(layout, ue)
     # single precision from here: the outputs are float32 and the noise floor is at 1, far above round-off
     h = (h / noise_amplitude(cfg, snr_db)).astype(np.complex64)
     return ue, h, h + noise, los
 
 
-def realimag(y: np.ndarray) -> np.ndarray:
-    """Complex (n, M, K) -> float32 (n, 2, M, K), each sample scaled to unit mean power."""
-    y = y / np.sqrt(np.mean(np.abs(y) ** 2, axis=(-2, -1), keepdims=True))
+def pick_bs(name: str, start: int, stop: int, seed: int, n_bs: int) -> np.ndarray:
+    """The base station of each sample ``[start, stop)`` of a single-BS stream, uniform over ``n_bs``."""
+    s = STREAMS[name] + BS_STREAM_OFFSET
+    return np.array([np.random.default_rng([seed, s, i]).integers(n_bs) for i in range(start, stop)], np.int64)
+
+
+def realimag(y: np.ndarray, unit_power: bool = True) -> np.ndarray:
+    """Complex (n, M, K) -> float32 (n, 2, M, K), each sample scaled to unit mean power (``unit_power``) or
+    left in noise units (the received power then carries path loss and blockage)."""
+    if unit_power:
+        y = y / np.sqrt(np.mean(np.abs(y) ** 2, axis=(-2, -1), keepdims=True))
     return np.stack([y.real, y.imag], axis=1).astype(np.float32)
