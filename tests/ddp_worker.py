@@ -23,7 +23,8 @@ import lightning as L
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tiny import IndexedDataModule, Recorder, StepMasking, tiny_jepa, trainer_kwargs  # noqa: E402
+from helpers import cpu_trainer_kwargs  # noqa: E402
+from tiny import IndexedDataModule, Recorder, StepMasking, tiny_jepa  # noqa: E402
 
 
 def run(mode: str, devices: int = 2, batch_size: int = 4, steps: int = 4, n: int = 64) -> dict[str, Any]:
@@ -38,9 +39,9 @@ def run(mode: str, devices: int = 2, batch_size: int = 4, steps: int = 4, n: int
         model = tiny_jepa()
         dm = IndexedDataModule(n=n, batch_size=batch_size)
     rec = Recorder()
-    trainer = L.Trainer(**trainer_kwargs(strategy="ddp" if devices > 1 else "auto", devices=devices,
-                                         max_steps=steps, enable_checkpointing=False, callbacks=[rec],
-                                         deterministic=True))
+    trainer = L.Trainer(**cpu_trainer_kwargs(strategy="ddp" if devices > 1 else "auto", devices=devices,
+                                             max_steps=steps, enable_checkpointing=False, callbacks=[rec],
+                                             deterministic=True, limit_val_batches=0))
     trainer.fit(model, dm)
     return {
         "rank": trainer.global_rank,

@@ -1,12 +1,44 @@
-"""Small in-memory data for tests that need batches but not a real dataset."""
+"""Shared test helpers: small in-memory data, the tiny encoder configs and the CPU ``Trainer`` arguments.
+
+Importable from every test folder (``from helpers import ...``): pytest puts ``tests/`` (the folder of the
+top-level ``conftest.py``) on ``sys.path``. The ``cpu_trainer`` fixture in ``conftest.py`` builds on
+:func:`cpu_trainer_kwargs`; scripts run outside pytest (``ddp_worker.py``) call the function directly.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
 from wfm.data.collate import pad_collate
+from wfm.models import ViTEncoder
+
+# The tiny encoder of the method / model tests: 32 x 32 inputs, 8 x 8 patches (4 x 4 grid), 2 blocks of 4 heads.
+TINY_ENCODER_KW: dict[str, Any] = dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=4)
+
+# The 1-block, 2-head encoder config the eval / callback / checkpoint tests build and record in backbone entries.
+PROBE_ENCODER_CFG: dict[str, Any] = {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2}
+
+
+def tiny_encoder(**overrides: Any) -> ViTEncoder:
+    """``ViTEncoder(**TINY_ENCODER_KW)``; ``overrides`` replace or add constructor arguments."""
+    return ViTEncoder(**{**TINY_ENCODER_KW, **overrides})
+
+
+def cpu_trainer_kwargs(**overrides: Any) -> dict[str, Any]:
+    """Arguments of a small CPU ``lightning.Trainer``: 1 device, fp32, no logger, no checkpointing (pass
+    ``enable_checkpointing=True`` to get it), no progress bar, no model summary, no sanity validation.
+
+    ``overrides`` replace or add arguments (``max_steps``, ``callbacks``, ``limit_val_batches``, ...).
+    """
+    args: dict[str, Any] = dict(accelerator="cpu", devices=1, precision="32-true", logger=False,
+                                enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                                num_sanity_val_steps=0)
+    args.update(overrides)
+    return args
 
 
 def structured_sample(g: torch.Generator, channels: int, size: int) -> torch.Tensor:

@@ -7,7 +7,8 @@ import pickle
 
 import pytest
 import torch
-from lightning.pytorch import LightningModule, Trainer
+from helpers import PROBE_ENCODER_CFG as CFG
+from lightning.pytorch import LightningModule
 
 from wfm.checkpoint import (
     BackboneLoadError,
@@ -17,8 +18,6 @@ from wfm.checkpoint import (
     load_backbone_with_meta,
 )
 from wfm.models.encoder import ViTEncoder
-
-CFG = {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2}
 
 
 def _encoder(seed: int = 0) -> ViTEncoder:
@@ -45,8 +44,7 @@ def test_load_from_ckpt_roundtrip(tmp_path):
 
 
 def test_export_roundtrip_and_cli(tmp_path):
-    import importlib.util
-    from pathlib import Path
+    import wfm.export as mod  # the ``wfm-export`` command (was tools/export_backbone.py)
 
     enc = _encoder(1)
     _save_ckpt(tmp_path / "m.ckpt", enc, encoder="target")
@@ -59,11 +57,6 @@ def test_export_roundtrip_and_cli(tmp_path):
         assert _same(enc, load_backbone(p))
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]
 
-    spec = importlib.util.spec_from_file_location(
-        "export_cli", Path(__file__).parents[1] / "tools/export_backbone.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
     assert mod.main([str(tmp_path / "m.ckpt"), str(tmp_path / "cli.safetensors")]) == 0
     assert _same(enc, load_backbone(tmp_path / "cli.json"))
     assert mod.main([str(tmp_path / "nope.ckpt"), str(tmp_path / "x")]) == 1
@@ -112,18 +105,12 @@ class _Method(LightningModule):
         )
 
 
-def test_real_lightning_checkpoint_loads_weights_only(tmp_path):
+def test_real_lightning_checkpoint_loads_weights_only(cpu_trainer, tmp_path):
     data = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(torch.randn(4, 1, 32, 32)), batch_size=2
     )
     model = _Method(encoder=CFG)
-    trainer = Trainer(
-        max_steps=1,
-        default_root_dir=tmp_path,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = cpu_trainer(max_steps=1, enable_checkpointing=True)  # Lightning's default ModelCheckpoint
     trainer.fit(model, data)
     ckpts = list(tmp_path.rglob("*.ckpt"))
     assert ckpts, "Lightning wrote no checkpoint"

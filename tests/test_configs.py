@@ -12,26 +12,29 @@ from wfm.main import main
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = sorted(p for p in (ROOT / "configs").rglob("*.yaml") if p.parent.name not in ("sweeps",))
 # fragments are not whole runs: they are exercised by combining them with a recipe
-FRAGMENT_DIRS = {"model", "data", "trainer", "logger"}
+FRAGMENT_DIRS = {"model", "data", "trainer", "logger", "masking"}
+TINY_ENCODER = ("{class_path: wfm.models.ViTEncoder, "
+                "init_args: {img_size: 32, patch_size: 8, embed_dim: 32, depth: 2, num_heads: 2}}")
 
 
-def size_overrides(cfg: dict) -> list[str]:
-    """Shrink model and data to seconds on 2 cores; everything else stays as the recipe says."""
+def resolve(value: object, base: Path) -> dict:
+    """A config entry that is either inline or a fragment path relative to the config file."""
+    return yaml.safe_load((base / value).read_text()) if isinstance(value, str) else value
+
+
+def size_overrides(cfg: dict, base: Path) -> list[str]:
+    """Shrink the encoder, the masking and the data to seconds on 2 cores; nothing method-specific is touched
+    (predictors and decoders keep their recipe size: one step of them on 32 x 32 inputs is cheap)."""
     out = ["--trainer.precision=32-true", "--trainer.logger=false"]
     model = cfg["model"]["init_args"]
-    if "encoder" in model and isinstance(model["encoder"], dict) and "class_path" in model["encoder"]:
-        out += [f"--model.init_args.encoder.init_args.{a}" for a in
-                ("img_size=32", "patch_size=8", "embed_dim=32", "depth=2", "num_heads=2")]
-    if "masking" in model:
-        out += ["--model.init_args.masking.init_args.num_targets=2",
-                "--model.init_args.masking.init_args.min_context=4"]
     if cfg["model"]["class_path"].endswith("LinearProbeEvaluator"):
         out += ["--model.init_args.encoder={img_size: 32, patch_size: 8, embed_dim: 32, depth: 2, num_heads: 2}"]
-    if "predictor_dim" in model:
-        out += ["--model.init_args.predictor_dim=16", "--model.init_args.predictor_depth=1"]
-    if "decoder_dim" in model:
-        out += ["--model.init_args.decoder_dim=16", "--model.init_args.decoder_depth=1"]
-    data = cfg["data"]
+    elif "encoder" in model:
+        out += [f"--model.init_args.encoder={TINY_ENCODER}"]
+    if "masking" in model:  # a 4 x 4 grid holds at most 2 bands of one row and leaves 4 positions of context
+        out += ["--model.init_args.masking.init_args.num_targets=2",
+                "--model.init_args.masking.init_args.min_context=4"]
+    data = resolve(cfg["data"], base)
     if "tasks" in data["init_args"]:
         tasks = [{"class_path": t["class_path"], "init_args": {**t["init_args"], "n": 40, "size": 32, "batch_size": 8}}
                  for t in data["init_args"]["tasks"]]
@@ -41,7 +44,7 @@ def size_overrides(cfg: dict) -> list[str]:
                 "--data.init_args.num_workers=0"]
     for cb in cfg.get("trainer", {}).get("callbacks", []) or []:
         if "tasks" in cb.get("init_args", {}):
-            out.append("--trainer.callbacks=[]")  # the probe callback's own data is tested in test_callbacks
+            out.append("--trainer.callbacks=[]")  # the probe callback's own data: callbacks/test_probe_callback.py
             break
     return out
 
@@ -55,7 +58,7 @@ def test_recipe_runs_fast_dev_run(path: Path, tmp_path: Path) -> None:
     # the probe protocol needs every sample of its (tiny) tasks, so it runs whole rather than fast_dev_run
     quick = ["--trainer.fast_dev_run=true"] if sub == "fit" else []
     args = [sub, f"--config={path}", *quick, f"--trainer.default_root_dir={tmp_path}",
-            "--trainer.accelerator=cpu", *size_overrides(cfg)]
+            "--trainer.accelerator=cpu", *size_overrides(cfg, path.parent)]
     if sub == "fit" and cfg["model"]["class_path"].endswith("Supervised") and cfg["model"]["init_args"].get(
             "finetune") not in (None, "full"):
         # fine-tuning recipes need a pretrained backbone: make one from a tiny JEPA checkpoint
@@ -84,7 +87,7 @@ def test_logger_fragments_attach(fragment: str, tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     cfg = yaml.safe_load((ROOT / "configs/quickstart.yaml").read_text())
-    over = [o for o in size_overrides(cfg) if not o.startswith("--trainer.logger")]
+    over = [o for o in size_overrides(cfg, ROOT / "configs") if not o.startswith("--trainer.logger")]
     main(args=["fit", f"--config={ROOT / 'configs/quickstart.yaml'}", "--trainer.fast_dev_run=true",
                f"--trainer.default_root_dir={tmp_path}", f"--trainer.logger={ROOT / 'configs' / fragment}",
                *over])
@@ -93,13 +96,28 @@ def test_logger_fragments_attach(fragment: str, tmp_path: Path, monkeypatch: pyt
 def test_model_and_data_fragments_compose(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(args=["fit", f"--config={ROOT / 'configs/quickstart.yaml'}",
-                   f"--model={ROOT / 'configs/model/jepa_latentwave.yaml'}",
+                   f"--model.init_args.encoder={ROOT / 'configs/model/encoder_latentwave.yaml'}",
+                   f"--config={ROOT / 'configs/masking/frequency.yaml'}",
                    f"--data={ROOT / 'configs/data/builtin_pretrain.yaml'}", "--print_config"])
     assert exit_info.value.code in (0, None)
     cfg = yaml.safe_load(capsys.readouterr().out)
     assert cfg["model"]["init_args"]["encoder"]["init_args"]["embed_dim"] == 256
-    assert cfg["data"]["init_args"]["datasets"] == ["spectrogram", "csi", "csi2"]
+    assert cfg["model"]["init_args"]["masking"]["init_args"]["strategy"] == "frequency"
+    assert cfg["data"]["init_args"]["datasets"] == ["spectrogram", "csi", "csi2", "csi_ri", "csi2_ri"]
     assert cfg["data"]["init_args"]["size"] == 112
+
+
+def test_masking_overrides_change_only_the_masking(capsys: pytest.CaptureFixture) -> None:
+    """The paper recipe plus a geometry override = the same run with another geometry."""
+    configs = {}
+    for extra in ([], [f"--config={ROOT / 'configs/masking/time.yaml'}"]):
+        with pytest.raises(SystemExit):
+            main(args=["fit", f"--config={ROOT / 'configs/jepa_region.yaml'}", *extra, "--print_config"])
+        configs[bool(extra)] = yaml.safe_load(capsys.readouterr().out)
+    base, time_ = configs[False], configs[True]
+    assert time_["model"]["init_args"]["masking"]["init_args"]["strategy"] == "time"
+    time_["model"]["init_args"]["masking"] = base["model"]["init_args"]["masking"]
+    assert time_ == base
 
 
 def test_wrong_key_gives_a_clear_error(capsys: pytest.CaptureFixture) -> None:
@@ -118,7 +136,8 @@ def test_console_command_exits_zero(tmp_path: Path) -> None:
     cfg = yaml.safe_load((ROOT / "configs/quickstart.yaml").read_text())
     exe = Path(sys.executable).parent / "wfm"  # the installed console script, exactly what users run
     cmd = [str(exe), "fit", f"--config={ROOT / 'configs/quickstart.yaml'}",
-           "--trainer.fast_dev_run=true", f"--trainer.default_root_dir={tmp_path}", *size_overrides(cfg)]
+           "--trainer.fast_dev_run=true", f"--trainer.default_root_dir={tmp_path}",
+           *size_overrides(cfg, ROOT / "configs")]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     help_out = subprocess.run([sys.executable, "-m", "wfm", "--help"], capture_output=True, text=True, timeout=120)

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from wfm.channel_sampling import sample_channels
 from wfm.masking import MaskGenerator, mask_to_indices
 
 GRID = (7, 7)
@@ -88,25 +87,3 @@ def test_mask_to_indices_round_trip() -> None:
     idx, valid = mask_to_indices(mask)
     assert idx.tolist() == [[0, 2], [3, 0]]
     assert valid.tolist() == [[True, True], [True, False]]
-
-
-def test_channel_sampling_is_uniform_on_1_to_c() -> None:
-    x = torch.arange(4.0).view(1, 4, 1, 1).expand(4000, 4, 2, 2).contiguous()
-    channels = torch.full((4000,), 4)
-    out, k, ids = sample_channels(x, channels, np.random.default_rng(0), "sample")
-    counts = np.bincount(k.numpy(), minlength=5)[1:] / 4000
-    assert np.allclose(counts, 0.25, atol=0.03)
-    # kept channels are distinct real channels
-    first = out[:, :, 0, 0]
-    for i in range(50):
-        kept = first[i, : k[i]].tolist()
-        assert len(set(kept)) == len(kept)
-        # every slot says which input channel it holds, and the kept ones stay in input order
-        assert kept == ids[i, : k[i]].float().tolist() == sorted(kept)
-    # padded slots are never picked
-    x2 = torch.zeros(100, 3, 2, 2)
-    x2[:, 0] = 1.0
-    out2, k2, _ = sample_channels(x2, torch.ones(100, dtype=torch.long), np.random.default_rng(0), "sample")
-    assert (k2 == 1).all() and (out2[:, 0] == 1).all()
-    _, kb, _ = sample_channels(x, channels, np.random.default_rng(0), "batch")
-    assert len(set(kb.tolist())) == 1

@@ -17,7 +17,7 @@ import tiny
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from test_resume import _config, _logged_steps
-from tiny import IndexedDataModule, tiny_jepa, trainer_kwargs
+from tiny import IndexedDataModule, tiny_jepa
 
 from wfm.checkpoint_io import AtomicCheckpointIO
 from wfm.main import build_cli
@@ -58,18 +58,20 @@ def test_sigkill_mid_run_resumes_from_last_and_finishes(tmp_path: Path) -> None:
     assert _logged_steps(tmp_path, 1)[0] == killed_at  # the resumed run continues, it doesn't restart
 
 
-def _saved(tmp_path: Path, steps: int) -> tuple[L.Trainer, Path]:
+def _saved(make_trainer, tmp_path: Path, steps: int) -> tuple[L.Trainer, Path]:
     L.seed_everything(0)
     ckpt = ModelCheckpoint(dirpath=tmp_path, save_last=True, save_top_k=0, every_n_train_steps=1)
-    trainer = L.Trainer(**trainer_kwargs(max_steps=steps, callbacks=[ckpt]))
+    trainer = make_trainer(max_steps=steps, callbacks=[ckpt], enable_checkpointing=True, limit_val_batches=0)
     trainer.fit(tiny_jepa(), IndexedDataModule(n=16))
     return trainer, tmp_path / "last.ckpt"
 
 
-def test_interrupted_checkpoint_write_keeps_previous_last(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_checkpoint_write_keeps_previous_last(
+    cpu_trainer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Lightning 2.6 writes through an fsspec transaction: the bytes go to a temp file that is moved over
     ``last.ckpt`` only when complete. A write dying halfway leaves the previous file intact and loadable."""
-    trainer, last = _saved(tmp_path, 1)
+    trainer, last = _saved(cpu_trainer, tmp_path, 1)
     before = last.read_bytes()
     real_write = fs_local.LocalFileOpener.write
 
@@ -85,10 +87,12 @@ def test_interrupted_checkpoint_write_keeps_previous_last(tmp_path: Path, monkey
     assert torch.load(last, weights_only=True)["global_step"] == 1
 
 
-def test_atomic_checkpoint_io_survives_a_kill_mid_save(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_atomic_checkpoint_io_survives_a_kill_mid_save(
+    cpu_trainer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The temp file lives next to ``last.ckpt`` (no cross-filesystem copy into the final path): a save dying
     halfway leaves the previous checkpoint byte-identical and no stray temp file; ``wfm`` installs this IO."""
-    trainer, last = _saved(tmp_path, 1)
+    trainer, last = _saved(cpu_trainer, tmp_path, 1)
     trainer.strategy.checkpoint_io = AtomicCheckpointIO()
     before = last.read_bytes()
     real_save = torch.save
@@ -110,13 +114,15 @@ def test_atomic_checkpoint_io_survives_a_kill_mid_save(tmp_path: Path, monkeypat
     assert isinstance(cli.trainer.strategy.checkpoint_io, AtomicCheckpointIO)
 
 
-def test_nan_loss_stops_with_step_and_last_checkpoint_stays_loadable(tmp_path: Path) -> None:
+def test_nan_loss_stops_with_step_and_last_checkpoint_stays_loadable(cpu_trainer, tmp_path: Path) -> None:
     L.seed_everything(0)
     dm = IndexedDataModule(n=16, batch_size=4)
     dm.samples[13]["x"][0, 0, 0] = float("nan")  # batch 3 (unshuffled): global step 3
     ckpt = ModelCheckpoint(dirpath=tmp_path, save_last=True, save_top_k=0, every_n_train_steps=1)
     with pytest.raises(FloatingPointError, match="global step 3"):
-        L.Trainer(**trainer_kwargs(max_steps=8, callbacks=[ckpt])).fit(tiny_jepa(), dm)
+        cpu_trainer(max_steps=8, callbacks=[ckpt], enable_checkpointing=True, limit_val_batches=0).fit(
+            tiny_jepa(), dm
+        )
     state = torch.load(tmp_path / "last.ckpt", weights_only=True)
     assert state["global_step"] == 3
     assert all(torch.isfinite(v).all() for v in state["state_dict"].values() if v.is_floating_point())

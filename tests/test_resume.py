@@ -15,7 +15,7 @@ import pytest
 import torch
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
-from tiny import IndexedDataModule, Recorder, StopAt, tiny_jepa, trainer_kwargs
+from tiny import IndexedDataModule, Recorder, StopAt, tiny_jepa
 
 from wfm.data.datamodules.pretrain import PretrainDataModule
 from wfm.main import main as wfm_main
@@ -23,13 +23,14 @@ from wfm.main import main as wfm_main
 N = 3
 
 
-def _fit(tmp: Path, dm_fn, stop: int | None = None, ckpt: str | None = None):
+def _fit(make_trainer, tmp: Path, dm_fn, stop: int | None = None, ckpt: str | None = None):
     L.seed_everything(0)
     model, rec = tiny_jepa(), Recorder()
     cbs: list = [rec, ModelCheckpoint(dirpath=tmp, save_last=True, save_top_k=0, every_n_train_steps=N)]
     if stop:
         cbs.append(StopAt(stop))
-    trainer = L.Trainer(**trainer_kwargs(max_steps=2 * N, callbacks=cbs, deterministic=True))
+    trainer = make_trainer(max_steps=2 * N, callbacks=cbs, deterministic=True, enable_checkpointing=True,
+                           limit_val_batches=0)
     trainer.fit(model, dm_fn(), ckpt_path=ckpt)
     return model, rec, trainer
 
@@ -48,12 +49,12 @@ def _assert_same_state(a: tuple, b: tuple) -> None:
         assert ga["lr"] == pytest.approx(gb["lr"]) and ga["weight_decay"] == pytest.approx(gb["weight_decay"])
 
 
-def _check_resume(tmp_path: Path, dm_fn) -> None:
-    straight = _fit(tmp_path / "straight", dm_fn)
-    first = _fit(tmp_path / "cut", dm_fn, stop=N)
+def _check_resume(make_trainer, tmp_path: Path, dm_fn) -> None:
+    straight = _fit(make_trainer, tmp_path / "straight", dm_fn)
+    first = _fit(make_trainer, tmp_path / "cut", dm_fn, stop=N)
     ckpt = tmp_path / "cut" / "last.ckpt"
     assert torch.load(ckpt, weights_only=True)["global_step"] == N
-    resumed = _fit(tmp_path / "cut", dm_fn, ckpt=str(ckpt))
+    resumed = _fit(make_trainer, tmp_path / "cut", dm_fn, ckpt=str(ckpt))
     s, f, r = straight[1], first[1], resumed[1]
     assert f.steps == list(range(N)) and r.steps == list(range(N, 2 * N))
     assert f.indices + r.indices == s.indices, "resumed run did not continue the data order"
@@ -67,16 +68,16 @@ def _check_resume(tmp_path: Path, dm_fn) -> None:
 @pytest.mark.parametrize(
     "n", [48, 20], ids=["mid-epoch", "across-epoch-boundary"]  # 12 batches/epoch; 5/epoch: epoch 1 starts at 5
 )
-def test_exact_resume(tmp_path: Path, n: int) -> None:
+def test_exact_resume(cpu_trainer, tmp_path: Path, n: int) -> None:
     """Resume mid-epoch from a step checkpoint (``every_n_train_steps``), with a seeded per-epoch shuffle.
 
     Uses ``ResumableDataLoader``: with a plain DataLoader Lightning restarts the interrupted epoch from
     its first batch."""
-    _check_resume(tmp_path, lambda: IndexedDataModule(n=n, batch_size=4, shuffle=True, resumable=True))
+    _check_resume(cpu_trainer, tmp_path, lambda: IndexedDataModule(n=n, batch_size=4, shuffle=True, resumable=True))
 
 
-def test_exact_resume_pretrain_datamodule(tmp_path: Path) -> None:
-    _check_resume(tmp_path, lambda: PretrainDataModule(datasets=["csi"], n=40, size=32, batch_size=4,
+def test_exact_resume_pretrain_datamodule(cpu_trainer, tmp_path: Path) -> None:
+    _check_resume(cpu_trainer, tmp_path, lambda: PretrainDataModule(datasets=["csi"], n=40, size=32, batch_size=4,
                                                        val_fraction=0, group_by_channels=True))
 
 

@@ -1,6 +1,7 @@
 """Tiny JEPA models, indexed random data and recording callbacks shared by the DDP / resume / fault tests.
 
 Everything is sized for 2 CPU cores: 32 x 32 inputs, 8 x 8 patches (4 x 4 grid), 32-d encoder, fp32.
+Trainers: the ``cpu_trainer`` fixture (``conftest.py``) or ``helpers.cpu_trainer_kwargs`` outside pytest.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from helpers import structured_sample
+from helpers import structured_sample, tiny_encoder
 from torch.utils.data import DataLoader
 
 from wfm.data.collate import pad_collate
@@ -18,11 +19,10 @@ from wfm.data.datamodules.pretrain import EpochShuffleSampler
 from wfm.data.datamodules.resumable import ResumableDataLoader  # noqa: F401 (re-exported for tests)
 from wfm.masking import MaskGenerator, Masks
 from wfm.methods.jepa import JEPA
-from wfm.models import ViTEncoder
 
 
 def tiny_jepa(**kw: Any) -> JEPA:
-    enc = ViTEncoder(img_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=4)
+    enc = tiny_encoder(depth=1)  # img_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=4
     args: dict[str, Any] = dict(encoder=enc, masking=MaskGenerator("region", num_targets=2, min_context=4),
                                 predictor_dim=16, predictor_depth=1, predictor_heads=2, warmup_fraction=0.25)
     args.update(kw)
@@ -176,10 +176,3 @@ class StopAt(L.Callback):
         if trainer.global_step >= self.step:
             trainer.should_stop = True
 
-
-def trainer_kwargs(**kw: Any) -> dict[str, Any]:
-    args: dict[str, Any] = dict(accelerator="cpu", devices=1, precision="32-true", logger=False,
-                                enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-                                limit_val_batches=0)
-    args.update(kw)
-    return args

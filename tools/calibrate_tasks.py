@@ -65,7 +65,7 @@ def supervised(dm_args: dict, encoder: dict, seeds: tuple[int, ...], epochs: int
         kind = dict(task_kind=task.kind, target=task.target)
         kind.update(num_classes=task.num_classes) if task.kind == "classification" else kind.update(target_dim=3)
         model = Supervised(encoder=ViTEncoder(**encoder), label_smoothing=0.1 if task.kind == "classification" else 0,
-                           seed=seed, **kind)
+                           seed=seed, lr=5e-4, lr_start=0.0, weight_decay_start=0.05, weight_decay_end=0.05, **kind)
         trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", precision="32-true", logger=False,
                             enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                             num_sanity_val_steps=0)

@@ -6,7 +6,7 @@ A backbone lives in one of two places:
   ``ckpt["wfm_backbone"] = {"config": ViTEncoder kwargs, "state_dict": encoder state, ...}``;
 * an exported pair ``<name>.safetensors`` (the encoder state) + ``<name>.json`` (config, which encoder of
   the method it is, and where it came from), written by :func:`export_backbone`
-  (``tools/export_backbone.py``).
+  (``wfm-export``, :mod:`wfm.export`).
 
 Checkpoints are read with ``torch.load(..., weights_only=True)``: a file holding anything but tensors and
 plain containers is refused instead of executed, so a downloaded checkpoint cannot run code on load.
@@ -74,6 +74,22 @@ def check_config(expected: Mapping[str, Any], actual: Mapping[str, Any], source:
         )
 
 
+#: state-dict key fragments renamed since the first checkpoint format: the blocks became timm's (``mlp.fc1`` /
+#: ``mlp.fc2`` instead of ``nn.Sequential`` indices); old checkpoints load through this mapping
+LEGACY_KEYS = ((".mlp.0.", ".mlp.fc1."), (".mlp.2.", ".mlp.fc2."))
+
+
+def upgrade_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict with pre-timm block keys renamed (``blocks.3.mlp.0.weight`` -> ``blocks.3.mlp.fc1.weight``)."""
+    out = {}
+    for key, value in state_dict.items():
+        if ".blocks." in f".{key}":
+            for old, new in LEGACY_KEYS:
+                key = key.replace(old, new)
+        out[key] = value
+    return out
+
+
 def build_encoder(
     config: Mapping[str, Any], state_dict: Mapping[str, torch.Tensor] | None, source: str
 ) -> ViTEncoder:
@@ -90,6 +106,7 @@ def build_encoder(
         ) from err
     if state_dict is None:
         return encoder
+    state_dict = upgrade_state_dict(state_dict)
     own = encoder.state_dict()
     missing = sorted(set(own) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(own))

@@ -53,7 +53,8 @@ def build_cli(args: list[str] | None = None, run: bool = True) -> WFMCLI:
         subclass_mode_model=True,
         subclass_mode_data=True,
         save_config_kwargs={"overwrite": True},
-        trainer_defaults={"callbacks": [RichModelSummary(), RichProgressBar()]},
+        # runs write under ./runs unless a config or flag says where (never into the current directory)
+        trainer_defaults={"callbacks": [RichModelSummary(), RichProgressBar()], "default_root_dir": "runs"},
         parser_kwargs={"prog": "wfm", "description": "wfm: pretrain and probe wireless foundation models"},
         args=args,
         run=run,

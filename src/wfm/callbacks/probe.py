@@ -13,6 +13,7 @@ checkpoint, so a resumed run keeps its curve.
 from __future__ import annotations
 
 import copy
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,12 @@ import torch
 from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
 from torch.utils.data import DataLoader, Subset
 
+from wfm.data.datamodules.probe_suite import check_downstream
 from wfm.eval import plots
 from wfm.eval.features import extract_features
 from wfm.eval.probe import ProbeResult, linear_probe
 from wfm.eval.report import probe_rows, publish, random_encoders
-from wfm.eval.suite import check_downstream
+from wfm.eval.tables import atomic_write_text
 from wfm.masking import STRATEGIES, MaskGenerator
 
 
@@ -184,6 +186,9 @@ class ProbeCallback(Callback):
             per_task.append((dm, feats, targets))
         results = probe_rows(per_task, seeds)
         out_dir = Path(out_dir)
+        # the probe curve (step 0 on) and its random baselines, for tools/learning_curves.py
+        atomic_write_text(out_dir / "probe_history.json",
+                          json.dumps({"history": self.history, "baselines": self.baselines}, indent=1))
         if self.plots:
             self._run_plots(pl_module, out_dir, trainer)
         publish(results, out_dir, f"Linear probe after pretraining ({len(seeds)} seeds, mean ± std)", per_task,

@@ -1,7 +1,7 @@
 """``LinearProbeEvaluator``: the LightningModule behind ``wfm test`` — what every run reports.
 
 It loads a backbone (a wfm checkpoint or exported backbone; None = random init), collects pooled features of
-every sample of every task of a :class:`~wfm.eval.suite.ProbeSuite` in ``test_step`` (for the backbone and,
+every sample of every task of a :class:`~wfm.data.datamodules.ProbeSuite` in ``test_step`` (for the backbone and,
 by default, randomly initialised encoders of the same config under every init scheme), and in
 ``on_test_epoch_end`` builds the report of :mod:`wfm.eval.report` (linear probes of method.md §7, the
 ``random-init`` and ``strongest random`` rows), prints it, logs ``probe/<task>/<metric>`` (and
@@ -26,11 +26,11 @@ from lightning.pytorch import LightningModule
 from torch.utils.data import DistributedSampler
 
 from wfm.checkpoint import check_config, load_backbone_with_meta, normalise_config
+from wfm.data.datamodules.probe_suite import check_downstream
 from wfm.eval.features import encode_batch
 from wfm.eval.plots import channel_robustness, plot_channel_robustness
 from wfm.eval.probe import ProbeResult
 from wfm.eval.report import RANDOM_ROW, STRONGEST_ROW, probe_rows, publish, random_encoders
-from wfm.eval.suite import check_downstream
 from wfm.models.encoder import ViTEncoder
 
 
@@ -162,8 +162,8 @@ class LinearProbeEvaluator(LightningModule):
             if dm is not None and hasattr(dm, "task"):
                 raise TypeError(
                     f"{type(dm).__name__} is a single downstream DataModule: its test_dataloader is the "
-                    "held-out 20 %, but probing needs every sample. Wrap it in wfm.eval.suite.ProbeSuite: "
-                    "--data wfm.eval.suite.ProbeSuite --data.tasks '[{class_path: ...}]'"
+                    "held-out 20 %, but probing needs every sample. Wrap it in wfm.data.datamodules.ProbeSuite: "
+                    "--data wfm.data.datamodules.ProbeSuite --data.tasks '[{class_path: ...}]'"
                 )
             raise TypeError("LinearProbeEvaluator needs a ProbeSuite-like datamodule exposing `.tasks`")
         for i, t in enumerate(tasks):

@@ -6,7 +6,8 @@
   averages in classes that are absent from the target but predicted (with accuracy 0) and skips only
   classes absent from both. An absent class has no ``n_k``, so the paper's formula leaves it undefined;
   counting it as 0 would make the score depend on which wrong class a mistake went to. With an 80/20 split
-  of a dataset that holds every class, both agree.
+  of a dataset that holds every class, both agree. :class:`MeanPerClassAccuracy` accumulates torchmetrics'
+  per-class statistics (synchronised across ranks) and averages them this way; training logs it.
 * Mean positioning error ``(1/N) * sum ||p_hat - p||_2`` in the task's units (metres).
 """
 
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassStatScores
 
 ArrayLike = np.ndarray | torch.Tensor
 
@@ -59,3 +62,28 @@ def mean_position_error(pred: ArrayLike, target: ArrayLike) -> float:
     if p.shape[0] == 0:
         raise ValueError("mean_position_error: empty input")
     return float(np.linalg.norm(p - t, axis=1).mean())
+
+
+class MeanPerClassAccuracy(MulticlassStatScores):
+    """:func:`mean_per_class_accuracy` (in %) accumulated over batches by torchmetrics (synchronised across
+    DDP ranks): per-class true positives and false negatives, averaged over the classes present in the target."""
+
+    def __init__(self, num_classes: int, **kwargs) -> None:
+        super().__init__(num_classes=num_classes, average=None, **kwargs)
+
+    def compute(self) -> torch.Tensor:
+        tp, _, _, fn = self._final_state()
+        support = tp + fn
+        present = support > 0
+        return 100.0 * (tp[present].double() / support[present]).mean()
+
+
+class MeanPositionError(MeanMetric):
+    """:func:`mean_position_error` accumulated over batches by torchmetrics (synchronised across DDP ranks)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.set_dtype(torch.float64)  # the probe protocol's float64 metres
+
+    def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:  # type: ignore[override]
+        super().update((pred.double() - target.double()).norm(dim=-1))

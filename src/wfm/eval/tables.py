@@ -2,7 +2,7 @@
 
 Cells read ``mean ± std``; headers carry the metric, its unit and an arrow (↑ accuracy in %, ↓ error in
 metres). The CSV holds the same numbers machine-readably (``<task>/<metric>`` mean and std columns, plus the
-per-seed values) so ``tools/ablate.py`` can collect runs. Files are written atomically (temp file + rename):
+per-seed values) so ``wfm-ablate`` can collect runs. Files are written atomically (temp file + rename):
 a crashed or concurrent run never leaves half a table behind.
 """
 

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from wfm.channel_sampling import MODES, sample_channels
-from wfm.checkpoint import BACKBONE_KEY, backbone_entry
+from wfm.checkpoint import BACKBONE_KEY, backbone_entry, upgrade_state_dict
 from wfm.methods import schedules
 from wfm.models.encoder import ViTEncoder
 
@@ -169,6 +169,10 @@ class WFMMethod(L.LightningModule):
         self.log_dict({f"train/{k}": v for k, v in values.items()}, on_step=True, on_epoch=False)
         super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
         self.after_optimizer_step()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # checkpoints written before the blocks became timm's name their MLP layers by index
+        checkpoint["state_dict"] = upgrade_state_dict(checkpoint["state_dict"])
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # a self-contained encoder record: wfm.checkpoint.load_backbone rebuilds the probed encoder from it

@@ -17,8 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from wfm.masking import MaskGenerator, mask_to_indices
-from wfm.methods import schedules
-from wfm.methods.base import WFMMethod
+from wfm.methods.momentum import MomentumMethod
 from wfm.methods.regularizers import REGULARIZERS, regularizer_loss
 from wfm.models.encoder import ViTEncoder
 from wfm.models.predictor import Predictor
@@ -26,7 +25,7 @@ from wfm.models.predictor import Predictor
 LOSSES = ("mse", "smooth_l1")
 
 
-class JEPA(WFMMethod):
+class JEPA(MomentumMethod):
     """JEPA (LatentWave) pretraining.
 
     Args:
@@ -34,12 +33,12 @@ class JEPA(WFMMethod):
         masking: mask generator (default: region masking, 4 targets).
         predictor_dim, predictor_depth, predictor_heads: narrow predictor ViT (paper: 128-d, 4 heads, 4 blocks).
         loss: ``mse`` (paper eq. 5) or ``smooth_l1`` (I-JEPA reference code).
-        momentum_start, momentum_end: EMA momentum, linear over the run.
         max_channels: channel indices known to the predictor's channel embedding.
         predictor_channel_embed: ``fixed`` channel codes (default) or a ``learned`` table in the predictor.
         regularizer: anti-collapse penalty on the pooled context-encoder features (``none`` | ``vicreg`` |
             ``sigreg``, :mod:`wfm.methods.regularizers`), added to the loss with weight ``reg_weight``.
-        **kwargs: optimisation and sampling arguments of :class:`~wfm.methods.base.WFMMethod`.
+        **kwargs: EMA momentum (:class:`~wfm.methods.momentum.MomentumMethod`: ``momentum_start`` 0.996,
+            ``momentum_end`` 1.0), optimisation and sampling arguments (:class:`~wfm.methods.base.WFMMethod`).
     """
 
     def __init__(
@@ -50,31 +49,15 @@ class JEPA(WFMMethod):
         predictor_depth: int = 4,
         predictor_heads: int = 4,
         loss: str = "mse",
-        momentum_start: float = 0.996,
-        momentum_end: float = 1.0,
         max_channels: int = 64,
         predictor_channel_embed: str = "fixed",
         regularizer: str = "none",
         reg_weight: float = 0.0,
-        lr: float = 1e-3,
-        lr_start: float = 2e-4,
-        lr_final: float = 1e-6,
-        warmup_fraction: float = 0.05,
-        weight_decay_start: float = 0.04,
-        weight_decay_end: float = 0.4,
-        betas: tuple[float, float] = (0.9, 0.999),
-        channel_sampling: str = "sample",
-        seed: int = 0,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            encoder, lr=lr, lr_start=lr_start, lr_final=lr_final, warmup_fraction=warmup_fraction,
-            weight_decay_start=weight_decay_start, weight_decay_end=weight_decay_end, betas=betas,
-            channel_sampling=channel_sampling, seed=seed,
-        )
+        super().__init__(encoder=encoder, **kwargs)
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-        if not 0 <= momentum_start <= momentum_end <= 1:
-            raise ValueError(f"need 0 <= momentum_start <= momentum_end <= 1, got {momentum_start}, {momentum_end}")
         if regularizer not in REGULARIZERS:
             raise ValueError(f"regularizer must be one of {REGULARIZERS}, got {regularizer!r}")
         if reg_weight < 0:
@@ -84,7 +67,6 @@ class JEPA(WFMMethod):
         # impossible masking parameters fail here, at start-up, before any data is read
         self.masking.check(self.encoder.grid_size)
         self.loss_name = loss
-        self.momentum_start, self.momentum_end = momentum_start, momentum_end
         self.target_encoder = copy.deepcopy(self.encoder)
         self.target_encoder.requires_grad_(False)
         self.predictor = Predictor(
@@ -101,26 +83,9 @@ class JEPA(WFMMethod):
     def trainable_modules(self) -> list[nn.Module]:
         return [self.encoder, self.predictor]
 
-    def momentum(self, step: int) -> float:
-        return schedules.linear(step, self.total_steps, self.momentum_start, self.momentum_end)
-
-    def schedule_values(self, step: int) -> dict[str, float]:
-        return {**super().schedule_values(step), "momentum": self.momentum(step)}
-
-    @torch.no_grad()
-    def ema_update(self, m: float) -> None:
-        """``target <- m * target + (1 - m) * online`` for every parameter, with foreach kernels."""
-        tgt = [p for p in self.target_encoder.parameters()]
-        src = [p.detach() for p in self.encoder.parameters()]
-        torch._foreach_mul_(tgt, m)
-        torch._foreach_add_(tgt, src, alpha=1.0 - m)
-
-    def after_optimizer_step(self) -> None:
-        # global_step has not been incremented yet: this is the momentum of the step just taken
-        self.ema_update(self.momentum(self.global_step))
-
-    def on_train_start(self) -> None:
-        self.target_encoder.eval()  # no dropout etc.; it is never trained
+    @property
+    def momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
+        return [(self.encoder, self.target_encoder)]
 
     def shared_step(self, batch: dict[str, torch.Tensor], rng: np.random.Generator, stage: str) -> dict[str, Any]:
         x, channels, channel_ids = self.maybe_sample_channels(batch, rng, stage)

@@ -58,9 +58,9 @@ class MAE(WFMMethod):
         mask_ratio: share of grid positions hidden per sample.
         norm_pix_loss: reconstruct per-patch normalised pixels (zero mean, unit variance per patch).
         max_channels: channel indices known to the decoder's channel embedding.
-        lr, lr_start, lr_final, warmup_fraction, weight_decay_start, weight_decay_end, betas,
-        channel_sampling, seed: as in :class:`~wfm.methods.base.WFMMethod`; defaults follow MAE / WavesFM
-        (lr 1e-3 warmed up from 0, constant weight decay 0.05, betas (0.9, 0.95)).
+        **kwargs: optimisation and sampling arguments of :class:`~wfm.methods.base.WFMMethod`; the MAE /
+            WavesFM values (lr 1e-3 warmed up from 0, constant weight decay 0.05, betas (0.9, 0.95)) are in the
+            MAE recipes (``configs/mae*.yaml``).
     """
 
     def __init__(
@@ -72,21 +72,9 @@ class MAE(WFMMethod):
         mask_ratio: float = 0.75,
         norm_pix_loss: bool = False,
         max_channels: int = 64,
-        lr: float = 1e-3,
-        lr_start: float = 0.0,
-        lr_final: float = 1e-6,
-        warmup_fraction: float = 0.05,
-        weight_decay_start: float = 0.05,
-        weight_decay_end: float = 0.05,
-        betas: tuple[float, float] = (0.9, 0.95),
-        channel_sampling: str = "sample",
-        seed: int = 0,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            encoder, lr=lr, lr_start=lr_start, lr_final=lr_final, warmup_fraction=warmup_fraction,
-            weight_decay_start=weight_decay_start, weight_decay_end=weight_decay_end, betas=betas,
-            channel_sampling=channel_sampling, seed=seed,
-        )
+        super().__init__(encoder=encoder, **kwargs)
         if not 0 < mask_ratio < 1:
             raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
         self.mask_ratio = float(mask_ratio)

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wfm.eval.metrics import mean_per_class_accuracy
+from wfm.eval.metrics import MeanPerClassAccuracy, MeanPositionError
 from wfm.methods.base import WFMMethod
 from wfm.methods.finetune import FINETUNE_MODES, apply_finetune_mode, param_groups
 from wfm.models.encoder import ViTEncoder
@@ -29,15 +29,10 @@ TASK_KINDS = ("classification", "regression")
 
 
 def _train_targets(datamodule: Any, target: str) -> torch.Tensor:
-    """All training-split values of ``target``; reads only the label column when the DataModule allows it."""
-    ds = getattr(datamodule, "dataset", None)
-    if ds is not None and hasattr(ds, "path") and hasattr(datamodule, "split_indices"):
-        import h5py  # only for the fast path; a generic DataModule is iterated instead
-
-        train_idx, _ = datamodule.split_indices(datamodule.split_seed)
-        with h5py.File(ds.path, "r") as f:
-            if target in f:
-                return torch.as_tensor(np.asarray(f[target])[np.asarray(train_idx)], dtype=torch.float32)
+    """All training-split values of ``target``: from the DataModule's ``train_targets`` when it has one (a
+    downstream DataModule reads the label column alone), else by iterating its training loader."""
+    if hasattr(datamodule, "train_targets"):
+        return torch.as_tensor(np.asarray(datamodule.train_targets(target)), dtype=torch.float32)
     values = [batch[target].float() for batch in datamodule.train_dataloader()]
     if not values:
         raise ValueError("cannot compute target statistics: the training dataloader is empty")
@@ -65,8 +60,11 @@ class Supervised(WFMMethod):
         layer_decay: layer-wise lr decay factor (e.g. 0.75), None for a single lr.
         encoder_config: encoder kwargs used to rebuild the architecture when loading this module's own
             checkpoint (recorded automatically; leave unset).
-        lr, lr_start, lr_final, warmup_fraction, weight_decay_start, weight_decay_end, betas,
-        channel_sampling, seed: as in :class:`~wfm.methods.base.WFMMethod` (no channel sampling by default).
+        channel_sampling: as in :class:`~wfm.methods.base.WFMMethod`, but off by default (a task sees every
+            channel).
+        **kwargs: optimisation arguments of :class:`~wfm.methods.base.WFMMethod`; the fine-tuning values
+            (lr 5e-4 warmed up from 0, constant weight decay 0.05) are in the recipes (``configs/supervised_*``,
+            ``configs/finetune/*``).
     """
 
     def __init__(
@@ -87,15 +85,8 @@ class Supervised(WFMMethod):
         lora_alpha: float = 16.0,
         layer_decay: float | None = None,
         encoder_config: dict[str, Any] | None = None,
-        lr: float = 5e-4,
-        lr_start: float = 0.0,
-        lr_final: float = 1e-6,
-        warmup_fraction: float = 0.05,
-        weight_decay_start: float = 0.05,
-        weight_decay_end: float = 0.05,
-        betas: tuple[float, float] = (0.9, 0.999),
         channel_sampling: str = "none",
-        seed: int = 0,
+        **kwargs: Any,
     ) -> None:
         if encoder is not None and backbone is not None:
             raise ValueError("give either encoder (train from scratch) or backbone (pretrained), not both")
@@ -105,11 +96,7 @@ class Supervised(WFMMethod):
             encoder = load_backbone(backbone)
         elif encoder is None and encoder_config is not None:
             encoder = ViTEncoder(**encoder_config)
-        super().__init__(
-            encoder, lr=lr, lr_start=lr_start, lr_final=lr_final, warmup_fraction=warmup_fraction,
-            weight_decay_start=weight_decay_start, weight_decay_end=weight_decay_end, betas=betas,
-            channel_sampling=channel_sampling, seed=seed,
-        )
+        super().__init__(encoder=encoder, channel_sampling=channel_sampling, **kwargs)
         if task_kind not in TASK_KINDS:
             raise ValueError(f"task_kind must be one of {TASK_KINDS}, got {task_kind!r}")
         if task_kind == "classification":
@@ -160,8 +147,11 @@ class Supervised(WFMMethod):
         self.register_buffer("target_std", std)
         known = target_mean is not None and target_std is not None
         self.register_buffer("target_stats_set", torch.tensor(known))
-        # the metric step: per-batch predictions and targets, reduced at epoch end over the whole split
-        self._outputs: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {"val": [], "test": []}
+        # the probe protocol's headline metric over the whole split, per evaluation stage (torchmetrics)
+        self.split_metrics = nn.ModuleDict({
+            stage: MeanPerClassAccuracy(int(num_classes)) if task_kind == "classification" else MeanPositionError()
+            for stage in ("val", "test")
+        })
 
     # --- modules ---
     def trainable_modules(self) -> list[nn.Module]:
@@ -217,35 +207,33 @@ class Supervised(WFMMethod):
             loss = F.mse_loss(out, (y - self.target_mean) / self.target_std)
             pred = out.detach() * self.target_std + self.target_mean
             metrics = {"loss": loss, "batch_error": (pred - y).norm(dim=-1).mean()}
-        if stage in self._outputs:
-            self._outputs[stage].append((pred.detach().cpu(), y.detach().cpu()))
+        if stage in self.split_metrics:
+            self.split_metrics[stage].update(pred.detach(), y.detach())
         return metrics
 
     # --- epoch metrics: the probe protocol's headline numbers over the whole split ---
     def epoch_metrics(self, stage: str) -> dict[str, float]:
-        outs = self._outputs[stage]
-        self._outputs[stage] = []
-        if not outs:
+        """``{"acc": %}`` or ``{"error": units}`` over everything seen in ``stage`` since the last call."""
+        metric = self.split_metrics[stage]
+        if not metric.update_called:
             return {}
-        pred = torch.cat([p for p, _ in outs])
-        y = torch.cat([t for _, t in outs])
-        if self.task_kind == "classification":
-            return {"acc": 100.0 * mean_per_class_accuracy(pred, y, int(self.num_classes))}
-        return {"error": float((pred.double() - y.double()).norm(dim=-1).mean())}
+        value = float(metric.compute())
+        metric.reset()
+        return {"acc" if self.task_kind == "classification" else "error": value}
 
     def _log_epoch(self, stage: str) -> None:
+        # torchmetrics has already reduced the states across ranks: every rank logs the global value
         for key, value in self.epoch_metrics(stage).items():
-            # sync_dist averages per-rank values: exact only on one device (the usual case for these tasks)
-            self.log(f"{stage}/{key}", value, prog_bar=True, sync_dist=True)
+            self.log(f"{stage}/{key}", value, prog_bar=True, sync_dist=False)
 
     def on_validation_epoch_start(self) -> None:
-        self._outputs["val"] = []
+        self.split_metrics["val"].reset()
 
     def on_validation_epoch_end(self) -> None:
         self._log_epoch("val")
 
     def on_test_epoch_start(self) -> None:
-        self._outputs["test"] = []
+        self.split_metrics["test"].reset()
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         out = self.shared_step(batch, self.step_rng(batch_idx, "test"), "test")

@@ -126,6 +126,6 @@ class MAEDecoder(nn.Module):
         ], dim=1)
         mask = key_padding_mask(valid)
         for blk in self.blocks:
-            x = blk(x, mask)
+            x = blk(x, attn_mask=mask)
         out = self.head(self.norm(x[:, num_prefix:]))
         return out.view(b, c, n, -1)

@@ -10,11 +10,12 @@ other token's output.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
+from timm.models.vision_transformer import Block as TimmBlock
 from torch import nn
 
 from wfm.models.pos_embed import channel_codes, sincos_2d
@@ -29,38 +30,15 @@ def _pair(v: int | Sequence[int]) -> tuple[int, int]:
     return v  # type: ignore[return-value]
 
 
-class Attention(nn.Module):
-    """Multi-head self-attention through the fused ``scaled_dot_product_attention`` kernel."""
-
-    def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True) -> None:
-        super().__init__()
-        if dim % num_heads:
-            raise ValueError(f"width {dim} is not divisible by num_heads={num_heads}")
-        self.num_heads = num_heads
-        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
-        self.proj = nn.Linear(dim, dim)
-
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
-        b, n, d = x.shape
-        qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, d // self.num_heads).permute(2, 0, 3, 1, 4)
-        out = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=attn_mask)
-        return self.proj(out.transpose(1, 2).reshape(b, n, d))
+def Block(dim: int, num_heads: int, mlp_ratio: float = 4.0) -> TimmBlock:  # noqa: N802 (a layer factory)
+    """Pre-norm transformer block (timm's): ``x + attn(norm(x))`` then ``x + mlp(norm(x))``, attention through
+    the fused ``scaled_dot_product_attention`` kernel with an optional boolean mask (True = attend)."""
+    if dim % num_heads:
+        raise ValueError(f"width {dim} is not divisible by num_heads={num_heads}")
+    return TimmBlock(dim, num_heads, mlp_ratio=mlp_ratio, qkv_bias=True, norm_layer=_LayerNorm)
 
 
-class Block(nn.Module):
-    """Pre-norm transformer block: ``x + attn(norm(x))`` then ``x + mlp(norm(x))``."""
-
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0) -> None:
-        super().__init__()
-        hidden = int(dim * mlp_ratio)
-        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.attn = Attention(dim, num_heads)
-        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
-
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x), attn_mask)
-        return x + self.mlp(self.norm2(x))
+_LayerNorm = functools.partial(nn.LayerNorm, eps=1e-6)
 
 
 def key_padding_mask(valid: torch.Tensor) -> torch.Tensor | None:
@@ -114,11 +92,11 @@ def init_vit_weights(module: nn.Module, init: str = "xavier") -> None:
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
     if init == "ijepa":
-        blocks = [m for m in module.modules() if isinstance(m, Block)]
+        blocks = [m for m in module.modules() if isinstance(m, TimmBlock)]
         with torch.no_grad():
             for i, blk in enumerate(blocks, start=1):
                 blk.attn.proj.weight.div_(math.sqrt(2.0 * i))
-                blk.mlp[2].weight.div_(math.sqrt(2.0 * i))
+                blk.mlp.fc2.weight.div_(math.sqrt(2.0 * i))
 
 
 def default_channel_ids(b: int, c: int, device: torch.device | str) -> torch.Tensor:
@@ -212,7 +190,7 @@ class ViTEncoder(nn.Module):
         self.channel_embed = None if mode == "none" else ChannelEmbedding(mode, max_channels, embed_dim)
         self.init = self.config["init"]
         self.blocks = nn.ModuleList(Block(embed_dim, num_heads, mlp_ratio) for _ in range(depth))
-        self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
+        self.norm = _LayerNorm(embed_dim)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -297,7 +275,7 @@ class ViTEncoder(nn.Module):
             valid = torch.cat([torch.ones(b, 1, dtype=torch.bool, device=valid.device), valid], dim=1)
         mask = key_padding_mask(valid)
         for blk in self.blocks:
-            tok = blk(tok, mask)
+            tok = blk(tok, attn_mask=mask)
         return self.norm(tok), valid
 
     def pool_tokens(self, tokens: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

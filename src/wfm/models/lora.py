@@ -18,9 +18,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+from timm.layers.attention import Attention
 from torch import nn
-
-from wfm.models.encoder import Attention
 
 
 class LoRAQKV(nn.Linear):
@@ -96,7 +95,7 @@ def add_lora(model: nn.Module, rank: int = 8, alpha: float = 16.0) -> list[LoRAQ
     """
     attns = _attentions(model)
     if not attns:
-        raise ValueError(f"{type(model).__name__} has no wfm attention blocks to put LoRA adapters on")
+        raise ValueError(f"{type(model).__name__} has no attention blocks to put LoRA adapters on")
     layers = []
     for attn in attns:
         if isinstance(attn.qkv, LoRAQKV):

@@ -116,6 +116,6 @@ class Predictor(nn.Module):
         valid = torch.cat([zv, qv], dim=1)
         mask = key_padding_mask(valid)
         for blk in self.blocks:
-            x = blk(x, mask)
+            x = blk(x, attn_mask=mask)
         out = self.proj_out(self.norm(x[:, c * kc :]))
         return out.view(b, m, c * kt, -1), qv.view(b, m, c * kt)

@@ -1,4 +1,4 @@
-"""LightningDataModules: thin wrappers that split, batch and load prepared datasets."""
+"""LightningDataModules: the pretraining mix, one downstream task, and a suite of tasks probed together."""
 
 from wfm.data.datamodules.downstream import (
     BeamDataModule,
@@ -8,6 +8,7 @@ from wfm.data.datamodules.downstream import (
     RFSDataModule,
 )
 from wfm.data.datamodules.pretrain import PretrainDataModule
+from wfm.data.datamodules.probe_suite import ProbeSuite, check_downstream
 from wfm.data.datamodules.sampler import ChannelGroupedBatchSampler
 
 __all__ = [
@@ -17,5 +18,7 @@ __all__ = [
     "LoSDataModule",
     "PositioningDataModule",
     "PretrainDataModule",
+    "ProbeSuite",
     "RFSDataModule",
+    "check_downstream",
 ]

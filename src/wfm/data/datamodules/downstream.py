@@ -8,8 +8,7 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Subset
 
 from wfm.data.collate import pad_collate
-from wfm.data.datamodules.pretrain import open_dataset
-from wfm.data.datasets.h5 import H5Dataset
+from wfm.data.datasets import H5Dataset, open_dataset
 from wfm.data.split import train_test_split
 from wfm.data.task import TaskInfo
 
@@ -124,6 +123,11 @@ class DownstreamDataModule(LightningDataModule):
     def split_indices(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """``(train_idx, test_idx)`` of the 80/20 split for ``seed``: sorted, deterministic."""
         return train_test_split(len(self._open()), seed, self.train_frac)
+
+    def train_targets(self, target: str | None = None) -> np.ndarray:
+        """Every training-split value of label ``target`` (default: the task's), read without the inputs."""
+        tr, _ = self.split_indices(self.split_seed)
+        return self._open().column(target or self.target)[tr]
 
     def _loader(self, ds: object, shuffle: bool) -> DataLoader:
         gen = torch.Generator().manual_seed(self.seed) if shuffle else None

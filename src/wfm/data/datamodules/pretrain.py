@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterator
 
 import numpy as np
 from lightning.pytorch import LightningDataModule
@@ -12,8 +11,9 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler, Subset
 from wfm.data.collate import pad_collate
 from wfm.data.datamodules.resumable import ResumableDataLoader
 from wfm.data.datamodules.sampler import ChannelGroupedBatchSampler
-from wfm.data.datasets.builtin import BuiltinDataset, build_builtin, is_builtin
+from wfm.data.datasets.builtin import build_builtin, is_builtin
 from wfm.data.datasets.h5 import H5Dataset
+from wfm.data.datasets.open import open_dataset
 from wfm.data.split import train_test_split
 
 #: every input representation of the built-in downstream tasks: spectrograms, CSI magnitude, CSI real/imag
@@ -36,29 +36,6 @@ class EpochShuffleSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return self.n
-
-
-def open_dataset(
-    name: str,
-    n: int,
-    size: int | Sequence[int],
-    seed: int = 0,
-    cache_dir: str | None = None,
-    target: str | None = None,
-    labels: bool = True,
-    options: dict | None = None,
-) -> H5Dataset:
-    """A built-in name (generated/cached with ``n`` samples and generator ``options``) or a path to a wfm
-    HDF5 file (``options`` must then be empty)."""
-    if is_builtin(name):
-        return BuiltinDataset(
-            name, n, seed=seed, size=size, root=cache_dir, target=target, labels=labels, options=options
-        )
-    if options:
-        raise ValueError(f"{name}: generator options {options} only apply to built-in datasets")
-    if not Path(name).exists():
-        raise FileNotFoundError(f"{name}: not a built-in dataset name and no such HDF5 file")
-    return H5Dataset(name, target=target, size=size, labels=labels)
 
 
 class PretrainDataModule(LightningDataModule):
@@ -215,5 +192,4 @@ __all__ = [
     "EpochShuffleSampler",
     "PretrainDataModule",
     "channel_counts",
-    "open_dataset",
 ]

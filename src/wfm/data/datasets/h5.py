@@ -113,6 +113,17 @@ class H5Dataset(Dataset):
                 sample[key] = torch.as_tensor(value, dtype=torch.float32)
         return sample
 
+    def column(self, key: str) -> np.ndarray:
+        """The whole label column ``key`` (N, ...) without reading any input."""
+        declared = self.meta["labels"]
+        if key not in declared:
+            raise ValueError(f"{self.path}: no label {key!r}; the file has {sorted(declared)}")
+        values = np.asarray(self._handle()[key])
+        if declared[key]["kind"] != "classification" and not np.isfinite(values).all():
+            bad = int(np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(1))[0])
+            raise ValueError(f"{self.path}: sample {bad} has non-finite label {key!r}")
+        return values
+
     def close(self) -> None:
         if self._file is not None:
             self._file.close()

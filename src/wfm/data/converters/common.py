@@ -1,0 +1,124 @@
+"""What the converters share: reading interleaved IQ, cutting it into spectrogram windows, choosing where a
+label comes from, and the read / skipped / written report every converter prints.
+
+Label sources (``--label`` of the IQ converters) say where a recording's class is found, because public
+releases of one dataset differ in layout:
+
+* ``json:KEY.PATH`` — a key path in a JSON metadata document (``json:transmitter``, ``json:tx.id``);
+* ``annotation:FIELD`` — a field of each SigMF annotation (``annotation:core:label``);
+* ``global:FIELD`` — a field of the SigMF ``global`` object (one label per recording);
+* ``filename:REGEX`` — the first group (or whole match) of a regular expression on the file name;
+* ``folder`` — the name of the folder holding the file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wfm.data import transforms
+
+#: SigMF / raw IQ sample formats: numpy dtype of one real value and the scale to unit full range
+IQ_DTYPES = {"cf32_le": ("<f4", 1.0), "cf64_le": ("<f8", 1.0), "ci16_le": ("<i2", 1 / 32768.0)}
+LABEL_KINDS = ("json", "annotation", "global", "filename", "folder")
+
+
+def read_interleaved_iq(path: Path, datatype: str = "cf32_le") -> np.ndarray:
+    """Complex64 samples of a file of interleaved little-endian I/Q values."""
+    if datatype not in IQ_DTYPES:
+        raise ValueError(f"{path}: IQ datatype {datatype!r} not supported; expected one of {sorted(IQ_DTYPES)}")
+    np_dtype, scale = IQ_DTYPES[datatype]
+    raw = np.fromfile(path, dtype=np_dtype)
+    if raw.size % 2:
+        raise ValueError(f"{path}: odd number of values; expected interleaved I/Q pairs")
+    return (raw[0::2] + 1j * raw[1::2]).astype(np.complex64) * scale
+
+
+def stft_description(nfft: int, frames: int) -> dict[str, Any]:
+    """The ``stft`` step recorded in a file's preprocessing (what :func:`iq_windows` did)."""
+    return {"nfft": nfft, "frames": frames, "hop": nfft // 2, "window": "hann", "fftshift": True}
+
+
+def iq_windows(iq: np.ndarray, nfft: int, frames: int, max_windows: int | None = None) -> np.ndarray:
+    """IQ -> power spectrogram windows ``(n, 1, nfft, frames)`` (the one IQ/STFT path of every converter)."""
+    return transforms.iq_spectrograms(iq, nfft, frames, max_windows=max_windows)
+
+
+@dataclass(frozen=True)
+class LabelSource:
+    """Where a label is read from: ``kind`` in ``LABEL_KINDS`` and its argument (key path, field, regex)."""
+
+    kind: str
+    arg: str = ""
+
+    @classmethod
+    def parse(cls, spec: str) -> LabelSource:
+        kind, _, arg = spec.partition(":")
+        if kind not in LABEL_KINDS:
+            raise ValueError(f"label source {spec!r}: expected one of {', '.join(k + ':...' for k in LABEL_KINDS)}")
+        if kind != "folder" and not arg:
+            raise ValueError(f"label source {spec!r}: {kind} needs an argument, e.g. {kind}:NAME")
+        if kind == "filename":
+            try:
+                re.compile(arg)
+            except re.error as err:
+                raise ValueError(f"label source {spec!r}: bad regular expression: {err}") from err
+        return cls(kind, arg)
+
+    def __str__(self) -> str:
+        return self.kind if self.kind == "folder" else f"{self.kind}:{self.arg}"
+
+    def read(self, path: Path, document: Mapping[str, Any] | None = None) -> str | None:
+        """The label for file ``path`` (``document``: its JSON metadata, or one SigMF annotation / global
+        object), or None when this source has nothing there."""
+        if self.kind == "folder":
+            return path.parent.name
+        if self.kind == "filename":
+            m = re.search(self.arg, path.name)
+            return None if m is None else (m.group(1) if m.groups() else m.group(0))
+        if document is None:
+            return None
+        if self.kind in ("annotation", "global"):  # SigMF field names contain ':' and no dots
+            value = document.get(self.arg)
+        else:
+            value: Any = document
+            for part in self.arg.split("."):
+                if not isinstance(value, Mapping) or part not in value:
+                    return None
+                value = value[part]
+        return None if value is None or isinstance(value, (Mapping, list)) else str(value)
+
+
+def class_indices(names: list[str], where: Path, source: LabelSource) -> tuple[list[str], np.ndarray]:
+    """Sorted class names and the int64 label of every sample; one class only is an error (nothing to learn)."""
+    classes = sorted(set(names))
+    if len(classes) < 2:
+        raise ValueError(f"{where}: every sample is labelled {classes[0]!r} (labels from {source}); a "
+                         "classification needs two or more classes: choose another --label")
+    return classes, np.array([classes.index(c) for c in names], dtype=np.int64)
+
+
+@dataclass
+class Report:
+    """How many files and samples a conversion read, skipped (with the reasons) and wrote."""
+
+    files_read: int = 0
+    samples_written: int = 0
+    skipped: Counter = field(default_factory=Counter)  # reason -> count
+    outputs: list[Path] = field(default_factory=list)
+
+    def skip(self, reason: str, count: int = 1) -> None:
+        self.skipped[reason] += count
+
+    def __str__(self) -> str:
+        lines = [f"read {self.files_read} file(s), wrote {self.samples_written} sample(s) to "
+                 + ", ".join(str(p) for p in self.outputs)]
+        for reason, count in sorted(self.skipped.items()):
+            lines.append(f"skipped {count}: {reason}")
+        return "\n".join(lines)

@@ -1,0 +1,105 @@
+"""DeepMIMO user channels -> a wfm HDF5 file with beam and LoS/NLoS labels.
+
+Input: ``.npz`` (or MATLAB v5 ``.mat``) with ``channels`` complex ``(N, M, K)`` (M base-station antennas of a
+uniform linear array, K subcarriers), ``los`` ``(N,)`` (1 LoS, 0 NLoS, -1 no path: dropped), optional
+``scenario`` (used for the output name, which must be a plain file name). Each channel becomes 2 real
+channels (real, imaginary) of ``(M, K)``, resized bicubically. ``beam`` is the best beam of a ``B``-beam
+DFT codebook, ``argmax_b Σ_k |f_bᴴ h_k|²`` with ``f_b[m] = exp(j2π·m·b/B)/√M``.
+
+    wfm-convert deepmimo CHANNELS.npz OUT_DIR [--beams 64] [--size 112] [--name NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+
+from wfm.data import transforms
+from wfm.data.converters.common import Report
+from wfm.data.hdf5 import label_meta, write_dataset_file
+
+
+def dft_codebook(m: int, beams: int) -> np.ndarray:
+    """``(M, B)`` DFT codebook (oversampled when ``B > M``), unit-norm columns."""
+    return np.exp(2j * np.pi * np.outer(np.arange(m), np.arange(beams)) / beams) / np.sqrt(m)
+
+
+def best_beam(channels: np.ndarray, beams: int) -> np.ndarray:
+    """Index of the codebook beam with the most received power summed over subcarriers, per user."""
+    gain = np.abs(np.einsum("mb,nmk->nbk", dft_codebook(channels.shape[1], beams).conj(), channels)) ** 2
+    return gain.sum(axis=2).argmax(axis=1).astype(np.int64)
+
+
+def _load(path: Path) -> dict:
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    return {k: v for k, v in scipy.io.loadmat(path).items() if not k.startswith("__")}
+
+
+def convert(
+    src: str | Path, out_dir: str | Path, beams: int = 64, size: int = 112, name: str | None = None
+) -> Report:
+    """Convert one DeepMIMO export to ``out_dir/<name>.h5`` (default ``deepmimo_<scenario>_b<beams>``)."""
+    src = Path(src)
+    d = _load(src)
+    for key in ("channels", "los"):
+        if key not in d:
+            raise ValueError(f"{src}: variable {key!r} missing; expected channels (N, M, K) and los (N,)")
+    h = np.asarray(d["channels"])
+    los = np.asarray(d["los"]).reshape(-1).astype(np.int64)
+    if h.ndim != 3 or not np.iscomplexobj(h):
+        raise ValueError(f"{src}: channels has shape {h.shape} dtype {h.dtype}, expected complex (N, M, K)")
+    if los.shape[0] != h.shape[0]:
+        raise ValueError(f"{src}: los has {los.shape[0]} entries, channels {h.shape[0]} users")
+    bad = ~np.isin(los, (-1, 0, 1))
+    if bad.any():
+        raise ValueError(f"{src}: user {int(np.argmax(bad))} has los={los[bad][0]}, expected -1, 0 or 1")
+    keep = los >= 0  # users without any path carry no channel to learn from
+    h, los = h[keep], los[keep]
+    x = transforms.preprocess(np.stack([h.real, h.imag], axis=1).astype(np.float32), power=False, size=size)
+    scenario = str(np.asarray(d.get("scenario", "scenario")).reshape(-1)[0])
+    out_name = name or f"deepmimo_{scenario}_b{beams}"
+    meta = label_meta(
+        {"beam": "classification", "los": "classification"},
+        {"los": ("nlos", "los")},
+        num_classes={"beam": beams},
+    )
+    prep = transforms.describe(
+        False,
+        size,
+        channels="complex (M, K) -> (real, imag)",
+        dropped_no_path=int((~keep).sum()),
+        beam_codebook={"type": "DFT", "beams": beams, "ula_antennas": int(h.shape[1])},
+    )
+    out = write_dataset_file(
+        out_dir,
+        out_name,
+        x,
+        {"beam": best_beam(h, beams), "los": los},
+        meta,
+        f"deepmimo:{scenario}",
+        "csi",
+        prep,
+    )
+    report = Report(files_read=1, samples_written=int(keep.sum()), outputs=[out])
+    if (~keep).any():
+        report.skip("user without any path (los = -1)", int((~keep).sum()))
+    return report
+
+
+def main(argv: list[str] | None = None) -> Report:
+    p = argparse.ArgumentParser(prog="wfm-convert deepmimo", description=__doc__.splitlines()[0])
+    p.add_argument("src")
+    p.add_argument("out_dir")
+    p.add_argument("--beams", type=int, default=64, choices=(16, 32, 64))
+    p.add_argument("--size", type=int, default=112)
+    p.add_argument("--name", default=None)
+    a = p.parse_args(argv)
+    return convert(a.src, a.out_dir, a.beams, a.size, a.name)
+

@@ -1,0 +1,106 @@
+"""5G NR positioning CSI (MATLAB v7.3: ``features`` (N, C, 16, 193), ``labels/position``) -> a wfm HDF5 file.
+
+MATLAB v7.3 files are HDF5 written column-major, so h5py sees every array with its axes reversed:
+``features`` as (193, 16, C, N) and ``labels/position`` as (3, N). They are transposed back here (a file
+written row-major by other tools, already (N, C, 16, 193), is also accepted). Features are real CSI
+magnitudes: no dB, bicubic resize per base station, streamed in chunks.
+
+    wfm-convert nr_positioning FILE.mat OUT_DIR [--size 112] [--name nr_positioning]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from wfm.data import transforms
+from wfm.data.converters.common import Report
+from wfm.data.hdf5 import H5Writer, label_meta, safe_output_path
+from wfm.data.split import train_test_split
+
+SUBCARRIER_SHAPE = (16, 193)
+
+
+def _layout(path: Path, shape: tuple[int, ...]) -> bool:
+    """True if ``features`` is stored MATLAB-style (axes reversed)."""
+    if len(shape) != 4:
+        raise ValueError(f"{path}: 'features' has shape {shape}, expected 4-D (N, C, 16, 193)")
+    if tuple(shape[:2]) == SUBCARRIER_SHAPE[::-1]:
+        return True
+    if tuple(shape[2:]) == SUBCARRIER_SHAPE:
+        return False
+    raise ValueError(
+        f"{path}: 'features' has shape {shape}; expected (N, C, 16, 193) or MATLAB's (193, 16, C, N)"
+    )
+
+
+def convert(
+    mat_path: str | Path, out_dir: str | Path, size: int = 112, name: str = "nr_positioning", chunk: int = 256
+) -> Report:
+    """Convert one ``.mat`` file to ``out_dir/<name>.h5`` (statistics from the seed-0 training split)."""
+    mat_path = Path(mat_path)
+    out = safe_output_path(out_dir, name)
+    if not mat_path.exists():
+        raise FileNotFoundError(f"{mat_path}: no such file")
+    try:
+        f = h5py.File(mat_path, "r")
+    except OSError as e:
+        raise ValueError(f"{mat_path}: not a MATLAB v7.3 (HDF5) file: {e}") from e
+    with f:
+        for key in ("features", "labels/position"):
+            if key not in f:
+                raise ValueError(f"{mat_path}: '{key}' missing; expected features and labels/position")
+        feats, pos_ds = f["features"], f["labels/position"]
+        matlab = _layout(mat_path, feats.shape)
+        n = feats.shape[-1] if matlab else feats.shape[0]
+        c = feats.shape[2] if matlab else feats.shape[1]
+        pos = np.asarray(pos_ds[()], dtype=np.float64)
+        pos = pos.T if matlab else pos
+        if pos.shape != (n, 3):
+            raise ValueError(
+                f"{mat_path}: labels/position is {pos.shape} after layout fix, expected ({n}, 3)"
+            )
+        train_idx, _ = train_test_split(n, 0)
+        is_train = np.zeros(n, bool)
+        is_train[train_idx] = True
+        prep = transforms.describe(
+            False,
+            size,
+            source_layout="matlab_v7.3_transposed" if matlab else "row_major",
+            features="CSI magnitude (N, C, 16, 193)",
+        )
+        meta = label_meta({"position": "regression"}, units={"position": "m"})
+        with H5Writer(
+            out,
+            (c, *((size, size) if isinstance(size, int) else size)),
+            meta,
+            source=f"nr_positioning:{mat_path.name}",
+            modality="csi",
+            preprocessing=prep,
+            extra_attrs={"stats_split": {"seed": 0, "train_frac": 0.8}},
+        ) as w:
+            for s in range(0, n, chunk):
+                e = min(s + chunk, n)
+                block = (
+                    np.asarray(feats[..., s:e]).transpose(3, 2, 1, 0) if matlab else np.asarray(feats[s:e])
+                )
+                w.append(
+                    transforms.preprocess(block, power=False, size=size),
+                    {"position": pos[s:e]},
+                    stats_rows=is_train[s:e],
+                )
+    return Report(files_read=1, samples_written=n, outputs=[out])
+
+
+def main(argv: list[str] | None = None) -> Report:
+    p = argparse.ArgumentParser(prog="wfm-convert nr_positioning", description=__doc__.splitlines()[0])
+    p.add_argument("mat")
+    p.add_argument("out_dir")
+    p.add_argument("--size", type=int, default=112)
+    p.add_argument("--name", default="nr_positioning")
+    a = p.parse_args(argv)
+    return convert(a.mat, a.out_dir, a.size, a.name)
+

@@ -1,0 +1,137 @@
+"""SigMF recordings (``.sigmf-meta`` + ``.sigmf-data``) -> a wfm spectrogram HDF5 file.
+
+Each labelled segment is cut into windows of ``frames`` STFT frames of ``nfft`` bins; power -> dB -> bicubic
+resize; statistics from the training part of the seed-0 split. Labels (``--label``, see
+:mod:`wfm.data.converters.common`) default to ``annotation:core:label``: every annotation carrying that
+field is a segment with its own label, and a recording with no such annotation is one segment labelled by
+its folder name. Any other source labels whole recordings (``global:core:description``, ``filename:REGEX``,
+``folder``, ``json:KEY.PATH`` into the meta document).
+
+    wfm-convert sigmf RAW_DIR OUT_DIR [--size 112] [--nfft 256] [--frames 256] [--label annotation:core:label]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from wfm.data import transforms
+from wfm.data.converters.common import (
+    IQ_DTYPES,
+    LabelSource,
+    Report,
+    class_indices,
+    iq_windows,
+    read_interleaved_iq,
+    stft_description,
+)
+from wfm.data.hdf5 import label_meta, write_dataset_file
+
+DEFAULT_LABEL = "annotation:core:label"
+
+
+def read_sigmf(meta_path: Path) -> tuple[dict, np.ndarray]:
+    """The metadata and complex64 samples of one SigMF recording."""
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{meta_path}: not valid JSON ({err})") from err
+    glob = meta.get("global", {})
+    if glob.get("core:datatype") not in IQ_DTYPES:
+        raise ValueError(f"{meta_path}: core:datatype {glob.get('core:datatype')!r} not supported; expected one "
+                         f"of {sorted(IQ_DTYPES)}")
+    if "core:sample_rate" not in glob:
+        raise ValueError(f"{meta_path}: global.core:sample_rate missing")
+    data_path = meta_path.with_name(meta_path.name[: -len(".sigmf-meta")] + ".sigmf-data")
+    if not data_path.exists():
+        raise FileNotFoundError(f"{data_path}: data file of {meta_path.name} missing")
+    return meta, read_interleaved_iq(data_path, glob.get("core:datatype"))
+
+
+def _segments(meta: dict, path: Path, source: LabelSource) -> list[tuple[int, int | None, str | None]]:
+    """(start, count, label) of every segment of one recording."""
+    if source.kind == "annotation":
+        segs = [(int(a.get("core:sample_start", 0)), a.get("core:sample_count"), source.read(path, a))
+                for a in meta.get("annotations", [])]
+        if source.arg == "core:label" and all(s[2] is None for s in segs):
+            return [(0, None, path.parent.name)]  # the documented layout: unannotated recording = folder label
+        return segs
+    document = meta.get("global", {}) if source.kind == "global" else meta
+    return [(0, None, source.read(path, document))]
+
+
+def convert(
+    raw_dir: str | Path,
+    out_dir: str | Path,
+    size: int = 112,
+    nfft: int = 256,
+    frames: int = 256,
+    max_windows: int | None = None,
+    name: str | None = None,
+    label: str = DEFAULT_LABEL,
+) -> Report:
+    """Convert every ``*.sigmf-meta`` under ``raw_dir``; the report lists the written file.
+
+    The output name is ``name``, else ``global.core:collection`` of the first recording, else the folder
+    name; it must be a plain file name (checked by ``safe_output_path``).
+    """
+    raw_dir = Path(raw_dir)
+    source = LabelSource.parse(label)
+    metas = sorted(raw_dir.rglob("*.sigmf-meta"))
+    if not metas:
+        raise FileNotFoundError(f"{raw_dir}: no *.sigmf-meta files")
+    report = Report()
+    specs: list[np.ndarray] = []
+    names: list[str] = []
+    collection = None
+    for mp in metas:
+        meta, iq = read_sigmf(mp)
+        report.files_read += 1
+        collection = collection or meta.get("global", {}).get("core:collection")
+        segments = _segments(meta, mp, source)
+        if not segments:
+            report.skip(f"recording without a label at {source}")
+        for start, count, lab in segments:
+            if lab is None:
+                report.skip(f"segment without a label at {source}")
+                continue
+            seg = iq[start : None if count is None else start + int(count)]
+            s = iq_windows(seg, nfft, frames, max_windows)
+            if not len(s):
+                report.skip(f"segment shorter than one window ({nfft + (frames - 1) * (nfft // 2)} samples)")
+            specs.append(s)
+            names += [lab] * len(s)
+    if not names:
+        raise ValueError(f"{raw_dir}: no labelled window of {frames} frames of {nfft} bins (labels from {source})")
+    classes, labels = class_indices(names, raw_dir, source)
+    x = transforms.preprocess(np.concatenate(specs), power=True, size=size)
+    prep = transforms.describe(True, size, stft=stft_description(nfft, frames), labels_from=str(source))
+    report.outputs.append(write_dataset_file(
+        out_dir,
+        name or collection or raw_dir.name,
+        x,
+        {"label": labels},
+        label_meta({"label": "classification"}, {"label": classes}),
+        source=f"sigmf:{raw_dir.name}",
+        modality="spectrogram",
+        preprocessing=prep,
+    ))
+    report.samples_written = len(labels)
+    return report
+
+
+def main(argv: list[str] | None = None) -> Report:
+    p = argparse.ArgumentParser(prog="wfm-convert sigmf", description=__doc__.splitlines()[0])
+    p.add_argument("raw_dir")
+    p.add_argument("out_dir")
+    p.add_argument("--size", type=int, default=112)
+    p.add_argument("--nfft", type=int, default=256)
+    p.add_argument("--frames", type=int, default=256)
+    p.add_argument("--max-windows", type=int, default=None, help="per segment")
+    p.add_argument("--name", default=None, help="output file name (without .h5)")
+    p.add_argument("--label", default=DEFAULT_LABEL, help="where labels come from (see wfm.data.converters.common)")
+    a = p.parse_args(argv)
+    return convert(a.raw_dir, a.out_dir, a.size, a.nfft, a.frames, a.max_windows, a.name, a.label)

@@ -1,0 +1,42 @@
+"""Feature extraction: order, dtype, eval mode, bf16, channel caps; the toy DataModule (tests/toy.py)
+obeys the contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from helpers import PROBE_ENCODER_CFG as CFG
+from toy import ToyDownstream
+
+from wfm.eval.features import extract_features
+from wfm.models.encoder import ViTEncoder
+
+
+def test_extract_features_order_dtype_mode():
+    torch.manual_seed(0)
+    enc = ViTEncoder(**CFG).train()
+    dm = ToyDownstream(num_samples=20, batch_size=6, variable_channels=True, channels=3)
+    feats, targets = extract_features(enc, dm.probe_dataloader(), bf16=False)
+    assert feats.shape == (20, 32) and feats.dtype == np.float32
+    assert set(targets) == {"label"} and targets["label"].shape == (20,)
+    np.testing.assert_array_equal(targets["label"], np.arange(20) % 3)
+    assert enc.training  # mode restored
+    s = dm.dataset[7]
+    with torch.no_grad():
+        one = enc.eval().features(s["x"][None], torch.tensor([s["channels"]]))
+    np.testing.assert_allclose(feats[7], one[0].numpy(), atol=1e-5)
+
+    bf, _ = extract_features(enc, dm.probe_dataloader(), bf16=True)
+    assert bf.dtype == np.float32 and np.abs(bf - feats).max() < 0.1
+
+    one_ch, _ = extract_features(enc, dm.probe_dataloader(), bf16=False, max_channels=1)
+    with torch.no_grad():
+        ref = enc.features(s["x"][None, :1])
+    np.testing.assert_allclose(one_ch[7], ref[0].numpy(), atol=1e-5)
+
+
+def test_toy_split_contract():
+    dm = ToyDownstream(num_samples=50)
+    tr, te = dm.split_indices(0)
+    assert len(tr) == 40 and len(te) == 10 and not set(tr) & set(te)
+    assert np.array_equal(dm.split_indices(0)[0], tr) and not np.array_equal(dm.split_indices(1)[0], tr)

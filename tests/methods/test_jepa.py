@@ -1,0 +1,103 @@
+"""JEPA method: EMA math, schedules applied in training, where gradients flow, and what ends up in a checkpoint."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from helpers import RandomDataModule, tiny_encoder
+
+from wfm.masking import MaskGenerator
+from wfm.methods.jepa import JEPA
+
+
+def tiny_jepa(**kw) -> JEPA:
+    enc = tiny_encoder()
+    args = dict(encoder=enc, masking=MaskGenerator("region", num_targets=2, min_context=4),
+                predictor_dim=16, predictor_depth=1, predictor_heads=2)
+    args.update(kw)
+    return JEPA(**args)
+
+
+def test_predictor_and_gradients_reach_context_encoder_never_target() -> None:
+    model = tiny_jepa()
+    batch = {"x": torch.randn(4, 3, 32, 32), "channels": torch.tensor([3, 1, 2, 3])}
+    out = model.shared_step(batch, np.random.default_rng(0), "train")
+    out["loss"].backward()
+    assert all(p.grad is not None for p in model.predictor.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
+    assert model.predictor.proj_out.weight.grad.abs().sum() > 0
+    assert all(p.grad is None and not p.requires_grad for p in model.target_encoder.parameters())
+
+
+def test_target_encoder_not_in_optimizer() -> None:
+    model = tiny_jepa()
+    opt = model.configure_optimizers()
+    in_opt = {id(p) for g in opt.param_groups for p in g["params"]}
+    assert not in_opt & {id(p) for p in model.target_encoder.parameters()}
+    assert {id(p) for p in model.predictor.parameters()} <= in_opt
+    # 1-D parameters (biases, norms) get no weight decay
+    for g in opt.param_groups:
+        if not g["decay"]:
+            assert all(p.ndim <= 1 for p in g["params"]) and g["weight_decay"] == 0.0
+
+
+def test_ema_update_math_is_exact() -> None:
+    model = tiny_jepa()
+    with torch.no_grad():
+        for p in model.encoder.parameters():
+            p.add_(torch.randn_like(p))
+    before_t = [p.clone() for p in model.target_encoder.parameters()]
+    online = [p.clone() for p in model.encoder.parameters()]
+    model.ema_update(0.9)
+    for t0, o, t1 in zip(before_t, online, model.target_encoder.parameters(), strict=True):
+        torch.testing.assert_close(t1, 0.9 * t0 + (1 - 0.9) * o, rtol=1e-6, atol=1e-7)  # one float32 rounding
+
+
+def test_ema_runs_once_per_optimizer_step_with_gradient_accumulation(cpu_trainer) -> None:
+    model = tiny_jepa()
+    calls = []
+    orig = model.ema_update
+    model.ema_update = lambda m: (calls.append(m), orig(m))  # type: ignore[method-assign]
+    cpu_trainer(max_steps=2, accumulate_grad_batches=2, limit_val_batches=0).fit(model, RandomDataModule(n=32))
+    assert len(calls) == 2
+
+
+def test_training_applies_schedules_and_moves_target(cpu_trainer) -> None:
+    model = tiny_jepa(warmup_fraction=0.5)
+    start = [p.clone() for p in model.target_encoder.parameters()]
+    cpu_trainer(max_steps=4, limit_val_batches=0).fit(model, RandomDataModule(n=32))
+    opt = model.trainer.optimizers[0]
+    # after 4 of 4 steps the optimizer carries the step-3 values (set before each step)
+    v = model.schedule_values(3)
+    assert opt.param_groups[0]["lr"] == pytest.approx(v["lr"])
+    assert opt.param_groups[0]["weight_decay"] == pytest.approx(v["wd"])
+    assert any(not torch.equal(a, b) for a, b in zip(start, model.target_encoder.parameters(), strict=True))
+
+
+def test_checkpoint_carries_target_encoder_as_backbone(cpu_trainer, tmp_path) -> None:
+    model = tiny_jepa()
+    t = cpu_trainer(max_steps=1, limit_val_batches=0)
+    t.fit(model, RandomDataModule(n=16))
+    path = tmp_path / "m.ckpt"
+    t.save_checkpoint(path)
+    ckpt = torch.load(path, weights_only=True)
+    rec = ckpt["wfm_backbone"]
+    assert rec["config"]["embed_dim"] == 32 and rec["method"] == "JEPA"
+    for k, v in model.target_encoder.state_dict().items():
+        torch.testing.assert_close(rec["state_dict"][k], v)
+
+
+def test_bad_method_configuration_fails_before_data() -> None:
+    with pytest.raises(ValueError, match="don't fit"):
+        tiny_jepa(masking=MaskGenerator("frequency", num_targets=5))  # 4x4 grid: 5 bands can't fit
+    with pytest.raises(ValueError, match="loss must be one of"):
+        tiny_jepa(loss="l1")
+
+
+def test_non_finite_loss_stops_with_the_step(cpu_trainer) -> None:
+    model = tiny_jepa()
+    dm = RandomDataModule(n=16)
+    dm.samples[0]["x"][0, 0, 0] = float("nan")
+    with pytest.raises(FloatingPointError, match="global step 0"):
+        cpu_trainer(max_steps=2, limit_val_batches=0).fit(model, dm)
