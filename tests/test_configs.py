@@ -35,7 +35,9 @@ def size_overrides(cfg: dict, base: Path) -> list[str]:
         out += ["--model.init_args.masking.init_args.num_targets=2",
                 "--model.init_args.masking.init_args.min_context=4"]
     data = resolve(cfg["data"], base)
-    if "tasks" in data["init_args"]:
+    if "dataset" in data["init_args"] and data["init_args"]["dataset"] is None:  # one task named on the CLI
+        out += ["--data.init_args.dataset=rfs", "--data.init_args.n=40", "--data.init_args.size=32"]
+    elif "tasks" in data["init_args"]:
         tasks = [{"class_path": t["class_path"], "init_args": {**t["init_args"], "n": 40, "size": 32, "batch_size": 8}}
                  for t in data["init_args"]["tasks"]]
         out += [f"--data.init_args.tasks={yaml.safe_dump(tasks, default_flow_style=True).strip()}"]
@@ -54,7 +56,10 @@ def size_overrides(cfg: dict, base: Path) -> list[str]:
                          ids=lambda p: str(p.relative_to(ROOT / "configs")))
 def test_recipe_runs_fast_dev_run(path: Path, tmp_path: Path) -> None:
     cfg = yaml.safe_load(path.read_text())
-    sub = "test" if cfg["model"]["class_path"].endswith("LinearProbeEvaluator") else "fit"
+    if path.parent.name == "predict":
+        sub = "predict"
+    else:
+        sub = "test" if cfg["model"]["class_path"].endswith("LinearProbeEvaluator") else "fit"
     # the probe protocol needs every sample of its (tiny) tasks, so it runs whole rather than fast_dev_run
     quick = ["--trainer.fast_dev_run=true"] if sub == "fit" else []
     args = [sub, f"--config={path}", *quick, f"--trainer.default_root_dir={tmp_path}",

@@ -7,10 +7,17 @@
 
 from __future__ import annotations
 
-from lightning.pytorch.callbacks import ModelCheckpoint, RichModelSummary, RichProgressBar
+import argparse
+import os
+import sys
+from typing import Any
+
+from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar, RichModelSummary, RichProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from wfm.callbacks.text_progress import TextProgress
 from wfm.checkpoint_io import AtomicCheckpointIO
 
 
@@ -25,23 +32,48 @@ class WFMCLI(LightningCLI):
             {"checkpoint.save_last": True, "checkpoint.save_top_k": 0, "checkpoint.enable_version_counter": False}
         )
 
+    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
+        # the default progress display unless the config brings its own or turns it off: the Rich bar on a
+        # terminal, plain lines when stdout is a log file (nohup, Slurm), where the Rich bar shows nothing
+        given = [c for c in (config.get("callbacks") or []) if isinstance(c, ProgressBar)]
+        if config.get("enable_progress_bar") is not False and not given:
+            callbacks = [*callbacks, RichProgressBar() if sys.stdout.isatty() else TextProgress()]
+        return super()._instantiate_trainer(config, callbacks)
+
     def instantiate_classes(self) -> None:
-        # a bad value (patch size, pooling, masking...) is a usage error: say it in one line, exit code 2
+        # a bad value (patch size, pooling, a missing or corrupt file...) is a usage error: one line, exit code 2
         try:
             super().instantiate_classes()
-        except ValueError as err:
-            self.parser.error(_root_cause(err))
+        except (ValueError, OSError, TypeError) as err:
+            raise ConfigError(user_message(err)) from err
         strategy = self.trainer.strategy
         # Lightning's default IO only (a user's own --trainer.plugins CheckpointIO is kept)
         if type(strategy.checkpoint_io) is TorchCheckpointIO:
             strategy.checkpoint_io = AtomicCheckpointIO()
 
 
-def _root_cause(err: BaseException) -> str:
-    """jsonargparse wraps a constructor's ValueError in (nested) Union reports: keep the constructor's own words."""
-    while err.__cause__ is not None:
-        err = err.__cause__
-    return str(err)
+class ConfigError(Exception):
+    """The config (or a file it names) cannot make the objects of the run: exit code 2."""
+
+
+# jsonargparse wraps a constructor's error in reports of its own; the user needs the constructor's words
+_WRAPPERS = ("Does not validate against any of the Union subtypes", "Problem with given class_path",
+             "Parser key", "Import path")
+
+
+def user_message(err: BaseException) -> str:
+    """One line for the user: the outermost message in the exception chain that is not a jsonargparse wrapper
+    (that is where wfm names the file, the sample and what it expected)."""
+    chain: list[BaseException] = []
+    e: BaseException | None = err
+    while e is not None and e not in chain:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    msg = next((str(c).strip() for c in chain if str(c).strip() and not str(c).strip().startswith(_WRAPPERS)),
+               str(chain[-1]).strip() or type(chain[-1]).__name__)
+    if "Original Traceback" in msg:  # re-raised from a DataLoader worker: its last line is the error
+        msg = [line for line in msg.splitlines() if line.strip()][-1]
+    return " ".join(msg.split())
 
 
 def build_cli(args: list[str] | None = None, run: bool = True) -> WFMCLI:
@@ -54,16 +86,36 @@ def build_cli(args: list[str] | None = None, run: bool = True) -> WFMCLI:
         subclass_mode_data=True,
         save_config_kwargs={"overwrite": True},
         # runs write under ./runs unless a config or flag says where (never into the current directory)
-        trainer_defaults={"callbacks": [RichModelSummary(), RichProgressBar()], "default_root_dir": "runs"},
-        parser_kwargs={"prog": "wfm", "description": "wfm: pretrain and probe wireless foundation models"},
+        trainer_defaults={"callbacks": [RichModelSummary()], "default_root_dir": "runs"},
+        parser_kwargs={"prog": "wfm", "description": "wfm: pretrain and probe wireless foundation models",
+                       "exit_on_error": False},
         args=args,
         run=run,
     )
 
 
 def main(args: list[str] | None = None) -> None:
-    """Entry point of the ``wfm`` command; returns None so the process exits with status 0 on success."""
-    build_cli(args)
+    """Entry point of the ``wfm`` command; returns None so the process exits with status 0 on success.
+
+    An error prints one line (``wfm: error: ...``, naming the file and sample where there is one) and exits
+    with status 2 (the config cannot build the run) or 1 (the run failed); ``--debug`` or ``WFM_DEBUG=1``
+    shows the traceback instead.
+    """
+    argv = list(sys.argv[1:] if args is None else args)
+    debug = "--debug" in argv or os.environ.get("WFM_DEBUG", "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
+    if args is None:
+        sys.argv[1:] = argv  # without --debug, as LightningCLI reads the command line itself
+    try:
+        build_cli(None if args is None else argv)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as err:
+        if debug:
+            raise
+        print(f"wfm: error: {user_message(err)}  (--debug shows the traceback)", file=sys.stderr)
+        usage = isinstance(err, (ConfigError, argparse.ArgumentError)) or type(err).__name__ == "ArgumentError"
+        raise SystemExit(2 if usage else 1) from None
 
 
 if __name__ == "__main__":

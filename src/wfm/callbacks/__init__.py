@@ -1,7 +1,8 @@
-"""Training-time callbacks: periodic linear probes, collapse monitoring, feature writing."""
+"""Training-time callbacks: periodic linear probes, collapse monitoring, feature writing, plain-text progress."""
 
 from wfm.callbacks.collapse import CollapseMonitor
 from wfm.callbacks.probe import ProbeCallback
+from wfm.callbacks.text_progress import TextProgress
 from wfm.callbacks.writer import FeatureWriter
 
-__all__ = ["CollapseMonitor", "FeatureWriter", "ProbeCallback"]
+__all__ = ["CollapseMonitor", "FeatureWriter", "ProbeCallback", "TextProgress"]

@@ -36,16 +36,16 @@ class FeatureWriter(BasePredictionWriter):
     """Write ``predict_step`` outputs to HDF5.
 
     Args:
-        output_path: final ``.h5`` path.
+        output_path: final ``.h5`` path; None writes ``<trainer.default_root_dir>/features.h5``.
         write_tokens: also store per-token features when ``predict_step`` returns ``tokens``.
         dtype: storage dtype of features/tokens (``float32`` or ``float16``).
     """
 
-    def __init__(self, output_path: str, write_tokens: bool = False, dtype: str = "float32") -> None:
+    def __init__(self, output_path: str | None = None, write_tokens: bool = False, dtype: str = "float32") -> None:
         super().__init__(write_interval="batch")
         if dtype not in ("float32", "float16"):
             raise ValueError(f"dtype must be 'float32' or 'float16', got {dtype!r}")
-        self.output_path = Path(output_path)
+        self.output_path = None if output_path is None else Path(output_path)
         self.write_tokens = write_tokens
         self.dtype = np.dtype(dtype)
         self._file: Any = None
@@ -53,10 +53,10 @@ class FeatureWriter(BasePredictionWriter):
         self._tmp: Path | None = None
 
     def _path_for(self, trainer: Trainer) -> Path:
+        p = self.output_path if self.output_path is not None else Path(trainer.default_root_dir) / "features.h5"
         if trainer.world_size > 1:
-            p = self.output_path
             return p.with_name(f"{p.stem}.rank{trainer.global_rank}{p.suffix}")
-        return self.output_path
+        return p
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if stage != "predict":

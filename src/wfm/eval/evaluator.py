@@ -155,6 +155,12 @@ class LinearProbeEvaluator(LightningModule):
             if key not in ("x", "channels"):
                 store["labels"].setdefault(key, []).append(torch.as_tensor(value).cpu())
 
+    def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> dict:
+        """``wfm predict``: the backbone's pooled features of the batch plus its labels (for ``FeatureWriter``)."""
+        out = {"features": encode_batch(self.backbone, batch, self.bf16)}
+        out.update({k: v for k, v in batch.items() if k not in ("x", "channels")})
+        return out
+
     def _tasks(self) -> list[Any]:
         dm = getattr(self.trainer, "datamodule", None)
         tasks = getattr(dm, "tasks", None)

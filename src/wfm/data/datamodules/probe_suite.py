@@ -13,6 +13,7 @@ from typing import Any
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
 
+from wfm.data.datamodules.downstream import DownstreamDataModule
 from wfm.data.task import TaskInfo
 
 REQUIRED = ("task", "probe_dataloader", "split_indices")
@@ -26,14 +27,37 @@ def check_downstream(dm: Any, where: str = "task") -> None:
 
 
 class ProbeSuite(LightningDataModule):
-    """Downstream tasks probed together.
+    """Downstream tasks probed together — or one task named by plain arguments.
+
+    Give either ``tasks`` (downstream DataModules, each with ``.task``, ``.probe_dataloader()``,
+    ``.split_indices(seed)``) or ``dataset`` (a wfm HDF5 file or a built-in name), which builds one
+    :class:`~wfm.data.datamodules.DownstreamDataModule` from the remaining arguments — so probing a file of
+    one's own is ``--data.init_args.dataset my.h5`` on the command line, no YAML to write.
 
     Args:
-        tasks: downstream DataModules, each with ``.task``, ``.probe_dataloader()``, ``.split_indices(seed)``.
+        tasks: downstream DataModules.
+        dataset, target, n, size, batch_size, num_workers, task_name: the one task (see
+            ``DownstreamDataModule``); ``target`` may stay None for a file with a single label.
     """
 
-    def __init__(self, tasks: list[LightningDataModule]) -> None:
+    def __init__(
+        self,
+        tasks: list[LightningDataModule] | None = None,
+        dataset: str | None = None,
+        target: str | None = None,
+        n: int = 2400,
+        size: int | tuple[int, int] = 112,
+        batch_size: int = 128,
+        num_workers: int = 0,
+        task_name: str | None = None,
+    ) -> None:
         super().__init__()
+        if (tasks is None) == (dataset is None):
+            raise ValueError("ProbeSuite: give either tasks (a list of DataModules) or dataset (one file or "
+                             "built-in name)")
+        if dataset is not None:
+            tasks = [DownstreamDataModule(dataset, target=target, n=n, size=size, batch_size=batch_size,
+                                          num_workers=num_workers, task_name=task_name)]
         if not tasks:
             raise ValueError("ProbeSuite needs at least one downstream task")
         for i, dm in enumerate(tasks):
