@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from lightning.pytorch import Trainer
@@ -32,6 +33,25 @@ class WFMCLI(LightningCLI):
             {"checkpoint.save_last": True, "checkpoint.save_top_k": 0, "checkpoint.enable_version_counter": False}
         )
 
+    def _parse_ckpt_path(self) -> None:
+        # LightningCLI restores the model from the checkpoint's hyperparameters: a checkpoint of another method
+        # would silently replace the configured one; refuse it, naming the file
+        sub = self.config.get("subcommand")
+        ckpt_path = self.config[sub].get("ckpt_path") if sub else None
+        if ckpt_path and Path(ckpt_path).is_file():
+            import torch
+
+            try:
+                hparams = torch.load(ckpt_path, weights_only=True, map_location="cpu").get("hyper_parameters", {})
+            except Exception as err:  # not a readable torch checkpoint: let Lightning say so later
+                raise ConfigError(f"{ckpt_path}: not a readable checkpoint ({err})") from err
+            written, configured = hparams.get("_class_path"), self.config[sub].get("model", {}).get("class_path")
+            if written and configured and _short(written) != _short(configured):
+                raise ConfigError(f"{ckpt_path}: written by a {_short(written)} run, cannot resume a "
+                                  f"{_short(configured)} run from it (to start from its encoder instead, fine-tune: "
+                                  "--model.init_args.backbone)")
+        super()._parse_ckpt_path()
+
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
         # the default progress display unless the config brings its own or turns it off: the Rich bar on a
         # terminal, plain lines when stdout is a log file (nohup, Slurm), where the Rich bar shows nothing
@@ -50,6 +70,11 @@ class WFMCLI(LightningCLI):
         # Lightning's default IO only (a user's own --trainer.plugins CheckpointIO is kept)
         if type(strategy.checkpoint_io) is TorchCheckpointIO:
             strategy.checkpoint_io = AtomicCheckpointIO()
+
+
+def _short(class_path: str) -> str:
+    """``wfm.methods.jepa.JEPA`` and ``wfm.methods.JEPA`` name the same class: compare the class names."""
+    return class_path.rsplit(".", 1)[-1]
 
 
 class ConfigError(Exception):

@@ -54,6 +54,21 @@ def _sampler_of(loader: Any) -> Any:
     return sampler
 
 
+def check_fits(task: Any, encoder: ViTEncoder, backbone: str) -> None:
+    """Raise a ValueError naming the task's file when its samples cannot go through ``encoder``."""
+    dm_ds = getattr(task, "dataset", None)
+    if dm_ds is None or not hasattr(dm_ds, "meta"):
+        return
+    c, h, w = dm_ds.meta["shape"]
+    c = dm_ds.num_channels
+    if (h, w) != tuple(encoder.img_size):
+        raise ValueError(f"{dm_ds.path}: samples are {h} x {w}, but {backbone} takes {encoder.img_size[0]} x "
+                         f"{encoder.img_size[1]} inputs; convert the file at that size (or set the task's size)")
+    if encoder.channel_embed is not None and c > encoder.max_channels:
+        raise ValueError(f"{dm_ds.path}: samples have {c} channels, but {backbone} knows only "
+                         f"{encoder.max_channels} channel codes (max_channels); keep fewer channels")
+
+
 class LinearProbeEvaluator(LightningModule):
     """Linear-probe evaluation of a frozen backbone (``wfm test --model LinearProbeEvaluator``).
 
@@ -160,6 +175,12 @@ class LinearProbeEvaluator(LightningModule):
         out = {"features": encode_batch(self.backbone, batch, self.bf16)}
         out.update({k: v for k, v in batch.items() if k not in ("x", "channels")})
         return out
+
+    def setup(self, stage: str) -> None:
+        # a file that does not fit the backbone fails here, naming the file, before any feature is computed
+        dm = getattr(self.trainer, "datamodule", None)
+        for t in getattr(dm, "tasks", None) or []:
+            check_fits(t, self.backbone, self.backbone_path or "the random-init encoder")
 
     def _tasks(self) -> list[Any]:
         dm = getattr(self.trainer, "datamodule", None)

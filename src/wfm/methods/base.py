@@ -37,6 +37,8 @@ class WFMMethod(L.LightningModule):
         betas: AdamW betas.
         channel_sampling: stochastic channel sampling during training: ``sample`` | ``batch`` | ``none``.
         seed: seed of the per-step generator (masks, channel subsets) — independent of data order.
+        encoder_config: encoder kwargs that rebuild the architecture when no ``encoder`` is given; every
+            checkpoint records them, so a run resumes (and ``load_from_checkpoint`` works) from hparams alone.
     """
 
     def __init__(
@@ -51,13 +53,16 @@ class WFMMethod(L.LightningModule):
         betas: Sequence[float] = (0.9, 0.999),
         channel_sampling: str = "sample",
         seed: int = 0,
+        encoder_config: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if channel_sampling not in MODES:
             raise ValueError(f"channel_sampling must be one of {MODES}, got {channel_sampling!r}")
         if not 0 <= warmup_fraction < 1:
             raise ValueError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}")
-        self.encoder = encoder if encoder is not None else ViTEncoder()
+        if encoder is None:  # a checkpoint's record of the encoder (resume, load_from_checkpoint), else the default
+            encoder = ViTEncoder(**encoder_config) if encoder_config is not None else ViTEncoder()
+        self.encoder = encoder
         # objects stay out of hparams: checkpoints must load with torch.load(weights_only=True)
         self.save_hyperparameters(ignore=["encoder", "masking", "backbone"])
         self.hparams["encoder_config"] = dict(self.encoder.config)
@@ -171,6 +176,13 @@ class WFMMethod(L.LightningModule):
         self.after_optimizer_step()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # resuming another method's run would fail on its state-dict keys; say what the file is instead
+        written_by = (checkpoint.get(BACKBONE_KEY) or {}).get("method")
+        if written_by is not None and written_by != type(self).__name__:
+            path = getattr(self._trainer, "ckpt_path", None) if self._trainer is not None else None
+            raise ValueError(f"{path or 'checkpoint'}: written by a {written_by} run, cannot resume a "
+                             f"{type(self).__name__} run from it (to start from its encoder, fine-tune: "
+                             "--model.init_args.backbone)")
         # checkpoints written before the blocks became timm's name their MLP layers by index
         checkpoint["state_dict"] = upgrade_state_dict(checkpoint["state_dict"])
 

@@ -58,8 +58,6 @@ class Supervised(WFMMethod):
         partial_blocks: blocks trained by ``partial`` (counted from the last).
         lora_rank, lora_alpha: LoRA rank and scale numerator (``lora``).
         layer_decay: layer-wise lr decay factor (e.g. 0.75), None for a single lr.
-        encoder_config: encoder kwargs used to rebuild the architecture when loading this module's own
-            checkpoint (recorded automatically; leave unset).
         channel_sampling: as in :class:`~wfm.methods.base.WFMMethod`, but off by default (a task sees every
             channel).
         **kwargs: optimisation arguments of :class:`~wfm.methods.base.WFMMethod`; the fine-tuning values
@@ -84,7 +82,6 @@ class Supervised(WFMMethod):
         lora_rank: int = 8,
         lora_alpha: float = 16.0,
         layer_decay: float | None = None,
-        encoder_config: dict[str, Any] | None = None,
         channel_sampling: str = "none",
         **kwargs: Any,
     ) -> None:
@@ -94,8 +91,6 @@ class Supervised(WFMMethod):
             from wfm.checkpoint import load_backbone  # late import: only fine-tuning needs it
 
             encoder = load_backbone(backbone)
-        elif encoder is None and encoder_config is not None:
-            encoder = ViTEncoder(**encoder_config)
         super().__init__(encoder=encoder, channel_sampling=channel_sampling, **kwargs)
         if task_kind not in TASK_KINDS:
             raise ValueError(f"task_kind must be one of {TASK_KINDS}, got {task_kind!r}")
@@ -111,7 +106,7 @@ class Supervised(WFMMethod):
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
         if finetune not in FINETUNE_MODES:
             raise ValueError(f"finetune must be one of {FINETUNE_MODES}, got {finetune!r}")
-        if finetune != "full" and backbone is None and encoder_config is None:
+        if finetune != "full" and backbone is None and kwargs.get("encoder_config") is None:
             warnings.warn(f"finetune={finetune!r} without a pretrained backbone freezes a randomly "
                           "initialised encoder", stacklevel=2)
         self.target = target
