@@ -87,11 +87,30 @@ def publish(
     """Write ``probe_results.{md,csv}`` into ``out_dir``, print the table, draw the report's plots."""
     md, _ = write_results(results, Path(out_dir))
     print_table(results, title)
+    log_table(trainer, "probe_results", results)
     rank_zero_info(f"probe results written to {md} and {md.with_suffix('.csv')}")
     if plots and per_task:
         probe_plots(out_dir, per_task, seeds, trainer=trainer, **plot_kwargs)
         rank_zero_info(f"probe plots written to {Path(out_dir) / 'plots'}")
     return md
+
+
+def log_table(trainer: Any, key: str, results: Mapping[str, Sequence[ProbeResult]]) -> None:
+    """Log the table to every attached W&B logger (a no-op without one; never fails the run)."""
+    from wfm.eval.tables import _columns, format_cell
+
+    for logger in getattr(trainer, "loggers", []) or []:
+        if type(logger).__name__ != "WandbLogger":
+            continue
+        cols = _columns(results)
+        rows = [[name, *[format_cell({r.task: r for r in row}.get(c.task)) for c in cols]]
+                for name, row in results.items()]
+        try:
+            logger.log_table(key=key, columns=["method", *[f"{c.task}/{c.metric}" for c in cols]], data=rows)
+        except Exception as err:  # a table must never take a run down
+            from lightning.pytorch.utilities import rank_zero_warn
+
+            rank_zero_warn(f"could not log table {key!r} to W&B: {err}")
 
 
 def print_table(results: Mapping[str, Sequence[ProbeResult]], title: str) -> None:

@@ -63,9 +63,9 @@ class WFMMethod(L.LightningModule):
         if encoder is None:  # a checkpoint's record of the encoder (resume, load_from_checkpoint), else the default
             encoder = ViTEncoder(**encoder_config) if encoder_config is not None else ViTEncoder()
         self.encoder = encoder
+        encoder_config = dict(encoder.config)  # recorded (hparams are read from the locals here)
         # objects stay out of hparams: checkpoints must load with torch.load(weights_only=True)
         self.save_hyperparameters(ignore=["encoder", "masking", "backbone"])
-        self.hparams["encoder_config"] = dict(self.encoder.config)
         self.lr, self.lr_start, self.lr_final = lr, lr_start, lr_final
         self.warmup_fraction = warmup_fraction
         self.wd_start, self.wd_end = weight_decay_start, weight_decay_end
