@@ -203,3 +203,15 @@ def test_single_bs_real_imag_pretraining_sets() -> None:
         np.testing.assert_allclose((x**2).sum(1).mean((1, 2)), 1.0, rtol=1e-4)  # unit mean power per sample
     raw, _ = generate("beam", 0, 4, unit_power=False)
     assert not np.allclose((raw**2).sum(1).mean((1, 2)), 1.0)
+
+
+def test_snr_range_draws_one_snr_per_sample_and_keeps_users_and_noise() -> None:
+    ue_a, h_a, y_a, _ = cs.sample("csi", 0, 30, 0, snr_db=(-5.0, 25.0))
+    ue_b, h_b, y_b, _ = cs.sample("csi", 0, 30, 0, snr_db=10.0)
+    np.testing.assert_array_equal(ue_a, ue_b)  # same users ...
+    np.testing.assert_allclose(y_a - h_a, y_b - h_b, atol=1e-5)  # ... and the same noise
+    gain = np.sqrt((np.abs(h_a) ** 2).mean((1, 2, 3)) / (np.abs(h_b) ** 2).mean((1, 2, 3)))
+    snr = 10.0 + 20 * np.log10(gain)  # each sample's own SNR, read back from the channel's scale
+    assert -5.0 <= snr.min() < 0.0 and 20.0 < snr.max() <= 25.0
+    with pytest.raises(ValueError, match="snr_db must be a number or"):
+        cs.sample("csi", 0, 2, 0, snr_db=(5.0, 1.0))

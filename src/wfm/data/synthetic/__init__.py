@@ -29,7 +29,7 @@ __all__ = ["BUILTIN", "GENERATOR_VERSION", "SyntheticSpec", "describe", "generat
 
 #: bumped whenever a generator's output for the same (name, i, seed, options) changes; part of the cache
 #: file name, so caches written by an older generator are rebuilt, never read as the current corpus
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -108,10 +108,12 @@ _OPTIONS: dict[str, dict[str, Any]] = {
     # calibrated (docs/datasets_synthetic.md): at 20 dB and 25 dB per building a random-init encoder scored
     # 99.4 %; cell-edge SNR and light blockage (6 dB: foliage, glass) leave the LoS flag far from trivial
     "los": {"snr_db": -5.0, "serving_bs": 0, "scene": {"penetration_db": 6.0}, "unit_power": True},
-    "csi": {"snr_db": 20.0, "scene": None},
-    "csi2": {"snr_db": 20.0, "scene": None},
-    "csi_ri": {"snr_db": 20.0, "scene": None},
-    "csi2_ri": {"snr_db": 20.0, "scene": None},
+    # unlabelled pretraining CSI: every sample its own SNR (dB at 30 m), cell edge to close range, as real
+    # captures are (the downstream tasks sit anywhere in this range: LoS at -5 dB, positioning at 20 dB)
+    "csi": {"snr_db": (-5.0, 25.0), "scene": None},
+    "csi2": {"snr_db": (-5.0, 25.0), "scene": None},
+    "csi_ri": {"snr_db": (-5.0, 25.0), "scene": None},
+    "csi2_ri": {"snr_db": (-5.0, 25.0), "scene": None},
 }
 
 
@@ -155,7 +157,7 @@ def generate(
     if name == "spectrogram":
         return spectrogram.generate_mixtures(start, stop, seed, **opts)
 
-    snr = float(opts["snr_db"])
+    snr = opts["snr_db"]
     scene_id = 1 if name in ("csi2", "csi2_ri") else 0
     n_bs = csi_scene.SCENES[scene_id].n_bs
     serving = int(opts.get("serving_bs", 0))

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -371,11 +371,13 @@ def _users(rng: np.random.Generator, scene: Scene) -> np.ndarray:
 
 
 def sample(
-    name: str, start: int, stop: int, seed: int = 0, snr_db: float = 20.0, scene_id: int = 0,
+    name: str, start: int, stop: int, seed: int = 0, snr_db: float | Sequence[float] = 20.0, scene_id: int = 0,
     scene: Mapping[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Users, noise-free and noisy CSI for samples ``[start, stop)`` of stream ``name``.
 
+    ``snr_db`` is one SNR for every sample, or a range ``(low, high)``: each sample then draws its own,
+    uniform in dB (after its user and noise, so the same sample keeps its position and noise pattern).
     ``scene`` overrides fields of the scene family's :class:`SceneConfig` (see :func:`build_scene`).
 
     Returns ``ue`` (n, 3), ``h`` (n, B, M, K) noise-free and ``y`` noisy complex64 CSI in noise units,
@@ -393,16 +395,22 @@ def sample(
     shape = (cfg.n_bs, cfg.n_ant, cfg.n_sc)
     ue = np.empty((n, 3))
     noise = np.empty((n, *shape), np.complex64)
+    snr_range = np.atleast_1d(np.asarray(snr_db, dtype=np.float64))
+    if snr_range.size not in (1, 2) or snr_range[0] > snr_range[-1]:
+        raise ValueError(f"snr_db must be a number or (low, high) with low <= high, got {snr_db}")
+    snr = np.empty(n)
     for j, i in enumerate(range(start, stop)):
         rng = np.random.default_rng([seed, STREAMS[name], i])
         ue[j] = _users(rng, layout)
         z = rng.standard_normal((2, *shape), dtype=np.float32)
         noise[j].real = z[0]
         noise[j].imag = z[1]
+        snr[j] = rng.uniform(snr_range[0], snr_range[-1]) if snr_range.size == 2 else snr_range[0]
     noise *= np.float32(np.sqrt(0.5))  # unit-variance complex noise
     h, los = channel(layout, ue)
     # single precision from here: the outputs are float32 and the noise floor is at 1, far above round-off
-    h = (h / noise_amplitude(cfg, snr_db)).astype(np.complex64)
+    scale = np.array([noise_amplitude(cfg, s) for s in snr])[:, None, None, None]
+    h = (h / scale).astype(np.complex64)
     return ue, h, h + noise, los
 
 
