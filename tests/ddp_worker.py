@@ -41,7 +41,7 @@ def run(mode: str, devices: int = 2, batch_size: int = 4, steps: int = 4, n: int
     rec = Recorder()
     trainer = L.Trainer(**cpu_trainer_kwargs(strategy="ddp" if devices > 1 else "auto", devices=devices,
                                              max_steps=steps, enable_checkpointing=False, callbacks=[rec],
-                                             deterministic=True, limit_val_batches=0))
+                                             deterministic=True, limit_val_batches=0, log_every_n_steps=2))
     trainer.fit(model, dm)
     return {
         "rank": trainer.global_rank,

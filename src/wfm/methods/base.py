@@ -118,16 +118,66 @@ class WFMMethod(L.LightningModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         out = self.shared_step(batch, self.step_rng(batch_idx, "train"), "train")
         loss = out["loss"]
-        if not torch.isfinite(loss.detach()):
-            raise FloatingPointError(
-                f"non-finite training loss ({loss.item()}) at global step {self.global_step}, batch {batch_idx}; "
-                "stopping — the newest checkpoint on disk is from before this step"
-            )
+        self._watch_finite(loss.detach())
+        logging = self._is_logging_step()
+        if logging:
+            self.check_finite()  # the one host sync of the steady state, at logging steps only
         bs = batch["x"].shape[0]
         for key, value in out.items():
-            self.log(f"train/{key}", value, prog_bar=key == "loss", on_step=True, on_epoch=True,
-                     batch_size=bs, sync_dist=True)
+            # step values reduced across ranks only on the steps that write them (a collective on every rank
+            # at the same steps); epoch means reduced once, at the epoch's end
+            step_value = self._rank_mean(value) if logging else value
+            self.log(f"train/{key}_step", step_value, prog_bar=key == "loss", on_step=True, on_epoch=False,
+                     batch_size=bs, sync_dist=False)
+            self.log(f"train/{key}_epoch", value, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
         return loss
+
+    # --- non-finite losses without a per-step host sync -----------------------------------------------------
+    def _watch_finite(self, loss: torch.Tensor) -> None:
+        """Remember, on the device, the first step whose loss was not finite (no ``.item()``, no branch)."""
+        step = torch.full_like(loss, float(self.global_step))
+        first = getattr(self, "_first_bad_step", None)
+        if first is None or first.device != loss.device:
+            first = torch.full_like(loss, -1.0)
+        bad = ~torch.isfinite(loss) & (first < 0)
+        self._first_bad_step = torch.where(bad, step, first)
+
+    def check_finite(self) -> None:
+        """Raise if a training loss was not finite since the run started (one host sync).
+
+        Called at logging steps, at epoch and training end, and before any checkpoint is written — so the
+        newest checkpoint on disk is always from before the bad step, even though detection may come a few
+        steps after it.
+        """
+        first = getattr(self, "_first_bad_step", None)
+        if first is None:
+            return
+        step = int(first.item())
+        if step >= 0:
+            raise FloatingPointError(
+                f"non-finite training loss at global step {step} (detected at step {self.global_step}); "
+                "stopping — the newest checkpoint on disk is from before that step"
+            )
+
+    def _is_logging_step(self) -> bool:
+        trainer = self._trainer
+        if trainer is None:
+            return True
+        connector = getattr(trainer, "_logger_connector", None)
+        if connector is not None and hasattr(connector, "should_update_logs"):
+            return bool(connector.should_update_logs)
+        return (self.global_step + 1) % max(int(trainer.log_every_n_steps), 1) == 0
+
+    def _rank_mean(self, value: torch.Tensor) -> torch.Tensor:
+        if self._trainer is None or self.trainer.world_size <= 1:
+            return value
+        return self.all_gather(value.detach().float()).mean(0)
+
+    def on_train_epoch_end(self) -> None:
+        self.check_finite()
+
+    def on_train_end(self) -> None:
+        self.check_finite()
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         out = self.shared_step(batch, self.step_rng(batch_idx, "val"), "val")
@@ -187,6 +237,7 @@ class WFMMethod(L.LightningModule):
         checkpoint["state_dict"] = upgrade_state_dict(checkpoint["state_dict"])
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.check_finite()  # never write a checkpoint taken after a non-finite step
         # a self-contained encoder record: wfm.checkpoint.load_backbone rebuilds the probed encoder from it
         checkpoint[BACKBONE_KEY] = backbone_entry(
             self.backbone, self.backbone.config, method=type(self).__name__, encoder=self.backbone_name
