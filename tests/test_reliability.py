@@ -164,7 +164,7 @@ def test_unknown_config_key_is_a_short_parser_error(tmp_path: Path, capsys: pyte
 def test_non_finite_loss_is_found_at_the_next_logging_step_without_a_per_step_sync(cpu_trainer) -> None:
     L.seed_everything(0)
     dm = IndexedDataModule(n=32, batch_size=4)
-    dm.samples[5]["x"][0, 0, 0] = float("nan")  # batch 1 (unshuffled): global step 1
+    dm.samples[5]["x"][:] = float("nan")  # batch 1 (unshuffled): global step 1
     with pytest.raises(FloatingPointError, match=r"global step 1 \(detected at step 3\)"):
         # log_every_n_steps=4: the flag is read (one host sync) at step 3, the first logging step after it
         cpu_trainer(max_steps=8, limit_val_batches=0, log_every_n_steps=4).fit(tiny_jepa(), dm)
