@@ -39,6 +39,9 @@ class WFMMethod(L.LightningModule):
         seed: seed of the per-step generator (masks, channel subsets) — independent of data order.
         encoder_config: encoder kwargs that rebuild the architecture when no ``encoder`` is given; every
             checkpoint records them, so a run resumes (and ``load_from_checkpoint`` works) from hparams alone.
+        compile: ``torch.compile`` the networks (``compiled_modules``) in place before fitting, with dynamic
+            shapes: token counts vary with channel sampling and masks, so a static graph would recompile for
+            every new count. State-dict keys do not change.
     """
 
     def __init__(
@@ -54,6 +57,7 @@ class WFMMethod(L.LightningModule):
         channel_sampling: str = "sample",
         seed: int = 0,
         encoder_config: dict[str, Any] | None = None,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         if channel_sampling not in MODES:
@@ -72,6 +76,7 @@ class WFMMethod(L.LightningModule):
         self.betas = tuple(betas)
         self.channel_sampling = channel_sampling
         self.seed = seed
+        self.compile_networks = bool(compile)
 
     # --- what subclasses provide --------------------------------------------------------------------------------
     #: which of the method's encoders ``backbone`` is (recorded in checkpoints and exports)
@@ -92,6 +97,16 @@ class WFMMethod(L.LightningModule):
     def trainable_modules(self) -> list[nn.Module]:
         """Modules whose parameters the optimizer updates."""
         return [self.encoder]
+
+    def compiled_modules(self) -> list[nn.Module]:
+        """Modules ``compile=True`` compiles: the trainable ones and the backbone (e.g. JEPA's target encoder)."""
+        mods = list(self.trainable_modules())
+        return mods + [self.backbone] if all(self.backbone is not m for m in mods) else mods
+
+    def configure_model(self) -> None:
+        if self.compile_networks:
+            for module in self.compiled_modules():
+                module.compile(dynamic=True)
 
     # --- randomness ---------------------------------------------------------------------------------------------
     def step_rng(self, batch_idx: int, stage: str) -> np.random.Generator:
