@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler, Subset
 
@@ -14,6 +15,7 @@ from wfm.data.datamodules.sampler import ChannelGroupedBatchSampler
 from wfm.data.datasets.builtin import build_builtin, is_builtin
 from wfm.data.datasets.h5 import H5Dataset
 from wfm.data.datasets.open import open_dataset
+from wfm.data.datasets.resident import ResidentDataset, resident_collate
 from wfm.data.split import train_test_split
 
 #: every input representation of the built-in downstream tasks: spectrograms, CSI magnitude, CSI real/imag
@@ -57,6 +59,9 @@ class PretrainDataModule(LightningDataModule):
         cache_dir: where built-ins are cached (default ``$WFM_CACHE`` or ``~/.cache/wfm``).
         pin_memory: pin batches for faster host-to-GPU copies.
         options: generator options per built-in dataset name, e.g. ``{"csi": {"snr_db": 10.0}}``.
+        resident: hold the whole mix in memory on the training device (the GPU under Lightning) and gather
+            and standardise batches there (:class:`~wfm.data.datasets.resident.ResidentDataset`); needs
+            ``num_workers: 0`` and ``group_by_channels: true``.
     """
 
     def __init__(
@@ -73,6 +78,7 @@ class PretrainDataModule(LightningDataModule):
         cache_dir: str | None = None,
         pin_memory: bool = False,
         options: dict[str, dict] | None = None,
+        resident: bool = False,
     ) -> None:
         super().__init__()
         if not 0.0 <= val_fraction < 1.0:
@@ -89,6 +95,10 @@ class PretrainDataModule(LightningDataModule):
         self.cache_dir = cache_dir
         self.pin_memory = pin_memory
         self.options = {k: dict(v) for k, v in (options or {}).items()}
+        if resident and (num_workers or not group_by_channels):
+            raise ValueError("PretrainDataModule(resident=True) serves batches from device memory: it needs "
+                             "num_workers=0 and group_by_channels=True")
+        self.resident = resident
         unknown = sorted(set(self.options) - set(self.datasets))
         if unknown:
             raise ValueError(f"PretrainDataModule: options given for {unknown}, which are not in datasets")
@@ -121,6 +131,12 @@ class PretrainDataModule(LightningDataModule):
             else:
                 train_parts.append(ds)
                 self.train_channels += [ds.num_channels] * len(ds)
+        if self.resident:
+            trainer = getattr(self, "trainer", None)
+            device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+            self.train_set = ResidentDataset(train_parts, device)
+            self.val_set = ResidentDataset(val_parts, device) if val_parts else None
+            return
         self.train_set = ConcatDataset(train_parts)
         self.val_set = ConcatDataset(val_parts) if val_parts else None
 
@@ -138,8 +154,8 @@ class PretrainDataModule(LightningDataModule):
     def _loader(self, ds: Dataset, counts: list[int], train: bool) -> DataLoader:
         common = dict(
             num_workers=self.num_workers,
-            collate_fn=pad_collate,
-            pin_memory=self.pin_memory,
+            collate_fn=resident_collate if self.resident else pad_collate,
+            pin_memory=self.pin_memory and not self.resident,
             persistent_workers=self.num_workers > 0,
         )
         if self.group_by_channels:
