@@ -1,10 +1,11 @@
-"""Throughput (samples/s) of the PretrainDataModule train loader: num_workers 0 and 2, grouped vs padded.
+"""Throughput (samples/s) of the PretrainDataModule train loader: num_workers 0 / 2 / 8, grouped vs padded, and
+the device-resident mix (``resident=True``; here resident in CPU memory).
 
 Built-in datasets are generated into a temporary cache first (not timed). If the synthetic generator is not
 available, random stand-in files with the same channel counts (1, 3, 2) are timed instead, and the table
 says so. Prints a Markdown table and the command that produced it.
 
-    python tools/bench_data.py [--n 512] [--size 112] [--batch-size 64] [--epochs 2]
+    python tools/bench_data.py [--n 512] [--size 112] [--batch-size 256] [--epochs 2] [--workers 0 2 8]
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ import numpy as np
 from wfm.data.datamodules import PretrainDataModule
 from wfm.data.hdf5 import write_h5
 
-BUILTINS = ("spectrogram", "csi", "csi2")
+BUILTINS = ("spectrogram", "csi", "csi2", "csi_ri", "csi2_ri")
 
 
 def _standins(root: Path, n: int, size: int) -> list[str]:
     rng = np.random.default_rng(0)
     paths = []
-    for name, c in zip(BUILTINS, (1, 3, 2), strict=True):
+    for name, c in zip(BUILTINS, (1, 4, 5, 2, 2), strict=True):
         x = rng.normal(size=(n, c, size, size)).astype(np.float32)
         attrs = {"source": f"standin:{name}", "modality": "csi", "preprocessing": {}, "labels": {}}
         paths.append(str(write_h5(root / f"{name}.h5", x, {}, attrs)))
@@ -35,9 +36,9 @@ def _standins(root: Path, n: int, size: int) -> list[str]:
 
 
 def bench(datasets: list[str], n: int, size: int, batch_size: int, workers: int, group: bool, epochs: int,
-          cache: str) -> float:
+          cache: str, resident: bool = False) -> float:
     dm = PretrainDataModule(datasets, n=n, size=size, batch_size=batch_size, num_workers=workers,
-                            val_fraction=0.0, group_by_channels=group, cache_dir=cache)
+                            val_fraction=0.0, group_by_channels=group, cache_dir=cache, resident=resident)
     dm.prepare_data()
     dm.setup("fit")
     loader = dm.train_dataloader()
@@ -55,7 +56,8 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=512, help="samples per dataset")
     p.add_argument("--size", type=int, default=112)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--workers", type=int, nargs="+", default=[0, 2, 8])
     p.add_argument("--epochs", type=int, default=2)
     a = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -65,12 +67,14 @@ def main(argv: list[str] | None = None) -> None:
             datasets, what = list(BUILTINS), "built-in " + "+".join(BUILTINS)
             PretrainDataModule(datasets, n=a.n, size=a.size, cache_dir=tmp).prepare_data()
         except ImportError:
-            datasets, what = _standins(Path(tmp), a.n, a.size), "random stand-ins (C=1,3,2)"
+            datasets, what = _standins(Path(tmp), a.n, a.size), "random stand-ins (C=1,4,5,2,2)"
         rows = []
-        for workers in (0, 2):
+        for workers in a.workers:
             for group in (True, False):
                 rate = bench(datasets, a.n, a.size, a.batch_size, workers, group, a.epochs, tmp)
                 rows.append(f"| {workers} | {'grouped' if group else 'padded'} | {rate:,.0f} |")
+        rate = bench(datasets, a.n, a.size, a.batch_size, 0, True, a.epochs, tmp, resident=True)
+        rows.append(f"| 0 | grouped, resident in memory | {rate:,.0f} |")
     print(f"Data: {what}, n={a.n} each, {a.size}x{a.size}, batch {a.batch_size}, {a.epochs} epochs\n")
     print("| num_workers | batching | samples/s |\n|---|---|---|")
     print("\n".join(rows))
