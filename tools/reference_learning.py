@@ -25,7 +25,6 @@ accepts — and the table reports the context / target tokens each side really e
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import importlib
 import json
@@ -39,6 +38,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_reference import imported_from  # noqa: E402
 from benchdoc import publish  # noqa: E402
 
 from wfm.checkpoint import load_backbone  # noqa: E402
@@ -48,20 +48,6 @@ from wfm.eval.features import extract_features  # noqa: E402
 from wfm.eval.probe import linear_probe  # noqa: E402
 from wfm.eval.report import random_encoders  # noqa: E402
 from wfm.eval.tables import format_cell  # noqa: E402
-
-
-@contextlib.contextmanager
-def imported_from(root: Path):
-    """Import a checkout's top-level ``src`` package without leaving it on sys.path."""
-    before = set(sys.modules)
-    sys.path.insert(0, str(root))
-    try:
-        yield
-    finally:
-        sys.path.remove(str(root))
-        for name in set(sys.modules) - before:
-            if name.split(".")[0] == "src":
-                sys.modules.pop(name, None)
 
 
 class PooledTarget(torch.nn.Module):

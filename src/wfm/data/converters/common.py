@@ -13,6 +13,7 @@ releases of one dataset differ in layout:
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from wfm.data import transforms
+from wfm.data.hdf5 import label_meta, write_dataset_file
 
 #: SigMF / raw IQ sample formats: numpy dtype of one real value and the scale to unit full range
 IQ_DTYPES = {"cf32_le": ("<f4", 1.0), "cf64_le": ("<f8", 1.0), "ci16_le": ("<i2", 1 / 32768.0)}
@@ -122,3 +124,46 @@ class Report:
         for reason, count in sorted(self.skipped.items()):
             lines.append(f"skipped {count}: {reason}")
         return "\n".join(lines)
+
+
+def write_labelled_windows(
+    out_dir: str | Path,
+    name: str,
+    specs: list[np.ndarray],
+    names: list[str],
+    where: Path,
+    source: LabelSource,
+    size: int,
+    nfft: int,
+    frames: int,
+    origin: str,
+    report: Report,
+) -> Report:
+    """The tail of every IQ converter: power windows ``specs`` labelled ``names`` -> dB, resize, one classification
+    file ``out_dir/<name>.h5`` (statistics from the seed-0 training split); recorded in ``report``."""
+    if not names:
+        raise ValueError(f"{where}: no labelled window of {frames} frames of {nfft} bins (labels from {source})")
+    classes, labels = class_indices(names, where, source)
+    x = transforms.preprocess(np.concatenate(specs), power=True, size=size)
+    prep = transforms.describe(True, size, stft=stft_description(nfft, frames), labels_from=str(source))
+    report.outputs.append(write_dataset_file(
+        out_dir, name, x, {"label": labels}, label_meta({"label": "classification"}, {"label": classes}),
+        source=origin, modality="spectrogram", preprocessing=prep,
+    ))
+    report.samples_written = len(labels)
+    return report
+
+
+def iq_arguments(prog: str, description: str, name: str | None, label: str, per: str) -> argparse.ArgumentParser:
+    """The command-line options every IQ-recording converter takes."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("raw_dir")
+    p.add_argument("out_dir")
+    p.add_argument("--size", type=int, default=112)
+    p.add_argument("--nfft", type=int, default=256)
+    p.add_argument("--frames", type=int, default=256)
+    p.add_argument("--max-windows", type=int, default=None, help=f"per {per}")
+    p.add_argument("--name", default=name, help="output file name (without .h5)")
+    p.add_argument("--label", default=label, help="where labels come from: json:KEY.PATH, annotation:FIELD, "
+                                                  "global:FIELD, filename:REGEX or folder")
+    return p

@@ -10,22 +10,19 @@ Each capture is cut into windows of ``frames`` STFT frames of ``nfft`` bins -> p
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 
-from wfm.data import transforms
 from wfm.data.converters.common import (
     LabelSource,
     Report,
-    class_indices,
+    iq_arguments,
     iq_windows,
     read_interleaved_iq,
-    stft_description,
+    write_labelled_windows,
 )
-from wfm.data.hdf5 import label_meta, write_dataset_file
 
 DEFAULT_LABEL = "json:transmitter"
 
@@ -69,34 +66,11 @@ def convert(
             report.skip(f"capture shorter than one window ({nfft + (frames - 1) * (nfft // 2)} samples)")
         specs.append(s)
         tx += [lab] * len(s)
-    if not tx:
-        raise ValueError(f"{raw_dir}: captures too short for one window of {frames} frames of {nfft} bins")
-    classes, labels = class_indices(tx, raw_dir, source)
-    x = transforms.preprocess(np.concatenate(specs), power=True, size=size)
-    prep = transforms.describe(True, size, stft=stft_description(nfft, frames), labels_from=str(source))
-    report.outputs.append(write_dataset_file(
-        out_dir,
-        name,
-        x,
-        {"label": labels},
-        label_meta({"label": "classification"}, {"label": classes}),
-        source=f"powder:{raw_dir.name}",
-        modality="spectrogram",
-        preprocessing=prep,
-    ))
-    report.samples_written = len(labels)
-    return report
+    return write_labelled_windows(out_dir, name, specs, tx, raw_dir, source, size, nfft, frames,
+                                  f"powder:{raw_dir.name}", report)
 
 
 def main(argv: list[str] | None = None) -> Report:
-    p = argparse.ArgumentParser(prog="wfm-convert powder", description=__doc__.splitlines()[0])
-    p.add_argument("raw_dir")
-    p.add_argument("out_dir")
-    p.add_argument("--size", type=int, default=112)
-    p.add_argument("--nfft", type=int, default=256)
-    p.add_argument("--frames", type=int, default=256)
-    p.add_argument("--max-windows", type=int, default=None, help="per capture")
-    p.add_argument("--name", default="powder")
-    p.add_argument("--label", default=DEFAULT_LABEL, help="where the transmitter id is (wfm.data.converters.common)")
+    p = iq_arguments("wfm-convert powder", __doc__.splitlines()[0], "powder", DEFAULT_LABEL, "capture")
     a = p.parse_args(argv)
     return convert(a.raw_dir, a.out_dir, a.size, a.nfft, a.frames, a.max_windows, a.name, a.label)

@@ -12,23 +12,20 @@ its folder name. Any other source labels whole recordings (``global:core:descrip
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 
-from wfm.data import transforms
 from wfm.data.converters.common import (
     IQ_DTYPES,
     LabelSource,
     Report,
-    class_indices,
+    iq_arguments,
     iq_windows,
     read_interleaved_iq,
-    stft_description,
+    write_labelled_windows,
 )
-from wfm.data.hdf5 import label_meta, write_dataset_file
 
 DEFAULT_LABEL = "annotation:core:label"
 
@@ -104,34 +101,11 @@ def convert(
                 report.skip(f"segment shorter than one window ({nfft + (frames - 1) * (nfft // 2)} samples)")
             specs.append(s)
             names += [lab] * len(s)
-    if not names:
-        raise ValueError(f"{raw_dir}: no labelled window of {frames} frames of {nfft} bins (labels from {source})")
-    classes, labels = class_indices(names, raw_dir, source)
-    x = transforms.preprocess(np.concatenate(specs), power=True, size=size)
-    prep = transforms.describe(True, size, stft=stft_description(nfft, frames), labels_from=str(source))
-    report.outputs.append(write_dataset_file(
-        out_dir,
-        name or collection or raw_dir.name,
-        x,
-        {"label": labels},
-        label_meta({"label": "classification"}, {"label": classes}),
-        source=f"sigmf:{raw_dir.name}",
-        modality="spectrogram",
-        preprocessing=prep,
-    ))
-    report.samples_written = len(labels)
-    return report
+    return write_labelled_windows(out_dir, name or collection or raw_dir.name, specs, names, raw_dir, source, size,
+                                  nfft, frames, f"sigmf:{raw_dir.name}", report)
 
 
 def main(argv: list[str] | None = None) -> Report:
-    p = argparse.ArgumentParser(prog="wfm-convert sigmf", description=__doc__.splitlines()[0])
-    p.add_argument("raw_dir")
-    p.add_argument("out_dir")
-    p.add_argument("--size", type=int, default=112)
-    p.add_argument("--nfft", type=int, default=256)
-    p.add_argument("--frames", type=int, default=256)
-    p.add_argument("--max-windows", type=int, default=None, help="per segment")
-    p.add_argument("--name", default=None, help="output file name (without .h5)")
-    p.add_argument("--label", default=DEFAULT_LABEL, help="where labels come from (see wfm.data.converters.common)")
+    p = iq_arguments("wfm-convert sigmf", __doc__.splitlines()[0], None, DEFAULT_LABEL, "segment")
     a = p.parse_args(argv)
     return convert(a.raw_dir, a.out_dir, a.size, a.nfft, a.frames, a.max_windows, a.name, a.label)
