@@ -261,11 +261,19 @@ def main() -> None:
             ours["tokens"] = wfm_tokens(args.batch)
         rows.append(ours)
         print(ours, flush=True)
-        if method == "jepa" and root is not None:  # the same masks as the official step
-            same = IJEPAMasks(root)
-            r = bench(method, 1, args.bf16, args.batch, args.steps, masking=same)
-            ours = {"impl": "wfm JEPA, I-JEPA's masks", "samples_s": r["samples_s"], "step_ms": r["step_ms"],
-                    "gflops": r["gflops"], "tokens": tuple(float(np.mean(v)) for v in zip(*same.tokens, strict=True))}
+        if method == "jepa" and root is not None:  # the same masks as the official step, eager and compiled
+            for compiled in (False, True):
+                same = IJEPAMasks(root)
+                r = bench(method, 1, args.bf16, args.batch, args.steps, masking=same, compile=compiled)
+                ours = {"impl": f"wfm JEPA{', compiled' if compiled else ''}, I-JEPA's masks",
+                        "samples_s": r["samples_s"], "step_ms": r["step_ms"], "gflops": r["gflops"],
+                        "tokens": tuple(float(np.mean(v)) for v in zip(*same.tokens, strict=True))}
+                rows.append(ours)
+                print(ours, flush=True)
+        elif method == "mae":  # MAE's random masking is the same geometry in both: add the compiled step
+            r = bench(method, 1, args.bf16, args.batch, args.steps, compile=True)
+            ours = {"impl": "wfm MAE, compiled", "samples_s": r["samples_s"], "step_ms": r["step_ms"],
+                    "gflops": r["gflops"]}
             rows.append(ours)
             print(ours, flush=True)
         if root is None:
@@ -281,7 +289,7 @@ def main() -> None:
         f"Measured {precision} matmul peak: {peak:.0f} GFLOP/s. GFLOP/s = counted forward + backward FLOPs of "
         "one step / step time (each implementation's own FLOPs: their attention and masking differ). "
         "wfm speed-up = samples/s of the wfm row just above it (for JEPA: wfm fed I-JEPA's own masks, so both "
-        "encode the same tokens) / the official step's.",
+        "encode the same tokens; the compiled row when there is one) / the official step's.",
         "",
         "| implementation | samples/s | step ms | GFLOP/s | % of peak | context / target tokens | wfm speed-up |",
         "|---|---|---|---|---|---|---|",

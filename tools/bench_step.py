@@ -45,13 +45,17 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
     return best
 
 
-def make_method(name: str, img_size: int = 112) -> torch.nn.Module:
+def make_method(name: str, img_size: int = 112, compile: bool = False) -> torch.nn.Module:
     enc = ViTEncoder(img_size=img_size, patch_size=16, embed_dim=256, depth=8, num_heads=8)
     if name == "jepa":
-        return JEPA(encoder=enc, masking=MaskGenerator("region", num_targets=4), channel_sampling="none")
-    from wfm.methods.mae import MAE
+        model = JEPA(encoder=enc, masking=MaskGenerator("region", num_targets=4), channel_sampling="none",
+                     compile=compile)
+    else:
+        from wfm.methods.mae import MAE
 
-    return MAE(encoder=enc, channel_sampling="none")
+        model = MAE(encoder=enc, channel_sampling="none", compile=compile)
+    model.configure_model()  # compiles the networks in place when asked
+    return model
 
 
 def step_fn(model: torch.nn.Module, opt: torch.optim.Optimizer, batch: dict, bf16: bool):
@@ -71,9 +75,10 @@ def step_fn(model: torch.nn.Module, opt: torch.optim.Optimizer, batch: dict, bf1
 def bench(
     name: str, channels: int, bf16: bool, batch_size: int, steps: int, warmup: bool = True, img_size: int = 112,
     masking=None,  # noqa: ANN001  (JEPA only: a mask source replacing the region generator)
+    compile: bool = False,
 ) -> dict:
     torch.manual_seed(0)
-    model = make_method(name, img_size)
+    model = make_method(name, img_size, compile)
     if masking is not None:
         model.masking = masking
     opt = model.configure_optimizers()
@@ -81,13 +86,23 @@ def bench(
         "x": torch.randn(batch_size, channels, img_size, img_size), "channels": torch.full((batch_size,), channels)
     }
     run = step_fn(model, opt, batch, bf16)
+    if compile:  # compile (and count FLOPs) on the eager twin: FlopCounterMode does not trace compiled code
+        torch.manual_seed(0)
+        twin = make_method(name, img_size)
+        if masking is not None:
+            twin.masking = masking
+        counted = twin.configure_optimizers()
+    else:
+        twin, counted = model, opt
     with FlopCounterMode(display=False) as counter:
         ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
         with ctx:
-            loss = model.shared_step(batch, np.random.default_rng(0), "train")["loss"]
+            loss = twin.shared_step(batch, np.random.default_rng(0), "train")["loss"]
         loss.backward()
-    opt.zero_grad(set_to_none=True)
+    counted.zero_grad(set_to_none=True)
     flops = counter.get_total_flops()
+    if compile:
+        run(0)  # the compile happens here, outside the timing
     if warmup:
         run(0)
     times = []
