@@ -17,18 +17,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from wfm.models.encoder import (
-    Block,
-    ChannelEmbedding,
-    check_channel_ids,
-    default_channel_ids,
-    init_vit_weights,
-    key_padding_mask,
-)
-from wfm.models.pos_embed import sincos_2d
+from wfm.models.encoder import check_channel_ids, default_channel_ids, key_padding_mask
+from wfm.models.narrow_vit import NarrowViT
 
 
-class MAEDecoder(nn.Module):
+class MAEDecoder(NarrowViT):
     """Narrow ViT decoder for masked autoencoding.
 
     Args:
@@ -54,24 +47,11 @@ class MAEDecoder(nn.Module):
         channel_embed: str = "fixed",
         init: str = "xavier",
     ) -> None:
-        super().__init__()
-        if depth < 1:
-            raise ValueError(f"decoder depth must be >= 1, got {depth}")
-        self.grid_size = tuple(int(g) for g in grid_size)
-        self.num_patches = self.grid_size[0] * self.grid_size[1]
+        super().__init__(grid_size, embed_dim, decoder_dim, depth, num_heads, mlp_ratio, max_channels, channel_embed,
+                         (1, 1, 1), "decoder")
         self.patch_size = int(patch_size)
-        self.max_channels = int(max_channels)
-        self.proj_in = nn.Linear(embed_dim, decoder_dim)
-        self.mask_token = nn.Parameter(torch.zeros(1, 1, 1, decoder_dim))
-        self.register_buffer("pos_embed", sincos_2d(decoder_dim, *self.grid_size), persistent=False)
-        if channel_embed not in ("fixed", "learned"):
-            raise ValueError(f"decoder channel_embed must be 'fixed' or 'learned', got {channel_embed!r}")
-        self.channel_embed = ChannelEmbedding(channel_embed, max_channels, decoder_dim)
-        self.blocks = nn.ModuleList(Block(decoder_dim, num_heads, mlp_ratio) for _ in range(depth))
-        self.norm = nn.LayerNorm(decoder_dim, eps=1e-6)
         self.head = nn.Linear(decoder_dim, self.patch_size**2)
-        init_vit_weights(self, init)
-        nn.init.normal_(self.mask_token, std=0.02)
+        self.reset_parameters(init)
 
     def forward(
         self,

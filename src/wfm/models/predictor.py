@@ -17,18 +17,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from wfm.models.encoder import (
-    Block,
-    ChannelEmbedding,
-    check_channel_ids,
-    default_channel_ids,
-    init_vit_weights,
-    key_padding_mask,
-)
-from wfm.models.pos_embed import sincos_2d
+from wfm.models.encoder import check_channel_ids, default_channel_ids, key_padding_mask
+from wfm.models.narrow_vit import NarrowViT
 
 
-class Predictor(nn.Module):
+class Predictor(NarrowViT):
     """Narrow ViT predictor.
 
     Args:
@@ -53,20 +46,10 @@ class Predictor(nn.Module):
         channel_embed: str = "fixed",
         init: str = "xavier",
     ) -> None:
-        super().__init__()
-        self.grid_size = tuple(int(g) for g in grid_size)
-        self.max_channels = max_channels
-        self.proj_in = nn.Linear(embed_dim, predictor_dim)
-        self.mask_token = nn.Parameter(torch.zeros(1, 1, predictor_dim))
-        self.register_buffer("pos_embed", sincos_2d(predictor_dim, *self.grid_size), persistent=False)
-        if channel_embed not in ("fixed", "learned"):
-            raise ValueError(f"predictor channel_embed must be 'fixed' or 'learned', got {channel_embed!r}")
-        self.channel_embed = ChannelEmbedding(channel_embed, max_channels, predictor_dim)
-        self.blocks = nn.ModuleList(Block(predictor_dim, num_heads, mlp_ratio) for _ in range(depth))
-        self.norm = nn.LayerNorm(predictor_dim, eps=1e-6)
+        super().__init__(grid_size, embed_dim, predictor_dim, depth, num_heads, mlp_ratio, max_channels, channel_embed,
+                         (1, 1), "predictor")
         self.proj_out = nn.Linear(predictor_dim, embed_dim)
-        init_vit_weights(self, init)
-        nn.init.normal_(self.mask_token, std=0.02)
+        self.reset_parameters(init)
 
     def forward(
         self,

@@ -1,0 +1,65 @@
+"""The trunk the JEPA predictor and the MAE decoder share: a narrow ViT over per-channel tokens that fills
+positions the encoder did not see with a learned mask token.
+
+Input projection ``D -> d``, one learned mask token, the fixed 2-D sine-cosine position embedding of the grid,
+a channel embedding (fixed codes by default, :class:`~wfm.models.encoder.ChannelEmbedding`) so tokens of the
+same position on two channels differ, pre-norm blocks and a final LayerNorm. The subclasses add their output
+layer and say how the tokens are laid out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from wfm.models.encoder import Block, ChannelEmbedding, init_vit_weights
+from wfm.models.pos_embed import sincos_2d
+
+
+class NarrowViT(nn.Module):
+    """Shared layers of :class:`~wfm.models.predictor.Predictor` and :class:`~wfm.models.decoder.MAEDecoder`.
+
+    Args:
+        grid_size: (grid_h, grid_w) patch grid of the encoder.
+        embed_dim: encoder width ``D`` (input).
+        width, depth, num_heads, mlp_ratio: the narrow transformer.
+        max_channels: channel indices known to the channel embedding.
+        channel_embed: ``fixed`` codes or a ``learned`` table.
+        mask_token_shape: leading singleton dims of the mask token (the subclass's broadcasting layout).
+        what: the subclass's name in error messages.
+    """
+
+    def __init__(
+        self,
+        grid_size: Sequence[int],
+        embed_dim: int,
+        width: int,
+        depth: int,
+        num_heads: int,
+        mlp_ratio: float,
+        max_channels: int,
+        channel_embed: str,
+        mask_token_shape: tuple[int, ...],
+        what: str,
+    ) -> None:
+        super().__init__()
+        if depth < 1:
+            raise ValueError(f"{what} depth must be >= 1, got {depth}")
+        if channel_embed not in ("fixed", "learned"):
+            raise ValueError(f"{what} channel_embed must be 'fixed' or 'learned', got {channel_embed!r}")
+        self.grid_size = tuple(int(g) for g in grid_size)
+        self.num_patches = self.grid_size[0] * self.grid_size[1]
+        self.max_channels = int(max_channels)
+        self.proj_in = nn.Linear(embed_dim, width)
+        self.mask_token = nn.Parameter(torch.zeros(*mask_token_shape, width))
+        self.register_buffer("pos_embed", sincos_2d(width, *self.grid_size), persistent=False)
+        self.channel_embed = ChannelEmbedding(channel_embed, max_channels, width)
+        self.blocks = nn.ModuleList(Block(width, num_heads, mlp_ratio) for _ in range(depth))
+        self.norm = nn.LayerNorm(width, eps=1e-6)
+
+    def reset_parameters(self, init: str) -> None:
+        """Every layer by ``init`` (subclass output layers included), the mask token ``N(0, 0.02)``."""
+        init_vit_weights(self, init)
+        nn.init.normal_(self.mask_token, std=0.02)
