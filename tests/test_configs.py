@@ -28,7 +28,8 @@ def size_overrides(cfg: dict, base: Path) -> list[str]:
     out = ["--trainer.precision=32-true", "--trainer.logger=false"]
     model = cfg["model"]["init_args"]
     if cfg["model"]["class_path"].endswith("LinearProbeEvaluator"):
-        out += ["--model.init_args.encoder={img_size: 32, patch_size: 8, embed_dim: 32, depth: 2, num_heads: 2}"]
+        iq = ", iq_length: 64" if "iq_length" in (model.get("encoder") or {}) else ""
+        out += [f"--model.init_args.encoder={{img_size: 32, patch_size: 8, embed_dim: 32, depth: 2, num_heads: 2{iq}}}"]
     elif "encoder" in model:
         out += [f"--model.init_args.encoder={TINY_ENCODER}"]
     if "masking" in model:  # a 4 x 4 grid holds at most 2 bands of one row and leaves 4 positions of context
@@ -38,8 +39,9 @@ def size_overrides(cfg: dict, base: Path) -> list[str]:
     if "dataset" in data["init_args"] and data["init_args"]["dataset"] is None:  # one task named on the CLI
         out += ["--data.init_args.dataset=rfs", "--data.init_args.n=40", "--data.init_args.size=32"]
     elif "tasks" in data["init_args"]:
-        tasks = [{"class_path": t["class_path"], "init_args": {**t["init_args"], "n": 40, "size": 32, "batch_size": 8}}
-                 for t in resolve(data["init_args"]["tasks"], base)]
+        tasks = [{"class_path": t["class_path"], "init_args": {
+            **t["init_args"], "n": 40, "size": 64 if is_iq(t["init_args"]["dataset"]) else 32, "batch_size": 8}}
+            for t in resolve(data["init_args"]["tasks"], base)]
         out += [f"--data.init_args.tasks={yaml.safe_dump(tasks, default_flow_style=True).strip()}"]
     else:
         out += ["--data.init_args.n=48", "--data.init_args.size=32", "--data.init_args.batch_size=8",
@@ -49,6 +51,13 @@ def size_overrides(cfg: dict, base: Path) -> list[str]:
             out.append("--trainer.callbacks=[]")  # the probe callback's own data: callbacks/test_probe_callback.py
             break
     return out
+
+
+def is_iq(dataset: str) -> bool:
+    from wfm.data import synthetic
+
+    spec = synthetic.BUILTIN.get(dataset)
+    return spec is not None and spec.modality == "iq"
 
 
 def is_recipe(path: Path) -> bool:

@@ -264,6 +264,7 @@ def export_backbone(
         "version": EXPORT_VERSION,
         "config": normalise_config(entry["config"]),
         "encoder": str(entry.get("encoder", "backbone")),
+        "modalities": list(encoder.modalities),
         "source": str(ckpt_path.resolve()),
     }
     for key in ("method", "epoch", "global_step"):
@@ -282,5 +283,6 @@ def backbone_entry(module: ViTEncoder, config: Mapping[str, Any], /, **extra: An
     return {
         "config": normalise_config(config),
         "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()},
+        "modalities": list(module.modalities),
         **extra,
     }

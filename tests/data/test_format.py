@@ -11,7 +11,16 @@ import pytest
 import torch
 
 from wfm.data import transforms
-from wfm.data.hdf5 import H5Writer, label_meta, read_attrs, safe_output_path, write_dataset_file, write_h5
+from wfm.data.datasets import H5Dataset
+from wfm.data.hdf5 import (
+    FORMAT_VERSION,
+    H5Writer,
+    label_meta,
+    read_attrs,
+    safe_output_path,
+    write_dataset_file,
+    write_h5,
+)
 from wfm.data.split import train_test_split
 
 META = label_meta(
@@ -108,7 +117,7 @@ def test_roundtrip_attrs(tmp_path):
         "units": None,
     }
     assert meta["labels"]["position"]["units"] == "m"
-    assert meta["modality"] == "spectrogram" and meta["source"] == "test" and meta["format_version"] == 1
+    assert meta["modality"] == "spectrogram" and meta["source"] == "test" and meta["format_version"] == FORMAT_VERSION
     assert meta["attrs"]["note"] == "hello"
     with h5py.File(path) as f:
         np.testing.assert_array_equal(f["inputs"][:], x)
@@ -229,3 +238,49 @@ def test_safe_output_path_rejects(tmp_path, name):
 
 def test_safe_output_path_ok(tmp_path):
     assert safe_output_path(tmp_path, "rf_2024-v1") == (tmp_path / "rf_2024-v1.h5").resolve()
+
+
+# --- IQ files (format version 2) ------------------------------------------------------------------
+
+
+def _iq(n=12, a=3, t=64, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, a, 2, t)).astype(np.float32)
+    x[:, :, 0] = 2.0 + 3.0 * x[:, :, 0]  # I: mean 2, std 3
+    x[:, :, 1] = -1.0 + 0.5 * x[:, :, 1]  # Q: mean -1, std 0.5
+    return x, {"label": rng.integers(0, 3, n)}
+
+
+def test_iq_file_has_per_component_stats_and_standardises_every_antenna(tmp_path):
+    x, y = _iq()
+    meta_labels = label_meta({"label": "classification"}, {"label": ("a", "b", "c")})
+    path = write_h5(tmp_path / "iq.h5", x, y, {**_attrs(), "modality": "iq", "labels": meta_labels})
+    meta = read_attrs(path)
+    assert meta["modality"] == "iq" and meta["shape"] == (3, 2, 64) and meta["format_version"] == FORMAT_VERSION
+    np.testing.assert_allclose(meta["mean"], x.mean(axis=(0, 1, 3)), rtol=1e-5)
+    np.testing.assert_allclose(meta["std"], x.std(axis=(0, 1, 3)), rtol=1e-5)
+    ds = H5Dataset(path, size=64)
+    assert ds.num_channels == 3
+    z = np.stack([ds[i]["x"].numpy() for i in range(len(ds))])
+    np.testing.assert_allclose(z.mean(axis=(0, 1, 3)), [0.0, 0.0], atol=1e-5)
+    np.testing.assert_allclose(z.std(axis=(0, 1, 3)), [1.0, 1.0], atol=1e-4)
+    with pytest.raises(ValueError, match=r"samples are \(2, 64\), expected \(2, 128\)"):
+        H5Dataset(path, size=128)
+
+
+def test_iq_files_refuse_a_wrong_layout(tmp_path):
+    x, y = _iq()
+    meta_labels = label_meta({"label": "classification"}, {"label": ("a", "b", "c")})
+    with pytest.raises(ValueError, match=r"iq samples must be \(antennas, 2, T\)"):
+        write_h5(tmp_path / "bad.h5", x.reshape(12, 6, 1, 64), y, {**_attrs(), "modality": "iq", "labels": meta_labels})
+    assert _no_leftovers(tmp_path) == []
+
+
+def test_version_1_files_still_read(tmp_path):
+    x, y = _data()
+    path = write_h5(tmp_path / "old.h5", x, y, _attrs())
+    with h5py.File(path, "r+") as f:
+        f.attrs["format_version"] = 1
+    meta = read_attrs(path)
+    assert meta["format_version"] == 1 and meta["shape"] == (2, 8, 6)
+    assert H5Dataset(path)[0]["x"].shape == (2, 8, 6)

@@ -94,3 +94,34 @@ def test_merge_interleaved_matches_distributed_sampler(world):
     ]
     merged = merge_interleaved(torch.stack(per_rank), n)
     np.testing.assert_array_equal(merged.numpy(), data.numpy())
+
+
+def _iq_suite(tmp_path, size=64):
+    from wfm.data.datamodules import DownstreamDataModule
+
+    kw = dict(n=40, size=size, batch_size=16, cache_dir=str(tmp_path / "cache"))
+    return ProbeSuite(tasks=[DownstreamDataModule("rffp", **kw),
+                             DownstreamDataModule("interference", target="interference", **kw)])
+
+
+def test_image_and_iq_tasks_in_one_table(cpu_trainer, tmp_path):
+    from wfm.data.datamodules import DownstreamDataModule
+
+    cfg = {**CFG, "iq_length": 64, "iq_segment": 16}
+    suite = _iq_suite(tmp_path)
+    suite.tasks.insert(0, DownstreamDataModule("rfs", n=40, size=CFG["img_size"], batch_size=16,
+                                               cache_dir=str(tmp_path / "cache")))
+    model = LinearProbeEvaluator(encoder=cfg, seeds=[0], output_dir=str(tmp_path / "out"), bf16=False, plots=False)
+    metrics = cpu_trainer().test(model, datamodule=suite)[0]
+    assert {"probe/rfs/acc", "probe/rffp/acc", "probe/interference/acc"} <= set(metrics)
+    assert 0.0 <= metrics["probe/rffp/acc"] <= 100.0
+
+
+def test_iq_tasks_need_an_encoder_that_takes_them(cpu_trainer, tmp_path):
+    model = LinearProbeEvaluator(encoder=CFG, seeds=[0], bf16=False, plots=False, output_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="rffp.*IQ streams, but .* has no IQ tokenizer"):
+        cpu_trainer().test(model, datamodule=_iq_suite(tmp_path))
+    model = LinearProbeEvaluator(encoder={**CFG, "iq_length": 128}, seeds=[0], bf16=False, plots=False,
+                                 output_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="have 64 time samples, but .* takes 128"):
+        cpu_trainer().test(model, datamodule=_iq_suite(tmp_path))

@@ -3,14 +3,17 @@
 Layout of a file:
 
 - dataset ``inputs`` ``(N, C, H, W)`` float32: preprocessed (dB where the source is power, resized),
-  **not** standardised;
+  **not** standardised. Image-like modalities (``spectrogram``, ``csi``): channels x frequency x time.
+  ``iq`` (format version 2): raw complex baseband as ``(N, A, 2, T)`` = antennas x (I, Q) x time samples, the
+  same 4-D layout with ``H = 2`` (antennas play the part of channels: sampled, padded and embedded alike);
 - one dataset per label, named by its batch key (``label``, ``position``, ``beam``, ``los``...), first axis N;
-- attributes ``mean``/``std`` (``(C,)``, computed on the training split; a test-split file carries the
-  training statistics), ``preprocessing`` (JSON), ``source``, ``modality``, ``labels`` (JSON:
-  key → ``{"kind", "num_classes", "class_names", "units"}``), ``format_version``.
+- attributes ``mean``/``std`` (``(C,)`` per channel for images, ``(2,)`` per component I / Q for ``iq``;
+  computed on the training split; a test-split file carries the training statistics), ``preprocessing``
+  (JSON), ``source``, ``modality``, ``labels`` (JSON: key → ``{"kind", "num_classes", "class_names",
+  "units"}``), ``format_version``.
 
-Files are written to a temporary name in the destination folder and renamed on success, so a reader never
-sees a half-written file, whatever fails mid-way.
+Version 1 files (images only, before ``iq``) are read unchanged. Files are written to a temporary name in the
+destination folder and renamed on success, so a reader never sees a half-written file, whatever fails mid-way.
 """
 
 from __future__ import annotations
@@ -29,9 +32,38 @@ import numpy as np
 from wfm.data.split import train_test_split
 from wfm.data.transforms import ChannelStats
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 REQUIRED_ATTRS = ("mean", "std", "preprocessing", "source", "modality", "labels", "format_version")
-MODALITIES = ("spectrogram", "csi")
+MODALITIES = ("spectrogram", "csi", "iq")
+
+
+def num_stats(modality: str, channels: int) -> int:
+    """Entries of the ``mean``/``std`` attributes: one per channel, or one per component (I, Q) for ``iq``."""
+    return 2 if modality == "iq" else int(channels)
+
+
+def stats_view(x: np.ndarray, modality: str) -> np.ndarray:
+    """``(n, C, H, W)`` arranged so that axis 1 is what statistics are computed over (``ChannelStats``):
+    the channels, or the (I, Q) components of ``iq`` samples ``(n, A, 2, T)``."""
+    return np.asarray(x).transpose(0, 2, 1, 3) if modality == "iq" else np.asarray(x)
+
+
+def sample_hw(modality: str, size: int | Sequence[int]) -> tuple[int, int]:
+    """The ``(H, W)`` of one channel of a sample of ``size``: ``(size, size)`` for an int, ``(2, size)`` (I / Q
+    x time samples) for ``iq``, else the given pair."""
+    if isinstance(size, (int, np.integer)):
+        return (2, int(size)) if modality == "iq" else (int(size), int(size))
+    hw = tuple(int(s) for s in size)
+    if len(hw) != 2:
+        raise ValueError(f"size must be an int or (H, W), got {size}")
+    return hw  # type: ignore[return-value]
+
+
+def check_sample_shape(path: Path, modality: str, shape: Sequence[int]) -> None:
+    """Refuse a per-sample shape that does not fit ``modality`` (``iq``: ``(A, 2, T)``)."""
+    if modality == "iq" and (len(shape) != 3 or int(shape[1]) != 2 or int(shape[2]) < 1):
+        raise ValueError(f"{path}: iq samples must be (antennas, 2, T) = antennas x (I, Q) x time, "
+                         f"got {tuple(shape)}")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 
 
@@ -118,6 +150,8 @@ class H5Writer:
             )
         if modality not in MODALITIES:
             raise ValueError(f"{self.path}: modality must be one of {MODALITIES}, got {modality!r}")
+        check_sample_shape(self.path, modality, sample_shape)
+        self.modality = modality
         self.sample_shape = tuple(int(s) for s in sample_shape)
         self.labels = {k: dict(v) for k, v in labels.items()}
         self.attrs: dict[str, Any] = {
@@ -129,7 +163,7 @@ class H5Writer:
         }
         for k, v in (extra_attrs or {}).items():
             self.attrs[k] = v if isinstance(v, (str, int, float)) else json.dumps(v)
-        c = self.sample_shape[0]
+        c = num_stats(modality, self.sample_shape[0])
         self._given_stats = None
         if (mean is None) != (std is None):
             raise ValueError(f"{self.path}: give both mean and std, or neither")
@@ -237,7 +271,8 @@ class H5Writer:
                 ds.resize(self.n + n, axis=0)
                 ds[self.n : self.n + n] = arr
             if self._given_stats is None:
-                self._stats.update(inputs if stats_rows is None else inputs[np.asarray(stats_rows, bool)])
+                rows = inputs if stats_rows is None else inputs[np.asarray(stats_rows, bool)]
+                self._stats.update(stats_view(rows, self.modality))
             self.n += n
         except BaseException:
             self.abort()
@@ -339,8 +374,9 @@ def write_dataset_file(
     train_idx, _ = train_test_split(n, stats_seed, train_frac)
     rows = np.zeros(n, dtype=bool)
     rows[train_idx] = True
-    stats = ChannelStats(int(inputs.shape[1]))
-    stats.update(np.asarray(inputs)[rows])
+    check_sample_shape(path, modality, np.asarray(inputs).shape[1:])
+    stats = ChannelStats(num_stats(modality, int(inputs.shape[1])))
+    stats.update(stats_view(np.asarray(inputs)[rows], modality))
     mean, std = stats.finalize()
     attrs = {
         "source": source,
@@ -388,13 +424,16 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
         missing = [k for k in REQUIRED_ATTRS if k not in raw]
         if missing:
             raise ValueError(f"{p}: missing attribute(s) {missing}; expected {list(REQUIRED_ATTRS)}")
-        c = shape[1]
+        modality = raw["modality"]
+        if modality not in MODALITIES:
+            raise ValueError(f"{p}: modality {modality!r}, expected one of {MODALITIES}")
+        check_sample_shape(p, modality, shape[1:])
+        c = num_stats(modality, shape[1])
         mean = np.asarray(raw["mean"], np.float32).reshape(-1)
         std = np.asarray(raw["std"], np.float32).reshape(-1)
         if mean.shape != (c,) or std.shape != (c,):
-            raise ValueError(
-                f"{p}: mean/std have {mean.shape}/{std.shape} entries, expected {c} (one per channel)"
-            )
+            per = "one per component I, Q" if modality == "iq" else "one per channel"
+            raise ValueError(f"{p}: mean/std have {mean.shape}/{std.shape} entries, expected {c} ({per})")
         if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
             raise ValueError(f"{p}: mean/std must be finite with std > 0, got mean={mean}, std={std}")
         version = int(raw["format_version"])
@@ -420,7 +459,7 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
         "std": std,
         "preprocessing": preprocessing,
         "source": raw["source"],
-        "modality": raw["modality"],
+        "modality": modality,
         "labels": labels,
         "format_version": version,
         "attrs": raw,

@@ -91,6 +91,14 @@ def describe(
     return {"steps": steps}
 
 
+def describe_iq(**extra: Any) -> dict[str, Any]:
+    """The ``preprocessing`` attribute of raw IQ files: samples kept as they are, standardised at load time."""
+    steps: list[dict[str, Any]] = [{"step": "source", **extra}] if extra else []
+    steps.append({"step": "standardise", "where": "at load time, per component (I, Q), with the mean/std "
+                  "attributes"})
+    return {"steps": steps}
+
+
 class ChannelStats:
     """Streaming per-channel mean and standard deviation over ``(n, C, H, W)`` chunks.
 

@@ -61,6 +61,18 @@ def check_fits(task: Any, encoder: ViTEncoder, backbone: str) -> None:
         return
     c, h, w = dm_ds.meta["shape"]
     c = dm_ds.num_channels
+    if dm_ds.meta["modality"] == "iq":
+        if encoder.iq is None:
+            raise ValueError(f"{dm_ds.path}: samples are IQ streams, but {backbone} has no IQ tokenizer "
+                             "(an encoder with iq_length > 0 takes them)")
+        if w != encoder.iq.length:
+            raise ValueError(f"{dm_ds.path}: IQ samples have {w} time samples, but {backbone} takes "
+                             f"{encoder.iq.length} (iq_length); convert the file at that length (or set the "
+                             "task's size)")
+        if encoder.antenna_embed is not None and c > encoder.max_channels:
+            raise ValueError(f"{dm_ds.path}: samples have {c} antennas, but {backbone} knows only "
+                             f"{encoder.max_channels} antenna codes (max_channels); keep fewer antennas")
+        return
     if (h, w) != tuple(encoder.img_size):
         raise ValueError(f"{dm_ds.path}: samples are {h} x {w}, but {backbone} takes {encoder.img_size[0]} x "
                          f"{encoder.img_size[1]} inputs; convert the file at that size (or set the task's size)")

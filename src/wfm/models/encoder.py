@@ -6,6 +6,11 @@ shared single-channel projection maps each patch to ``embed_dim``: a sample with
 (all kept grid positions of channel 0, then channel 1, ...). A batch may mix channel counts: channels past a
 sample's count are padding and are hidden from attention by a key-padding mask, so they never change any
 other token's output.
+
+With ``iq_length > 0`` the same encoder also takes raw IQ streams ``(B, A, 2, T)`` (the multimodal WFM):
+:class:`~wfm.models.iq_tokenizer.IQTokenizer` makes per-antenna segment tokens laid out exactly like patch
+tokens (antennas as channels, a ``1 x S`` grid of time segments), a feature-wise affine (scale, shift) per
+modality follows each tokenizer, and the blocks, pooling and export are shared.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import torch
 from timm.models.vision_transformer import Block as TimmBlock
 from torch import nn
 
+from wfm.models.iq_tokenizer import IQTokenizer
 from wfm.models.pos_embed import channel_codes, sincos_2d
 
 
@@ -53,6 +59,9 @@ def key_padding_mask(valid: torch.Tensor) -> torch.Tensor | None:
 #: attention and MLP divided by ``sqrt(2 i)``)
 INIT_SCHEMES = ("xavier", "ijepa")
 IJEPA_STD = 0.02
+
+#: the modalities an encoder can know, in the order of its per-modality affine rows
+MODALITIES = ("image", "iq")
 
 #: how a token says which channel it comes from: not at all, a learned embedding of the channel index, or a
 #: fixed code (:func:`~wfm.models.pos_embed.channel_codes`) at the scale of the position embedding
@@ -116,7 +125,7 @@ def check_channel_ids(channel_ids: torch.Tensor, b: int, c: int, limit: int, who
 class ChannelEmbedding(nn.Module):
     """Channel identity added to tokens: a learned table or fixed codes, looked up by channel index."""
 
-    def __init__(self, mode: str, num: int, dim: int) -> None:
+    def __init__(self, mode: str, num: int, dim: int, code_offset: int = 0) -> None:
         super().__init__()
         self.mode = check_channel_embed(mode)
         self.num = int(num)
@@ -124,7 +133,7 @@ class ChannelEmbedding(nn.Module):
             self.weight = nn.Parameter(torch.empty(num, dim))
             nn.init.normal_(self.weight, std=0.02)
         else:
-            self.register_buffer("weight", channel_codes(num, dim), persistent=False)
+            self.register_buffer("weight", channel_codes(num, dim, code_offset), persistent=False)
 
     def forward(self, channel_ids: torch.Tensor) -> torch.Tensor:
         """(B, C) channel indices -> (B, C, D) embeddings."""
@@ -143,8 +152,14 @@ class ViTEncoder(nn.Module):
         channel_embed: channel identity added to every token (``CHANNEL_EMBEDS``): ``none`` (the paper),
             ``learned`` or ``fixed`` codes; looked up by the channel's index in the input (kept by channel
             sampling, so a sampled subset keeps its identities). ``True``/``False`` mean learned/none.
-        max_channels: number of channel indices the channel embedding knows.
+        max_channels: number of channel (and antenna) indices the channel embeddings know.
         init: weight initialisation (``INIT_SCHEMES``).
+        iq_length: time samples per antenna of raw IQ inputs ``(B, A, 2, T)``; 0 (default) for an image-only
+            encoder. An encoder with IQ tells the modality of an input by its shape (``(2, iq_length)`` per
+            channel is IQ), or is told with ``modality=``.
+        iq_segment: complex samples per IQ token (the paper: 16).
+        antenna_embed: antenna identity of IQ tokens (``CHANNEL_EMBEDS``; fixed codes orthogonal to the
+            image channels' codes), looked up by antenna index as channels are.
     """
 
     def __init__(
@@ -160,6 +175,9 @@ class ViTEncoder(nn.Module):
         channel_embed: str | bool = "none",
         max_channels: int = 16,
         init: str = "xavier",
+        iq_length: int = 0,
+        iq_segment: int = 16,
+        antenna_embed: str | bool = "fixed",
     ) -> None:
         super().__init__()
         # kept so a checkpoint can rebuild exactly this encoder (wfm.checkpoint.load_backbone)
@@ -168,6 +186,9 @@ class ViTEncoder(nn.Module):
             num_heads=int(num_heads), mlp_ratio=float(mlp_ratio), cls_token=bool(cls_token), pool=pool,
             channel_embed=check_channel_embed(channel_embed), max_channels=int(max_channels), init=check_init(init),
         )
+        if iq_length:  # only IQ encoders record the IQ keys: image-only configs stay as they were
+            self.config.update(iq_length=int(iq_length), iq_segment=int(iq_segment),
+                               antenna_embed=check_channel_embed(antenna_embed))
         self.img_size = _pair(img_size)
         self.patch_size = int(patch_size)
         h, w = self.img_size
@@ -189,12 +210,57 @@ class ViTEncoder(nn.Module):
         mode = self.config["channel_embed"]
         self.channel_embed = None if mode == "none" else ChannelEmbedding(mode, max_channels, embed_dim)
         self.init = self.config["init"]
+        self.iq: IQTokenizer | None = None
+        self.antenna_embed: ChannelEmbedding | None = None
+        self.modality_scale: nn.Parameter | None = None
+        self.modality_shift: nn.Parameter | None = None
+        if iq_length:
+            self.iq = IQTokenizer(int(iq_length), int(iq_segment), embed_dim)
+            if (2, self.iq.length) == self.img_size:
+                raise ValueError(f"img_size {self.img_size} equals the IQ shape (2, iq_length): inputs would be "
+                                 "ambiguous")
+            amode = self.config["antenna_embed"]
+            self.antenna_embed = None if amode == "none" else ChannelEmbedding(
+                amode, max_channels, embed_dim, code_offset=max_channels)
+            # the multimodal WFM's modality-specific feature-wise affine, one row per MODALITIES entry
+            self.modality_scale = nn.Parameter(torch.ones(len(MODALITIES), embed_dim))
+            self.modality_shift = nn.Parameter(torch.zeros(len(MODALITIES), embed_dim))
         self.blocks = nn.ModuleList(Block(embed_dim, num_heads, mlp_ratio) for _ in range(depth))
         self.norm = _LayerNorm(embed_dim)
         self.reset_parameters()
 
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """The input modalities this encoder takes (recorded in checkpoints through ``config``)."""
+        return MODALITIES if self.iq is not None else ("image",)
+
+    def modality_of(self, x: torch.Tensor) -> str:
+        """``"iq"`` for ``(B, A, 2, iq_length)`` inputs of an IQ encoder, else ``"image"``."""
+        if self.iq is not None and x.ndim == 4 and tuple(x.shape[2:]) == (2, self.iq.length):
+            return "iq"
+        return "image"
+
+    def grid(self, modality: str = "image") -> tuple[int, int]:
+        """Token grid of one channel: the patch grid, or ``(1, S)`` time segments for IQ."""
+        if modality == "iq":
+            if self.iq is None:
+                raise ValueError("this encoder has no IQ tokenizer (iq_length=0)")
+            return (1, self.iq.num_segments)
+        return self.grid_size
+
+    def _affine(self, tok: torch.Tensor, modality: str) -> torch.Tensor:
+        if self.modality_scale is None:
+            return tok
+        i = MODALITIES.index(modality)
+        return tok * self.modality_scale[i].to(tok.dtype) + self.modality_shift[i].to(tok.dtype)
+
     def reset_parameters(self) -> None:
         init_vit_weights(self, self.init)
+        if self.modality_scale is not None:
+            nn.init.ones_(self.modality_scale)
+            nn.init.zeros_(self.modality_shift)
+        if self.antenna_embed is not None and self.antenna_embed.mode == "learned":
+            nn.init.normal_(self.antenna_embed.weight, std=0.02)
         if self.cls_token is not None:
             nn.init.normal_(self.cls_token, std=0.02)
         if self.channel_embed is not None and self.channel_embed.mode == "learned":
@@ -216,13 +282,21 @@ class ViTEncoder(nn.Module):
             raise ValueError(f"every sample needs between 1 and {c} channels, got {channels.tolist()}")
         return torch.arange(c, device=x.device)[None, :] < channels[:, None]
 
-    def embed(self, x: torch.Tensor, channel_ids: torch.Tensor | None = None) -> torch.Tensor:
-        """Patch + position (+ channel) embedding of every patch: (B, C, H, W) -> (B, C, N, D).
+    def embed(
+        self, x: torch.Tensor, channel_ids: torch.Tensor | None = None, modality: str | None = None
+    ) -> torch.Tensor:
+        """Patch + position (+ channel) embedding of every patch: (B, C, H, W) -> (B, C, N, D); for IQ
+        ``(B, A, 2, T)`` -> ``(B, A, S, D)`` segment tokens.
 
-        ``channel_ids`` (B, C): which input channel each slot holds (default: slot ``c`` = channel ``c``).
+        ``channel_ids`` (B, C): which input channel (antenna) each slot holds (default: slot ``c`` = ``c``).
         """
         if x.ndim != 4:
-            raise ValueError(f"encoder input must be (B, C, H, W), got shape {tuple(x.shape)}")
+            raise ValueError(f"encoder input must be (B, C, H, W) or IQ (B, A, 2, T), got shape {tuple(x.shape)}")
+        modality = modality or self.modality_of(x)
+        if modality == "iq":
+            return self._embed_iq(x, channel_ids)
+        if modality != "image":
+            raise ValueError(f"modality must be one of {self.modalities}, got {modality!r}")
         b, c, h, w = x.shape
         if (h, w) != self.img_size:
             raise ValueError(f"encoder expects inputs of size {self.img_size}, got ({h}, {w})")
@@ -230,11 +304,24 @@ class ViTEncoder(nn.Module):
             raise ValueError(f"input has {c} channels but channel_embed knows only {self.max_channels}")
         tok = self.patch_embed(x.reshape(b * c, 1, h, w))  # (B*C, D, gh, gw)
         tok = tok.flatten(2).transpose(1, 2).reshape(b, c, self.num_patches, -1)
-        tok = tok + self.pos_embed.to(tok.dtype)
+        tok = self._affine(tok, "image") + self.pos_embed.to(tok.dtype)
         if self.channel_embed is not None:
             ids = default_channel_ids(b, c, x.device) if channel_ids is None else channel_ids.to(x.device)
             ids = check_channel_ids(ids, b, c, self.max_channels, "encoder")
             tok = tok + self.channel_embed(ids).to(tok.dtype)[:, :, None, :]
+        return tok
+
+    def _embed_iq(self, x: torch.Tensor, channel_ids: torch.Tensor | None) -> torch.Tensor:
+        if self.iq is None:
+            raise ValueError("this encoder has no IQ tokenizer (iq_length=0); build it with iq_length > 0")
+        b, a = x.shape[:2]
+        if self.antenna_embed is not None and a > self.max_channels and channel_ids is None:
+            raise ValueError(f"input has {a} antennas but the antenna embedding knows only {self.max_channels}")
+        tok = self._affine(self.iq(x), "iq") + self.iq.pos_embed.to(x.dtype)
+        if self.antenna_embed is not None:
+            ids = default_channel_ids(b, a, x.device) if channel_ids is None else channel_ids.to(x.device)
+            ids = check_channel_ids(ids, b, a, self.max_channels, "encoder (antennas)")
+            tok = tok + self.antenna_embed(ids).to(tok.dtype)[:, :, None, :]
         return tok
 
     def forward(
@@ -244,6 +331,7 @@ class ViTEncoder(nn.Module):
         keep: torch.Tensor | None = None,
         keep_valid: torch.Tensor | None = None,
         channel_ids: torch.Tensor | None = None,
+        modality: str | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Encode a batch.
 
@@ -254,11 +342,12 @@ class ViTEncoder(nn.Module):
                 every channel; None encodes all ``N`` positions.
             keep_valid: (B, K) bool, False where ``keep`` is padding (samples keeping fewer positions).
             channel_ids: (B, C) input channel index of every slot (after channel sampling); None: slot = index.
+            modality: ``"image"`` or ``"iq"``; None tells it by the input's shape (:meth:`modality_of`).
 
         Returns:
             tokens (B, T, D) with ``T = prefix + C * K`` channel-major, and valid (B, T) bool.
         """
-        tok = self.embed(x, channel_ids)
+        tok = self.embed(x, channel_ids, modality)
         b, c, n, d = tok.shape
         valid = self.channel_valid(x, channels)[:, :, None]  # (B, C, 1)
         if keep is not None:
@@ -287,8 +376,12 @@ class ViTEncoder(nn.Module):
         return (tokens[:, p:] * w).sum(1) / w.sum(1).clamp_min(1.0)
 
     def features(
-        self, x: torch.Tensor, channels: torch.Tensor | None = None, channel_ids: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        channels: torch.Tensor | None = None,
+        channel_ids: torch.Tensor | None = None,
+        modality: str | None = None,
     ) -> torch.Tensor:
         """Pooled (B, D) features of whole inputs: what linear probes and ``wfm predict`` use."""
-        tokens, valid = self(x, channels, channel_ids=channel_ids)
+        tokens, valid = self(x, channels, channel_ids=channel_ids, modality=modality)
         return self.pool_tokens(tokens, valid)

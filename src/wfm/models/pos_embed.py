@@ -37,15 +37,19 @@ def sincos_2d(dim: int, grid_h: int, grid_w: int) -> torch.Tensor:
     return torch.cat([sincos_1d(dim // 2, rows), sincos_1d(dim // 2, cols)], dim=1)
 
 
-def channel_codes(num: int, dim: int) -> torch.Tensor:
+def channel_codes(num: int, dim: int, offset: int = 0) -> torch.Tensor:
     """``num`` fixed channel codes ``(num, dim)``: orthogonal rows (random Gaussian rows past ``dim``) of norm
-    ``sqrt(dim / 2)``, the norm of a sine-cosine position row. Deterministic: the same on every machine."""
-    if num < 1 or dim < 1:
-        raise ValueError(f"channel_codes needs num >= 1 and dim >= 1, got {num}, {dim}")
+    ``sqrt(dim / 2)``, the norm of a sine-cosine position row. Deterministic: the same on every machine.
+
+    ``offset`` skips the first codes: rows ``offset .. offset + num`` of the same sequence, so another modality's
+    antennas get codes orthogonal to the image channels' (while ``offset + num <= dim``)."""
+    if num < 1 or dim < 1 or offset < 0:
+        raise ValueError(f"channel_codes needs num >= 1, dim >= 1 and offset >= 0, got {num}, {dim}, {offset}")
+    total = num + offset
     rng = np.random.default_rng(CHANNEL_CODE_SEED)
-    a = rng.standard_normal((dim, max(num, dim)))
+    a = rng.standard_normal((dim, max(total, dim)))
     q, r = np.linalg.qr(a[:, :dim])
     q = q * np.sign(np.diag(r))[None, :]  # a unique orthonormal basis (QR's sign freedom removed)
-    rows = np.concatenate([q.T, a[:, dim:].T], axis=0)[:num]
+    rows = np.concatenate([q.T, a[:, dim:].T], axis=0)[offset:total]
     rows = rows / np.linalg.norm(rows, axis=1, keepdims=True) * np.sqrt(dim / 2.0)
     return torch.from_numpy(rows).float()

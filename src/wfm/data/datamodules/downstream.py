@@ -24,7 +24,7 @@ class DownstreamDataModule(LightningDataModule):
         dataset: built-in name (``rfs``, ``positioning``, ``beam``, ``los``) or path to a wfm HDF5 file.
         target: label key to predict; None picks the file's only label.
         n: samples of a built-in dataset (files are used whole).
-        size: model input size ``H`` or ``(H, W)``.
+        size: model input size ``H`` or ``(H, W)``; for IQ datasets the time samples ``T`` per antenna.
         batch_size, num_workers: DataLoader settings.
         split_seed: seed of the 80/20 split used by the train/val/test loaders.
         train_frac: training fraction of the split.

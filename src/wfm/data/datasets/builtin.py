@@ -14,17 +14,13 @@ import numpy as np
 
 from wfm.data import transforms
 from wfm.data.datasets.h5 import H5Dataset
-from wfm.data.hdf5 import H5Writer, label_meta
+from wfm.data.hdf5 import H5Writer, label_meta, sample_hw
 from wfm.data.split import train_test_split
 
 
 def default_cache_dir() -> Path:
     """``$WFM_CACHE`` if set, else ``~/.cache/wfm``."""
     return Path(os.environ.get("WFM_CACHE") or Path.home() / ".cache" / "wfm")
-
-
-def _size(size: int | Sequence[int]) -> tuple[int, int]:
-    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
 
 def builtin_path(
@@ -42,7 +38,8 @@ def builtin_path(
     """
     from wfm.data import synthetic
 
-    h, w = _size(size)
+    spec = synthetic.BUILTIN.get(name)
+    h, w = sample_hw(spec.modality if spec else "", size)
     tag = f"-g{synthetic.GENERATOR_VERSION}"
     if options:
         canon = json.dumps(dict(options), sort_keys=True, default=list)
@@ -77,6 +74,8 @@ def build_builtin(
         raise ValueError(f"built-in dataset {name!r}: n must be >= 2, got {n}")
     options = dict(options or {})
     spec = synthetic.describe(name, **options)  # unknown options fail here, before anything is written
+    # IQ sets are generated at the requested length (no resize of raw streams): ``size`` is T
+    gen_options = {**options, "n_samples": sample_hw("iq", size)[1]} if spec.modality == "iq" else options
     path = builtin_path(name, n, seed, size, root, options)
     if path.exists():
         return path
@@ -86,7 +85,7 @@ def build_builtin(
         try:
             if path.exists():  # another process built it while we waited
                 return path
-            hw = _size(size)
+            hw = sample_hw(spec.modality, size)
             meta = label_meta(
                 dict(spec.labels),
                 dict(getattr(spec, "class_names", {}) or {}),
@@ -95,9 +94,9 @@ def build_builtin(
             train_idx, _ = train_test_split(n, stats_seed, train_frac)
             is_train = np.zeros(n, dtype=bool)
             is_train[train_idx] = True
-            prep = transforms.describe(
-                bool(spec.power), hw, generator=f"wfm.data.synthetic:{name}", seed=seed
-            )
+            source = {"generator": f"wfm.data.synthetic:{name}", "seed": seed}
+            prep = (transforms.describe_iq(**source) if spec.modality == "iq"
+                    else transforms.describe(bool(spec.power), hw, **source))
             writer = H5Writer(
                 path,
                 (int(spec.channels), *hw),
@@ -115,8 +114,8 @@ def build_builtin(
             with writer:
                 for start in range(0, n, chunk):
                     stop = min(start + chunk, n)
-                    raw, labels = synthetic.generate(name, start, stop, seed=seed, **options)
-                    x = transforms.preprocess(raw, bool(spec.power), hw)
+                    raw, labels = synthetic.generate(name, start, stop, seed=seed, **gen_options)
+                    x = raw if spec.modality == "iq" else transforms.preprocess(raw, bool(spec.power), hw)
                     writer.append(x, {k: labels[k] for k in meta}, stats_rows=is_train[start:stop])
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)

@@ -12,20 +12,22 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from wfm.data.hdf5 import read_attrs
+from wfm.data.hdf5 import read_attrs, sample_hw
 
 
 class H5Dataset(Dataset):
     """Samples of one wfm HDF5 file (see ``wfm.data.hdf5``) as dicts ``{"x", "channels", <labels>}``.
 
-    ``x`` is float32 ``(C, H, W)`` standardised with the file's ``mean``/``std`` attributes. The file is
-    opened lazily, once per process, so the dataset pickles cleanly into DataLoader workers.
+    ``x`` is float32 ``(C, H, W)`` standardised with the file's ``mean``/``std`` attributes (per channel; per
+    component I / Q for ``iq`` files, whose samples are ``(A, 2, T)`` and whose "channels" are antennas). The
+    file is opened lazily, once per process, so the dataset pickles cleanly into DataLoader workers.
 
     Args:
         path: the HDF5 file.
         target: one label key to return, None for every label in the file.
         channels: indices of the channels to keep (default all).
-        size: expected ``(H, W)``; a file of another size is refused at open.
+        size: expected ``(H, W)`` (an int: square), or for ``iq`` files the number of time samples ``T``; a file
+            of another size is refused at open.
         labels: False returns only ``x`` and ``channels`` (pretraining mixes files with different labels).
     """
 
@@ -40,8 +42,9 @@ class H5Dataset(Dataset):
         self.path = Path(path)
         self.meta = read_attrs(self.path)
         c, h, w = self.meta["shape"]
+        self.modality = self.meta["modality"]
         if size is not None:
-            want = (size, size) if isinstance(size, int) else tuple(int(s) for s in size)
+            want = sample_hw(self.modality, size)
             if want != (h, w):
                 raise ValueError(
                     f"{self.path}: samples are {(h, w)}, expected {want}; re-convert with that size"
@@ -50,8 +53,12 @@ class H5Dataset(Dataset):
         if not self.channel_index or any(i < 0 or i >= c for i in self.channel_index):
             raise ValueError(f"{self.path}: channels {channels} out of range for a file with {c} channels")
         # Standardising in numpy: small torch ops per sample pay thread-pool overhead (40x slower on 2 cores).
-        self.mean = self.meta["mean"][self.channel_index].reshape(-1, 1, 1).astype(np.float32)
-        self.std = self.meta["std"][self.channel_index].reshape(-1, 1, 1).astype(np.float32)
+        if self.modality == "iq":  # one (I, Q) pair of statistics for every antenna
+            self.mean = self.meta["mean"].reshape(1, 2, 1).astype(np.float32)
+            self.std = self.meta["std"].reshape(1, 2, 1).astype(np.float32)
+        else:
+            self.mean = self.meta["mean"][self.channel_index].reshape(-1, 1, 1).astype(np.float32)
+            self.std = self.meta["std"][self.channel_index].reshape(-1, 1, 1).astype(np.float32)
         declared = self.meta["labels"]
         if target is not None and target not in declared:
             raise ValueError(f"{self.path}: no label {target!r}; the file has {sorted(declared)}")

@@ -12,7 +12,12 @@ Datasets (see ``docs/datasets_synthetic.md``):
 * ``positioning`` — 4-BS CSI magnitude of scene 0, target position in metres;
 * ``beam`` / ``los`` — serving-BS CSI (real/imag) of scene 0, best DFT beam / LoS flag;
 * ``csi`` / ``csi2`` — unlabelled CSI magnitude from scene 0 (4 BS) and scene 1 (5 BS, 32 antennas);
-* ``csi_ri`` / ``csi2_ri`` — unlabelled real/imag CSI of one base station (drawn per sample) of each scene.
+* ``csi_ri`` / ``csi2_ri`` — unlabelled real/imag CSI of one base station (drawn per sample) of each scene;
+* ``iq1`` / ``iq2`` / ``iq4`` — unlabelled raw IQ of 1-2 emitters at a 1-, 2- or 4-antenna array, pretraining;
+* ``rffp`` — RF fingerprinting: raw 2-antenna IQ of 8 transmitters with their own hardware impairments;
+* ``interference`` — raw IQ of an LTE-like signal, clean or with DSSS / tone / chirp / band-noise interference.
+
+IQ datasets (modality ``iq``) are ``(n, A, 2, T)``: antennas x (I, Q) x time samples (:mod:`.iq`).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from . import csi_scene, spectrogram
+from . import csi_scene, iq, spectrogram
 
 __all__ = ["BUILTIN", "GENERATOR_VERSION", "SyntheticSpec", "describe", "generate"]
 
@@ -37,9 +42,9 @@ class SyntheticSpec:
     """What a built-in dataset contains (for the default options)."""
 
     name: str  # registry key
-    modality: str  # "spectrogram" | "csi"
-    channels: int
-    raw_shape: tuple[int, int]  # (H, W) of the raw arrays
+    modality: str  # "spectrogram" | "csi" | "iq"
+    channels: int  # channels; antennas for iq
+    raw_shape: tuple[int, int]  # (H, W) of the raw arrays; (2, T) for iq
     power: bool  # True: raw values are power -> transforms apply dB; False: used as-is (magnitude, re/im)
     labels: dict[str, str]  # label key -> "classification" | "regression" (empty for unlabelled)
     class_names: dict[str, tuple[str, ...]]  # per classification label key
@@ -96,6 +101,20 @@ BUILTIN: dict[str, SyntheticSpec] = {
         "csi2_ri", "csi", 2, (_S1.n_ant, _S1.n_sc), False, {}, {}, {},
         "Unlabelled CSI of one base station of scene 1 (drawn per sample) as real/imag channels, normalised to "
         "unit mean power (pretraining)."),
+    **{f"iq{a}": SyntheticSpec(
+        f"iq{a}", "iq", a, (2, 1024), False, {}, {}, {},
+        f"Unlabelled raw IQ at a {a}-antenna half-wavelength array: 1-2 emitters of random technology classes "
+        "(the rfs waveform builders), 1-3 paths each, SNR 0..20 dB (pretraining).") for a in (1, 2, 4)},
+    "rffp": SyntheticSpec(
+        "rffp", "iq", 2, (2, 1024), False, {"tx": "classification"}, {"tx": iq.rffp_class_names(8)}, {},
+        "RF fingerprinting: 2-antenna raw IQ of 8 transmitters, each with its own IQ imbalance, DC offset, PA "
+        "non-linearity (Rapp), phase noise and CFO; burst type and payload drawn per capture independently of the "
+        "transmitter; random multipath, SNR 0..25 dB; label = transmitter (index % 8)."),
+    "interference": SyntheticSpec(
+        "interference", "iq", 1, (2, 1024), False, {"interference": "classification", "present": "classification"},
+        {"interference": iq.INTERFERENCE_CLASSES, "present": ("absent", "present")}, {},
+        "Raw IQ of an LTE-like signal (SNR 5..25 dB), clean or with one DSSS, tone, chirp or band-noise "
+        "interferer at SIR -5..15 dB; labels: interference type (index % 5) and present/absent."),
 }
 
 # Options each dataset accepts (besides start, stop, seed), with their defaults.
@@ -114,6 +133,9 @@ _OPTIONS: dict[str, dict[str, Any]] = {
     "csi2": {"snr_db": (-5.0, 25.0), "scene": None},
     "csi_ri": {"snr_db": (-5.0, 25.0), "scene": None},
     "csi2_ri": {"snr_db": (-5.0, 25.0), "scene": None},
+    **{f"iq{a}": {"n_samples": 1024, "snr_db": (0.0, 20.0), "max_emitters": 2} for a in (1, 2, 4)},
+    "rffp": {"n_samples": 1024, "n_tx": 8, "antennas": 2, "snr_db": (0.0, 25.0)},
+    "interference": {"n_samples": 1024, "antennas": 1, "snr_db": (5.0, 25.0), "sir_db": (-5.0, 15.0)},
 }
 
 
@@ -131,6 +153,15 @@ def describe(name: str, **options: Any) -> SyntheticSpec:
     """The :class:`SyntheticSpec` of ``name`` as generated with ``options`` (shapes / classes may change)."""
     opts = _options(name, options)
     spec = BUILTIN[name]
+    if spec.modality == "iq":
+        t = int(opts["n_samples"])
+        spec = dataclasses.replace(spec, raw_shape=(2, t))
+        if name == "rffp":
+            return dataclasses.replace(spec, channels=int(opts["antennas"]),
+                                       class_names={"tx": iq.rffp_class_names(int(opts["n_tx"]))})
+        if name == "interference":
+            return dataclasses.replace(spec, channels=int(opts["antennas"]))
+        return spec
     if spec.modality == "spectrogram":
         return dataclasses.replace(spec, raw_shape=(int(opts["n_freq"]), int(opts["n_time"])))
     if name == "beam":
@@ -141,7 +172,8 @@ def describe(name: str, **options: Any) -> SyntheticSpec:
 def generate(
     name: str, start: int, stop: int, seed: int = 0, **options: Any
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Samples [start, stop) of dataset `name`: raw float32 (n, C, H, W) and labels {key: array (n, ...)}.
+    """Samples [start, stop) of dataset `name`: raw float32 (n, C, H, W) (IQ: (n, A, 2, T)) and labels
+    {key: array (n, ...)}.
 
     Classification labels are int64 ``(n,)``, regression labels float32 ``(n, d)``. ``options`` are
     per-dataset (e.g. ``n_beams`` for ``beam``, ``snr_db`` everywhere); unknown names raise ValueError.
@@ -156,6 +188,13 @@ def generate(
         return spectrogram.generate_rfs(start, stop, seed, **opts)
     if name == "spectrogram":
         return spectrogram.generate_mixtures(start, stop, seed, **opts)
+    if name.startswith("iq"):
+        x, _ = iq.generate_iq(start, stop, seed, antennas=(BUILTIN[name].channels,), **opts)
+        return x, {}
+    if name == "rffp":
+        return iq.generate_rffp(start, stop, seed, **opts)
+    if name == "interference":
+        return iq.generate_interference(start, stop, seed, **opts)
 
     snr = opts["snr_db"]
     scene_id = 1 if name in ("csi2", "csi2_ri") else 0
