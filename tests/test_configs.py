@@ -15,6 +15,7 @@ RECIPES = sorted(p for p in (ROOT / "configs").rglob("*.yaml") if p.parent.name 
 FRAGMENT_DIRS = {"model", "data", "trainer", "logger", "masking"}
 TINY_ENCODER = ("{class_path: wfm.models.ViTEncoder, "
                 "init_args: {img_size: 32, patch_size: 8, embed_dim: 32, depth: 2, num_heads: 2}}")
+TINY_ENCODER_IQ = TINY_ENCODER.replace("num_heads: 2}", "num_heads: 2, iq_length: 64}")
 
 
 def resolve(value: object, base: Path) -> dict:
@@ -31,7 +32,9 @@ def size_overrides(cfg: dict, base: Path) -> list[str]:
         iq = ", iq_length: 64" if "iq_length" in (model.get("encoder") or {}) else ""
         out += [f"--model.init_args.encoder={{img_size: 32, patch_size: 8, embed_dim: 32, depth: 2, num_heads: 2{iq}}}"]
     elif "encoder" in model:
-        out += [f"--model.init_args.encoder={TINY_ENCODER}"]
+        enc = resolve(model["encoder"], base)
+        iq = "iq_length" in enc.get("init_args", enc)
+        out += [f"--model.init_args.encoder={TINY_ENCODER_IQ if iq else TINY_ENCODER}"]
     if "masking" in model:  # a 4 x 4 grid holds at most 2 bands of one row and leaves 4 positions of context
         out += ["--model.init_args.masking.init_args.num_targets=2",
                 "--model.init_args.masking.init_args.min_context=4"]
@@ -46,6 +49,8 @@ def size_overrides(cfg: dict, base: Path) -> list[str]:
     else:
         out += ["--data.init_args.n=48", "--data.init_args.size=32", "--data.init_args.batch_size=8",
                 "--data.init_args.num_workers=0"]
+        if "iq_length" in data["init_args"]:
+            out += ["--data.init_args.iq_length=64"]
     for cb in cfg.get("trainer", {}).get("callbacks", []) or []:
         if "tasks" in cb.get("init_args", {}):
             out.append("--trainer.callbacks=[]")  # the probe callback's own data: callbacks/test_probe_callback.py

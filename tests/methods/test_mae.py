@@ -53,7 +53,7 @@ def _loss_with_target_edit(model: MAE, edit) -> float:
     _, mask = random_masking(3, 16, model.mask_ratio, np.random.default_rng(7))  # what shared_step will draw
     base_target = model.reconstruction_target
     cv = model.encoder.channel_valid(batch["x"], batch["channels"])
-    model.reconstruction_target = lambda x: edit(base_target(x), mask, cv)  # type: ignore[method-assign]
+    model.reconstruction_target = lambda x, *a: edit(base_target(x, *a), mask, cv)  # type: ignore[method-assign]
     try:
         with torch.no_grad():
             return float(model.shared_step(batch, np.random.default_rng(7), "val")["loss"])

@@ -31,6 +31,8 @@ class JEPA(MomentumMethod):
     Args:
         encoder: context encoder (the target encoder starts as an exact copy).
         masking: mask generator (default: region masking, 4 targets).
+        iq_masking: mask generator of IQ batches, for an encoder that also takes IQ (default: 1-D block masking,
+            ``time`` spans of 1/8 of the segments, 4 targets, the same spans on every sampled antenna).
         predictor_dim, predictor_depth, predictor_heads: narrow predictor ViT (paper: 128-d, 4 heads, 4 blocks).
         loss: ``mse`` (paper eq. 5) or ``smooth_l1`` (I-JEPA reference code).
         max_channels: channel indices known to the predictor's channel embedding.
@@ -45,6 +47,7 @@ class JEPA(MomentumMethod):
         self,
         encoder: ViTEncoder | None = None,
         masking: MaskGenerator | None = None,
+        iq_masking: MaskGenerator | None = None,
         predictor_dim: int = 128,
         predictor_depth: int = 4,
         predictor_heads: int = 4,
@@ -66,12 +69,19 @@ class JEPA(MomentumMethod):
         self.masking = masking if masking is not None else MaskGenerator()
         # impossible masking parameters fail here, at start-up, before any data is read
         self.masking.check(self.encoder.grid_size)
+        iq = self.encoder.iq
+        self.iq_masking = None
+        if iq is not None:
+            self.iq_masking = iq_masking or MaskGenerator("time", num_targets=4, band_fraction=1 / 8,
+                                                          min_context=min(10, iq.num_segments // 4))
+            self.iq_masking.check(self.encoder.grid("iq"))
         self.loss_name = loss
         self.target_encoder = copy.deepcopy(self.encoder)
         self.target_encoder.requires_grad_(False)
         self.predictor = Predictor(
             self.encoder.grid_size, self.encoder.embed_dim, predictor_dim, predictor_depth, predictor_heads,
             max_channels=max_channels, channel_embed=predictor_channel_embed, init=self.encoder.init,
+            iq_segments=iq.num_segments if iq is not None else 0,
         )
 
     backbone_name = "target"
@@ -91,15 +101,18 @@ class JEPA(MomentumMethod):
         x, channels, channel_ids = self.maybe_sample_channels(batch, rng, stage)
         enc = self.encoder
         b, c = x.shape[:2]
-        n, p = enc.num_patches, enc.num_prefix_tokens
-        masks = self.masking(b, enc.grid_size, rng).to(x.device)
+        modality = enc.modality_of(x)
+        grid = enc.grid(modality)
+        n, p = grid[0] * grid[1], enc.num_prefix_tokens
+        masking = self.iq_masking if modality == "iq" else self.masking
+        masks = masking(b, grid, rng).to(x.device)
         ctx_idx, ctx_valid = mask_to_indices(masks.context)  # (B, Kc)
         tgt_idx, tgt_valid = mask_to_indices(masks.targets)  # (B, M, Kt)
         m, kt = tgt_idx.shape[1:]
         channel_valid = enc.channel_valid(x, channels)
 
         with torch.no_grad():
-            h, _ = self.target_encoder(x, channels, channel_ids=channel_ids)
+            h, _ = self.target_encoder(x, channels, channel_ids=channel_ids, modality=modality)
             h = F.layer_norm(h[:, p:].float(), (h.shape[-1],))  # I-JEPA: normalise targets, no affine
             d = h.shape[-1]
             h = h.view(b, 1, c, n, d).expand(b, m, c, n, d)
@@ -109,9 +122,9 @@ class JEPA(MomentumMethod):
             pooled = (h[:, 0] * channel_valid[:, :, None, None]).sum((1, 2)) / (channel_valid.sum(1) * n)[:, None]
             target_std = pooled.std(0).mean() if b > 1 else pooled.new_zeros(())
 
-        z, z_valid = enc(x, channels, keep=ctx_idx, keep_valid=ctx_valid, channel_ids=channel_ids)
+        z, z_valid = enc(x, channels, keep=ctx_idx, keep_valid=ctx_valid, channel_ids=channel_ids, modality=modality)
         pred, pred_valid = self.predictor(
-            z[:, p:], z_valid[:, p:], ctx_idx, tgt_idx, tgt_valid, channel_valid, channel_ids
+            z[:, p:], z_valid[:, p:], ctx_idx, tgt_idx, tgt_valid, channel_valid, channel_ids, modality
         )
         if self.loss_name == "mse":
             per_token = F.mse_loss(pred.float(), target, reduction="none").mean(-1)

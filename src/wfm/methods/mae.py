@@ -19,6 +19,7 @@ from torch import nn
 from wfm.methods.base import WFMMethod
 from wfm.models.decoder import MAEDecoder
 from wfm.models.encoder import ViTEncoder
+from wfm.models.iq_tokenizer import segment_iq
 
 
 def patchify(x: torch.Tensor, patch_size: int) -> torch.Tensor:
@@ -56,6 +57,8 @@ class MAE(WFMMethod):
         decoder_dim, decoder_depth, decoder_heads: narrow decoder (WavesFM: 256-d, 8 blocks, 16 heads for a
             512-d encoder).
         mask_ratio: share of grid positions hidden per sample.
+        iq_mask_ratio: share of IQ time segments hidden per sample (the multimodal WFM: 70 %), for an encoder
+            that also takes IQ.
         norm_pix_loss: reconstruct per-patch normalised pixels (zero mean, unit variance per patch).
         max_channels: channel indices known to the decoder's channel embedding.
         **kwargs: optimisation and sampling arguments of :class:`~wfm.methods.base.WFMMethod`; the MAE /
@@ -70,6 +73,7 @@ class MAE(WFMMethod):
         decoder_depth: int = 4,
         decoder_heads: int = 4,
         mask_ratio: float = 0.75,
+        iq_mask_ratio: float = 0.7,
         norm_pix_loss: bool = False,
         max_channels: int = 64,
         **kwargs: Any,
@@ -77,19 +81,28 @@ class MAE(WFMMethod):
         super().__init__(encoder=encoder, **kwargs)
         if not 0 < mask_ratio < 1:
             raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
+        if not 0 < iq_mask_ratio < 1:
+            raise ValueError(f"iq_mask_ratio must be in (0, 1), got {iq_mask_ratio}")
         self.mask_ratio = float(mask_ratio)
+        self.iq_mask_ratio = float(iq_mask_ratio)
         self.norm_pix_loss = bool(norm_pix_loss)
+        iq = self.encoder.iq
         self.decoder = MAEDecoder(
             self.encoder.grid_size, self.encoder.patch_size, self.encoder.embed_dim,
             decoder_dim, decoder_depth, decoder_heads, max_channels=max_channels, init=self.encoder.init,
+            iq_segments=iq.num_segments if iq is not None else 0, iq_segment=iq.segment if iq is not None else 16,
         )
 
     def trainable_modules(self) -> list[nn.Module]:
         return [self.encoder, self.decoder]
 
-    def reconstruction_target(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, N, P*P) pixels the decoder must produce (per-patch normalised with ``norm_pix_loss``)."""
-        target = patchify(x.float(), self.encoder.patch_size)
+    def reconstruction_target(self, x: torch.Tensor, modality: str = "image") -> torch.Tensor:
+        """(B, C, N, P*P) pixels the decoder must produce (per-patch normalised with ``norm_pix_loss``); for IQ
+        the (B, A, S, 2*segment) segments of :func:`~wfm.models.iq_tokenizer.segment_iq`."""
+        if modality == "iq":
+            target = segment_iq(x.float(), self.encoder.iq.segment)
+        else:
+            target = patchify(x.float(), self.encoder.patch_size)
         if self.norm_pix_loss:
             mean = target.mean(-1, keepdim=True)
             var = target.var(-1, keepdim=True) if target.shape[-1] > 1 else torch.zeros_like(mean)
@@ -102,17 +115,19 @@ class MAE(WFMMethod):
         x, channels, channel_ids = self.maybe_sample_channels(batch, rng, stage)
         enc = self.encoder
         b = x.shape[0]
-        keep, mask = random_masking(b, enc.num_patches, self.mask_ratio, rng)
+        modality = enc.modality_of(x)
+        grid = enc.grid(modality)
+        ratio = self.iq_mask_ratio if modality == "iq" else self.mask_ratio
+        keep, mask = random_masking(b, grid[0] * grid[1], ratio, rng)
         keep, mask = keep.to(x.device), mask.to(x.device)
         keep_valid = torch.ones_like(keep, dtype=torch.bool)
         channel_valid = enc.channel_valid(x, channels)
 
-        tokens, _ = enc(x, channels, keep=keep, keep_valid=keep_valid, channel_ids=channel_ids)
-        pred = self.decoder(
-            tokens, keep, keep_valid, channel_valid, num_prefix=enc.num_prefix_tokens, channel_ids=channel_ids
-        )
+        tokens, _ = enc(x, channels, keep=keep, keep_valid=keep_valid, channel_ids=channel_ids, modality=modality)
+        pred = self.decoder(tokens, keep, keep_valid, channel_valid, num_prefix=enc.num_prefix_tokens,
+                            channel_ids=channel_ids, modality=modality)
 
-        target = self.reconstruction_target(x)
+        target = self.reconstruction_target(x, modality)
         per_patch = (pred.float() - target).pow(2).mean(-1)  # (B, C, N)
         # only hidden patches of real channels count: visible ones are trivially copyable, padding is not data
         w = (mask[:, None, :] & channel_valid[:, :, None]).float()

@@ -7,7 +7,9 @@ sits on the (frequency x time) grid and a channel embedding (fixed codes by defa
 input channel index, as in the JEPA predictor) says which channel it belongs to — without it the mask tokens
 of one position would be identical on every channel and the decoder could only reconstruct their average.
 One linear head (shared by all channels, because the patch embedding is shared too) maps each token to the
-``P * P`` pixels of its patch.
+``P * P`` pixels of its patch. For an encoder that also takes raw IQ, IQ batches use the trunk's IQ tables
+and their own head (the modality's reconstruction head), mapping each token to the ``2 * segment`` reals
+of its segment.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class MAEDecoder(NarrowViT):
         max_channels: channel indices known to the channel embedding.
         channel_embed: ``fixed`` codes (default) or a ``learned`` table (the behaviour before codes).
         init: weight initialisation (``wfm.models.encoder.INIT_SCHEMES``).
+        iq_segments, iq_segment: the encoder's IQ time segments and complex samples per segment (0: image only).
     """
 
     def __init__(
@@ -46,11 +49,14 @@ class MAEDecoder(NarrowViT):
         max_channels: int = 64,
         channel_embed: str = "fixed",
         init: str = "xavier",
+        iq_segments: int = 0,
+        iq_segment: int = 16,
     ) -> None:
         super().__init__(grid_size, embed_dim, decoder_dim, depth, num_heads, mlp_ratio, max_channels, channel_embed,
-                         (1, 1, 1), "decoder")
+                         (1, 1, 1), "decoder", iq_segments)
         self.patch_size = int(patch_size)
         self.head = nn.Linear(decoder_dim, self.patch_size**2)
+        self.head_iq = nn.Linear(decoder_dim, 2 * int(iq_segment)) if iq_segments else None
         self.reset_parameters(init)
 
     def forward(
@@ -61,8 +67,9 @@ class MAEDecoder(NarrowViT):
         channel_valid: torch.Tensor,
         num_prefix: int = 0,
         channel_ids: torch.Tensor | None = None,
+        modality: str = "image",
     ) -> torch.Tensor:
-        """Reconstruct every patch of every channel slot.
+        """Reconstruct every patch (IQ: every segment) of every channel slot.
 
         Args:
             tokens: (B, prefix + C*K, D) encoder output on the kept positions, channel-major.
@@ -71,13 +78,16 @@ class MAEDecoder(NarrowViT):
             num_prefix: number of prefix (CLS) tokens at the front of ``tokens``; they join the decoder's
                 attention but are not reconstructed.
             channel_ids: (B, C) input channel index of every slot; None: slot ``c`` is channel ``c``.
+            modality: ``image`` or ``iq``.
 
         Returns:
-            (B, C, N, P*P) predicted pixels of every patch, row-major grid order.
+            (B, C, N, P*P) predicted pixels of every patch, row-major grid order; for IQ (B, A, S, 2*segment),
+            the layout of :func:`~wfm.models.iq_tokenizer.segment_iq`.
         """
         b, c = channel_valid.shape
         k = keep.shape[1]
-        n = self.num_patches
+        pos_embed, channel_embed = self.tables(modality)
+        n = pos_embed.shape[0]
         if channel_ids is None:
             if c > self.max_channels:
                 raise ValueError(f"decoder knows {self.max_channels} channel slots, batch has {c}")
@@ -96,8 +106,8 @@ class MAEDecoder(NarrowViT):
         grid = self.mask_token.to(z.dtype).expand(b, c, n + 1, dd).clone()
         grid.scatter_(2, idx[:, None, :, None].expand(b, c, k, dd), z)
         grid = grid[:, :, :n]
-        chan = self.channel_embed(channel_ids.to(z.device)).to(z.dtype)  # (B, C, Dd)
-        grid = grid + self.pos_embed.to(z.dtype) + chan[:, :, None, :]
+        chan = channel_embed(channel_ids.to(z.device)).to(z.dtype)  # (B, C, Dd)
+        grid = grid + pos_embed.to(z.dtype) + chan[:, :, None, :]
 
         x = torch.cat([prefix, grid.reshape(b, c * n, dd)], dim=1)
         valid = torch.cat([
@@ -107,5 +117,6 @@ class MAEDecoder(NarrowViT):
         mask = key_padding_mask(valid)
         for blk in self.blocks:
             x = blk(x, attn_mask=mask)
-        out = self.head(self.norm(x[:, num_prefix:]))
+        head = self.head_iq if modality == "iq" else self.head
+        out = head(self.norm(x[:, num_prefix:]))
         return out.view(b, c, n, -1)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from wfm.models.encoder import Block, ChannelEmbedding, init_vit_weights
-from wfm.models.pos_embed import sincos_2d
+from wfm.models.pos_embed import sincos_1d, sincos_2d
 
 
 class NarrowViT(nn.Module):
@@ -29,6 +29,7 @@ class NarrowViT(nn.Module):
         channel_embed: ``fixed`` codes or a ``learned`` table.
         mask_token_shape: leading singleton dims of the mask token (the subclass's broadcasting layout).
         what: the subclass's name in error messages.
+        iq_segments: time segments ``S`` of the encoder's IQ tokens (0: image-only encoder).
     """
 
     def __init__(
@@ -43,6 +44,7 @@ class NarrowViT(nn.Module):
         channel_embed: str,
         mask_token_shape: tuple[int, ...],
         what: str,
+        iq_segments: int = 0,
     ) -> None:
         super().__init__()
         if depth < 1:
@@ -56,6 +58,11 @@ class NarrowViT(nn.Module):
         self.mask_token = nn.Parameter(torch.zeros(*mask_token_shape, width))
         self.register_buffer("pos_embed", sincos_2d(width, *self.grid_size), persistent=False)
         self.channel_embed = ChannelEmbedding(channel_embed, max_channels, width)
+        self.iq_segments = int(iq_segments)
+        self.antenna_embed: ChannelEmbedding | None = None
+        if self.iq_segments:
+            self.register_buffer("pos_embed_iq", sincos_1d(width, torch.arange(self.iq_segments)), persistent=False)
+            self.antenna_embed = ChannelEmbedding(channel_embed, max_channels, width, code_offset=max_channels)
         self.blocks = nn.ModuleList(Block(width, num_heads, mlp_ratio) for _ in range(depth))
         self.norm = nn.LayerNorm(width, eps=1e-6)
 
@@ -63,3 +70,11 @@ class NarrowViT(nn.Module):
         """Every layer by ``init`` (subclass output layers included), the mask token ``N(0, 0.02)``."""
         init_vit_weights(self, init)
         nn.init.normal_(self.mask_token, std=0.02)
+
+    def tables(self, modality: str = "image") -> tuple[torch.Tensor, ChannelEmbedding]:
+        """The position table ``(N, width)`` and the channel (antenna) embedding of ``modality``."""
+        if modality == "iq":
+            if self.antenna_embed is None:
+                raise ValueError("this model was built for an image-only encoder; it cannot take IQ tokens")
+            return self.pos_embed_iq, self.antenna_embed
+        return self.pos_embed, self.channel_embed

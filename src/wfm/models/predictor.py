@@ -32,6 +32,7 @@ class Predictor(NarrowViT):
         max_channels: channel indices known to the channel embedding.
         channel_embed: ``fixed`` codes (default) or a ``learned`` table (the behaviour before codes).
         init: weight initialisation (``wfm.models.encoder.INIT_SCHEMES``).
+        iq_segments: the encoder's IQ time segments (0: image-only encoder).
     """
 
     def __init__(
@@ -45,9 +46,10 @@ class Predictor(NarrowViT):
         max_channels: int = 64,
         channel_embed: str = "fixed",
         init: str = "xavier",
+        iq_segments: int = 0,
     ) -> None:
         super().__init__(grid_size, embed_dim, predictor_dim, depth, num_heads, mlp_ratio, max_channels, channel_embed,
-                         (1, 1), "predictor")
+                         (1, 1), "predictor", iq_segments)
         self.proj_out = nn.Linear(predictor_dim, embed_dim)
         self.reset_parameters(init)
 
@@ -60,6 +62,7 @@ class Predictor(NarrowViT):
         target_valid: torch.Tensor,
         channel_valid: torch.Tensor,
         channel_ids: torch.Tensor | None = None,
+        modality: str = "image",
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Predict target representations.
 
@@ -70,6 +73,7 @@ class Predictor(NarrowViT):
             target_idx: (B, M, Kt) grid positions of each target block; target_valid: (B, M, Kt) bool.
             channel_valid: (B, C) bool, real channel slots.
             channel_ids: (B, C) input channel index of every slot; None: slot ``c`` is channel ``c``.
+            modality: ``image`` or ``iq`` (grid positions are time segments, channels are antennas).
 
         Returns:
             predictions (B, M, C*Kt, D) and their validity (B, M, C*Kt).
@@ -84,14 +88,15 @@ class Predictor(NarrowViT):
         check_channel_ids(channel_ids, b, c, self.max_channels, "predictor")
         if context.shape[1] != c * kc:
             raise ValueError(f"context has {context.shape[1]} tokens, expected C*Kc = {c}*{kc}")
-        chan = self.channel_embed(channel_ids.to(context.device))  # (B, C, Dp)
+        pos_embed, channel_embed = self.tables(modality)
+        chan = channel_embed(channel_ids.to(context.device))  # (B, C, Dp)
         z = self.proj_in(context).view(b, c, kc, -1)
-        z = z + self.pos_embed[context_idx][:, None] + chan[:, :, None]
+        z = z + pos_embed[context_idx][:, None] + chan[:, :, None]
         dp = z.shape[-1]
         z = z.reshape(b, 1, c * kc, dp).expand(b, m, c * kc, dp).reshape(b * m, c * kc, dp)
         zv = context_valid[:, None].expand(b, m, c * kc).reshape(b * m, c * kc)
 
-        q = self.mask_token + self.pos_embed[target_idx][:, :, None] + chan[:, None, :, None]  # (B,M,C,Kt,Dp)
+        q = self.mask_token + pos_embed[target_idx][:, :, None] + chan[:, None, :, None]  # (B,M,C,Kt,Dp)
         q = q.reshape(b * m, c * kt, dp).to(z.dtype)
         qv = (channel_valid[:, None, :, None] & target_valid[:, :, None, :]).reshape(b * m, c * kt)
 

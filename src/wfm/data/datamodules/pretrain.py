@@ -14,7 +14,7 @@ from wfm.data.datamodules.resumable import ResumableDataLoader
 from wfm.data.datamodules.sampler import ChannelGroupedBatchSampler
 from wfm.data.datasets.builtin import build_builtin, is_builtin
 from wfm.data.datasets.h5 import H5Dataset
-from wfm.data.datasets.open import open_dataset
+from wfm.data.datasets.open import dataset_modality, open_dataset
 from wfm.data.datasets.resident import ResidentDataset, resident_collate
 from wfm.data.split import train_test_split
 
@@ -59,6 +59,11 @@ class PretrainDataModule(LightningDataModule):
         cache_dir: where built-ins are cached (default ``$WFM_CACHE`` or ``~/.cache/wfm``).
         pin_memory: pin batches for faster host-to-GPU copies.
         options: generator options per built-in dataset name, e.g. ``{"csi": {"snr_db": 10.0}}``.
+        iq_length: time samples per antenna of IQ datasets (``iq1``, ``iq2``, ``iq4``, ``iq`` files): built-ins
+            are generated at it, files must match it. A mix of image-like and IQ datasets needs
+            ``group_by_channels`` (batches hold one modality) and trains round-robin: the batches alternate
+            between modalities, so ``trainer.accumulate_grad_batches: 2`` sums one batch of each per optimizer
+            step (``configs/multimodal_jepa.yaml``).
         resident: hold the whole mix in memory on the training device (the GPU under Lightning) and gather
             and standardise batches there (:class:`~wfm.data.datasets.resident.ResidentDataset`); needs
             ``num_workers: 0`` and ``group_by_channels: true``.
@@ -79,6 +84,7 @@ class PretrainDataModule(LightningDataModule):
         pin_memory: bool = False,
         options: dict[str, dict] | None = None,
         resident: bool = False,
+        iq_length: int = 1024,
     ) -> None:
         super().__init__()
         if not 0.0 <= val_fraction < 1.0:
@@ -99,6 +105,11 @@ class PretrainDataModule(LightningDataModule):
             raise ValueError("PretrainDataModule(resident=True) serves batches from device memory: it needs "
                              "num_workers=0 and group_by_channels=True")
         self.resident = resident
+        self.iq_length = int(iq_length)
+        self.modalities = {name: dataset_modality(name) for name in self.datasets}
+        if len({m == "iq" for m in self.modalities.values()}) > 1 and not group_by_channels:
+            raise ValueError("PretrainDataModule: a mix of image-like and IQ datasets needs group_by_channels=True "
+                             "(a batch holds one modality)")
         unknown = sorted(set(self.options) - set(self.datasets))
         if unknown:
             raise ValueError(f"PretrainDataModule: options given for {unknown}, which are not in datasets")
@@ -106,12 +117,19 @@ class PretrainDataModule(LightningDataModule):
         self.val_set: Dataset | None = None
         self.train_channels: list[int] = []
         self.val_channels: list[int] = []
+        self.train_kinds: list[int] = []  # 0 image-like, 1 IQ, per sample
+        self.val_kinds: list[int] = []
+
+    def size_of(self, name: str) -> int | tuple[int, int]:
+        """The size a dataset is generated at / checked against: ``size``, or ``iq_length`` for IQ."""
+        return self.iq_length if self.modalities[name] == "iq" else self.size
 
     def prepare_data(self) -> None:
         # Runs on one process per node: build the built-in caches before every rank opens them.
         for name in self.datasets:
             if is_builtin(name):
-                build_builtin(name, self.n, self.seed, self.size, self.cache_dir, options=self.options.get(name))
+                build_builtin(name, self.n, self.seed, self.size_of(name), self.cache_dir,
+                              options=self.options.get(name))
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
@@ -119,18 +137,21 @@ class PretrainDataModule(LightningDataModule):
         train_parts: list[Dataset] = []
         val_parts: list[Dataset] = []
         for name in self.datasets:
-            ds = open_dataset(
-                name, self.n, self.size, self.seed, self.cache_dir, labels=False, options=self.options.get(name)
-            )
+            ds = open_dataset(name, self.n, self.size_of(name), self.seed, self.cache_dir, labels=False,
+                              options=self.options.get(name))
+            kind = int(self.modalities[name] == "iq")
             if self.val_fraction > 0:
                 tr, va = train_test_split(len(ds), self.seed, 1.0 - self.val_fraction)
                 train_parts.append(Subset(ds, tr.tolist()))
                 val_parts.append(Subset(ds, va.tolist()))
                 self.val_channels += [ds.num_channels] * len(va)
                 self.train_channels += [ds.num_channels] * len(tr)
+                self.val_kinds += [kind] * len(va)
+                self.train_kinds += [kind] * len(tr)
             else:
                 train_parts.append(ds)
                 self.train_channels += [ds.num_channels] * len(ds)
+                self.train_kinds += [kind] * len(ds)
         if self.resident:
             trainer = getattr(self, "trainer", None)
             device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
@@ -151,7 +172,7 @@ class PretrainDataModule(LightningDataModule):
                 "set trainer.use_distributed_sampler: false (or group_by_channels: false)"
             )
 
-    def _loader(self, ds: Dataset, counts: list[int], train: bool) -> DataLoader:
+    def _loader(self, ds: Dataset, counts: list[int], kinds: list[int], train: bool) -> DataLoader:
         common = dict(
             num_workers=self.num_workers,
             collate_fn=resident_collate if self.resident else pad_collate,
@@ -162,7 +183,8 @@ class PretrainDataModule(LightningDataModule):
             if train:
                 self._check_distributed()
             sampler = ChannelGroupedBatchSampler(
-                counts, self.batch_size, shuffle=train, seed=self.seed, drop_last=self.drop_last and train
+                counts, self.batch_size, shuffle=train, seed=self.seed, drop_last=self.drop_last and train,
+                kinds=kinds,
             )
             loader = (ResumableDataLoader if train else DataLoader)(ds, batch_sampler=sampler, **common)
         else:
@@ -181,14 +203,14 @@ class PretrainDataModule(LightningDataModule):
         if self.train_set is None:
             self.setup("fit")
         assert self.train_set is not None
-        return self._loader(self.train_set, self.train_channels, train=True)
+        return self._loader(self.train_set, self.train_channels, self.train_kinds, train=True)
 
     def val_dataloader(self) -> DataLoader | list:
         if self.train_set is None:
             self.setup("fit")
         if self.val_set is None:
             return []
-        return self._loader(self.val_set, self.val_channels, train=False)
+        return self._loader(self.val_set, self.val_channels, self.val_kinds, train=False)
 
 
 def channel_counts(ds: Dataset) -> list[int]:

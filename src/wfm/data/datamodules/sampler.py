@@ -1,4 +1,5 @@
-"""A batch sampler grouping samples by channel count: no padding, order seeded per epoch, DDP-sharded."""
+"""A batch sampler grouping samples by channel count (and modality): no padding, order seeded per epoch,
+DDP-sharded, optionally round-robin over modalities."""
 
 from __future__ import annotations
 
@@ -31,6 +32,11 @@ class ChannelGroupedBatchSampler(Sampler[list[int]]):
         seed: base seed of the order.
         drop_last: drop each group's incomplete last batch.
         rank, world_size: override the distributed values (tests, custom launchers).
+        kinds: optional modality of every index (e.g. 0 image, 1 IQ). With two or more kinds and ``shuffle``,
+            the epoch's batches go round-robin over the kinds (one batch of each in turn, each kind's
+            batches in their shuffled order) while every kind has batches left, then the rest; combined with
+            ``accumulate_grad_batches`` = number of kinds, each optimizer step sums one batch per modality (the
+            multimodal WFM's round-robin training).
     """
 
     def __init__(
@@ -42,6 +48,7 @@ class ChannelGroupedBatchSampler(Sampler[list[int]]):
         drop_last: bool = False,
         rank: int | None = None,
         world_size: int | None = None,
+        kinds: Sequence[int] | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -53,6 +60,11 @@ class ChannelGroupedBatchSampler(Sampler[list[int]]):
         self._rank = rank
         self._world = world_size
         self.epoch = 0
+        self.kinds = None if kinds is None else np.asarray(kinds, dtype=np.int64)
+        if self.kinds is not None and self.kinds.shape != self.counts.shape:
+            raise ValueError(f"kinds has {self.kinds.shape[0]} entries, expected one per index ({len(self.counts)})")
+        # batches never mix kinds (an IQ and an image sample of the same channel count have different shapes)
+        self.groups = self.counts if self.kinds is None else self.kinds * (int(self.counts.max()) + 1) + self.counts
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -68,8 +80,8 @@ class ChannelGroupedBatchSampler(Sampler[list[int]]):
     def _all_batches(self) -> list[np.ndarray]:
         rng = np.random.default_rng((self.seed, self.epoch))
         batches: list[np.ndarray] = []
-        for c in np.unique(self.counts):
-            idx = np.flatnonzero(self.counts == c)
+        for c in np.unique(self.groups):
+            idx = np.flatnonzero(self.groups == c)
             if self.shuffle:
                 idx = rng.permutation(idx)
             for start in range(0, len(idx), self.batch_size):
@@ -79,7 +91,16 @@ class ChannelGroupedBatchSampler(Sampler[list[int]]):
                 batches.append(b)
         if self.shuffle:
             batches = [batches[i] for i in rng.permutation(len(batches))]
+            if self.kinds is not None and len(np.unique(self.kinds)) > 1:
+                batches = self._round_robin(batches)
         return batches
+
+    def _round_robin(self, batches: list[np.ndarray]) -> list[np.ndarray]:
+        queues = [[b for b in batches if self.kinds[b[0]] == k] for k in np.unique(self.kinds)]
+        out: list[np.ndarray] = []
+        for i in range(max(len(q) for q in queues)):
+            out += [q[i] for q in queues if i < len(q)]
+        return out
 
     def __iter__(self) -> Iterator[list[int]]:
         rank, world = self._rank_world()
@@ -91,7 +112,7 @@ class ChannelGroupedBatchSampler(Sampler[list[int]]):
     def __len__(self) -> int:
         _, world = self._rank_world()
         total = 0
-        for c in np.unique(self.counts):
-            m = int((self.counts == c).sum())
+        for c in np.unique(self.groups):
+            m = int((self.groups == c).sum())
             total += m // self.batch_size if self.drop_last else -(-m // self.batch_size)
         return total // world

@@ -30,3 +30,17 @@ def open_dataset(
     if not Path(name).exists():
         raise FileNotFoundError(f"{name}: not a built-in dataset name and no such HDF5 file")
     return H5Dataset(name, target=target, size=size, labels=labels)
+
+
+def dataset_modality(name: str) -> str:
+    """The modality (``spectrogram``, ``csi``, ``iq``) of a built-in name or a wfm HDF5 file, without
+    generating or reading any sample."""
+    if is_builtin(name):
+        from wfm.data import synthetic
+
+        return synthetic.BUILTIN[name].modality
+    if not Path(name).exists():
+        raise FileNotFoundError(f"{name}: not a built-in dataset name and no such HDF5 file")
+    from wfm.data.hdf5 import read_attrs
+
+    return str(read_attrs(name)["modality"])

@@ -1,0 +1,112 @@
+"""Multimodal pretraining: image-like and raw-IQ batches round-robin through one encoder (JEPA and MAE)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from tiny import StopAt
+
+from wfm.data.datamodules import PretrainDataModule
+from wfm.data.datamodules.sampler import ChannelGroupedBatchSampler
+from wfm.masking import MaskGenerator
+from wfm.methods import JEPA, MAE
+from wfm.models import ViTEncoder
+
+IQ_LEN = 64
+
+
+def _encoder() -> ViTEncoder:
+    return ViTEncoder(img_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2, iq_length=IQ_LEN,
+                      channel_embed="fixed")
+
+
+def _method(kind: str) -> L.LightningModule:
+    if kind == "jepa":
+        return JEPA(encoder=_encoder(), masking=MaskGenerator("region", num_targets=2, min_context=4),
+                    predictor_dim=16, predictor_depth=1, predictor_heads=2, warmup_fraction=0.25,
+                    momentum_start=0.9, momentum_end=0.99)
+    return MAE(encoder=_encoder(), decoder_dim=16, decoder_depth=1, decoder_heads=2, warmup_fraction=0.25)
+
+
+def _data(tmp_path: Path) -> PretrainDataModule:
+    return PretrainDataModule(datasets=["csi_ri", "iq2"], n=24, size=32, iq_length=IQ_LEN, batch_size=4,
+                              val_fraction=0, cache_dir=str(tmp_path / "cache"))
+
+
+class _Modalities(L.Callback):
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.seen.append(pl_module.encoder.modality_of(batch["x"]))
+
+
+def test_round_robin_batches_alternate_and_never_mix_kinds() -> None:
+    counts = [2] * 10 + [2] * 6 + [1] * 4  # image-like 2 channels, IQ 2 antennas, IQ 1 antenna
+    kinds = [0] * 10 + [1] * 10
+    sampler = ChannelGroupedBatchSampler(counts, 2, seed=3, kinds=kinds)
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == 10
+    kind_of = [kinds[b[0]] for b in batches]
+    assert all(len({kinds[i] for i in b}) == 1 and len({counts[i] for i in b}) == 1 for b in batches)
+    assert kind_of == [0, 1] * 5  # both modalities have 5 batches: strict alternation
+    assert sorted(i for b in batches for i in b) == list(range(20))
+    assert list(ChannelGroupedBatchSampler(counts, 2, seed=3, kinds=kinds)) == batches  # seeded per epoch
+    uneven = ChannelGroupedBatchSampler([1] * 12, 2, seed=0, kinds=[0] * 8 + [1] * 4)
+    assert [0 if b[0] < 8 else 1 for b in uneven] == [0, 1, 0, 1, 0, 0]  # then the rest of the larger one
+
+
+@pytest.mark.parametrize("kind", ["jepa", "mae"])
+def test_one_optimizer_step_per_round_trains_both_tokenizers(kind: str, cpu_trainer, tmp_path: Path) -> None:
+    L.seed_everything(0)
+    model, rec = _method(kind), _Modalities()
+    before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+    trainer = cpu_trainer(max_epochs=1, accumulate_grad_batches=2, callbacks=[rec], limit_val_batches=0)
+    trainer.fit(model, _data(tmp_path))
+    assert rec.seen == ["image", "iq"] * 6  # 6 image-like and 6 IQ batches, round-robin
+    assert trainer.global_step == 6  # one optimizer step per round of one batch of each modality
+    after = model.encoder.state_dict()
+    for key in ("patch_embed.weight", "iq.proj.weight", "modality_scale", "blocks.0.attn.qkv.weight"):
+        assert not torch.equal(before[key], after[key]), key
+    # each modality's affine row moved: both were in the summed gradient of a step
+    assert not torch.equal(before["modality_shift"][0], after["modality_shift"][0])
+    assert not torch.equal(before["modality_shift"][1], after["modality_shift"][1])
+
+
+def _fit(make_trainer, tmp: Path, data_root: Path, stop: int | None = None, ckpt: str | None = None):
+    L.seed_everything(0)
+    model = _method("jepa")
+    cbs: list = [ModelCheckpoint(dirpath=tmp, save_last=True, save_top_k=0, every_n_train_steps=2)]
+    if stop:
+        cbs.append(StopAt(stop))
+    trainer = make_trainer(max_steps=4, accumulate_grad_batches=2, callbacks=cbs, deterministic=True,
+                           enable_checkpointing=True, limit_val_batches=0)
+    trainer.fit(model, _data(data_root), ckpt_path=ckpt)
+    return model, trainer
+
+
+def test_exact_resume_of_a_multimodal_run(cpu_trainer, tmp_path: Path) -> None:
+    straight, t1 = _fit(cpu_trainer, tmp_path / "straight", tmp_path)
+    _fit(cpu_trainer, tmp_path / "cut", tmp_path, stop=2)
+    ckpt = tmp_path / "cut" / "last.ckpt"
+    assert torch.load(ckpt, weights_only=True)["global_step"] == 2
+    resumed, t2 = _fit(cpu_trainer, tmp_path / "cut", tmp_path, ckpt=str(ckpt))
+    assert t1.global_step == t2.global_step == 4
+    for (k, v), (k2, v2) in zip(straight.state_dict().items(), resumed.state_dict().items(), strict=True):
+        assert k == k2
+        torch.testing.assert_close(v, v2, rtol=1e-6, atol=1e-7, msg=k)
+    oa, ob = t1.optimizers[0].state_dict(), t2.optimizers[0].state_dict()
+    for i, sa in oa["state"].items():
+        for key, val in sa.items():
+            torch.testing.assert_close(val, ob["state"][i][key], rtol=1e-6, atol=1e-7, msg=f"opt {i}.{key}")
+
+
+def test_a_mix_without_grouping_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="needs group_by_channels=True"):
+        PretrainDataModule(datasets=["csi_ri", "iq2"], group_by_channels=False)
+    assert np.array_equal(_encoder().grid("iq"), (1, IQ_LEN // 16))
