@@ -63,6 +63,25 @@ def test_sigmf(tmp_path):
         assert sorted(np.bincount(f["label"][:])) == [4, 4, 4]
 
 
+@pytest.mark.parametrize("antennas", [1, 2])
+def test_sigmf_to_raw_iq_windows(tmp_path, antennas):
+    raw = _make("sigmf")(tmp_path / "raw", num_channels=antennas)
+    report = _tool("sigmf").convert(raw, tmp_path / "out", iq_length=64)
+    n_per = 4 * (32 + 7 * 16)  # samples per annotation in the fixture: 9 windows of 64, a tail of 0
+    assert (report.files_read, report.samples_written, dict(report.skipped)) == (2, 3 * (n_per // 64), {})
+    ds = H5Dataset(_out(report), size=64)
+    assert ds.meta["modality"] == "iq" and ds.meta["shape"] == (antennas, 2, 64) and ds.meta["mean"].shape == (2,)
+    assert ds.meta["labels"]["label"]["class_names"] == ["bluetooth", "lte", "wifi"]
+    # the windows are the recording, cut and split into I / Q: the first window of rec0 is its first 64 samples
+    data = np.fromfile(raw / "rec0.sigmf-data", np.float32)
+    first = (data[0::2] + 1j * data[1::2]).reshape(-1, antennas)[:64].T
+    with h5py.File(ds.path) as f:
+        np.testing.assert_allclose(f["inputs"][0, :, 0] + 1j * f["inputs"][0, :, 1], first, rtol=1e-6)
+    if antennas > 1:
+        with pytest.raises(ValueError, match="2 channels .* convert with --iq-length"):
+            _tool("sigmf").convert(raw, tmp_path / "out2", size=16, nfft=32, frames=8)
+
+
 def test_sigmf_rejects_unsafe_name_from_metadata(tmp_path):
     raw = _make("sigmf")(tmp_path / "raw", collection="../../escape")
     (tmp_path / "out").mkdir()

@@ -59,6 +59,11 @@ def test_round_robin_batches_alternate_and_never_mix_kinds() -> None:
     assert list(ChannelGroupedBatchSampler(counts, 2, seed=3, kinds=kinds)) == batches  # seeded per epoch
     uneven = ChannelGroupedBatchSampler([1] * 12, 2, seed=0, kinds=[0] * 8 + [1] * 4)
     assert [0 if b[0] < 8 else 1 for b in uneven] == [0, 1, 0, 1, 0, 0]  # then the rest of the larger one
+    # under DDP every rank alternates as well: rank r takes every world-th batch
+    # (5 batches of each kind: the last round has one of each, so the ranks' last batches differ)
+    for rank, expected in ((0, [0, 1, 0, 1, 0]), (1, [0, 1, 0, 1, 1])):
+        shard = list(ChannelGroupedBatchSampler(counts, 2, seed=3, kinds=kinds, rank=rank, world_size=2))
+        assert [kinds[b[0]] for b in shard] == expected
 
 
 @pytest.mark.parametrize("kind", ["jepa", "mae"])

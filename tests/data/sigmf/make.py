@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 
 
-def make(root: str | Path, collection: str = "ota_tiny") -> Path:
+def make(root: str | Path, collection: str = "ota_tiny", num_channels: int = 1) -> Path:
+    """``num_channels`` > 1: every recording holds that many antennas, samples interleaved channel by channel
+    (SigMF ``core:num_channels``), antenna ``k`` a phase-shifted copy of antenna 0 plus its own noise."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -17,8 +19,10 @@ def make(root: str | Path, collection: str = "ota_tiny") -> Path:
     for rec, labels in (("rec0", ["wifi", "bluetooth"]), ("rec1", ["lte"])):
         n_per = 4 * (32 + 7 * 16)  # 4 windows of 8 frames of nfft=32
         t = np.arange(n_per * len(labels)) / fs
-        iq = np.exp(2j * np.pi * 1e5 * t) + 0.1 * (rng.normal(size=t.size) + 1j * rng.normal(size=t.size))
-        inter = np.empty(2 * t.size, np.float32)
+        iq = np.stack([np.exp(2j * np.pi * 1e5 * t + 1j * k) + 0.1 * (rng.normal(size=t.size)
+                                                                        + 1j * rng.normal(size=t.size))
+                       for k in range(num_channels)], axis=1).reshape(-1)  # (t, channel) interleaved
+        inter = np.empty(2 * iq.size, np.float32)
         inter[0::2], inter[1::2] = iq.real, iq.imag
         inter.tofile(root / f"{rec}.sigmf-data")
         meta = {
@@ -27,6 +31,7 @@ def make(root: str | Path, collection: str = "ota_tiny") -> Path:
                 "core:sample_rate": fs,
                 "core:version": "1.0.0",
                 "core:collection": collection,
+                "core:num_channels": num_channels,
             },
             "captures": [{"core:sample_start": 0, "core:frequency": 2.4e9}],
             "annotations": [

@@ -52,6 +52,21 @@ def iq_windows(iq: np.ndarray, nfft: int, frames: int, max_windows: int | None =
     return transforms.iq_spectrograms(iq, nfft, frames, max_windows=max_windows)
 
 
+def iq_sample_windows(iq: np.ndarray, length: int, max_windows: int | None = None) -> np.ndarray:
+    """Complex IQ ``(A, L)`` (antennas x samples; 1-D for one antenna) cut into non-overlapping windows of
+    ``length`` samples: raw ``(n, A, 2, length)`` float32 (I, Q), the wfm ``iq`` layout. A tail shorter than
+    ``length`` is dropped. Inverse: ``windows[:, :, 0] + 1j * windows[:, :, 1]`` concatenated over n."""
+    iq = np.asarray(iq)
+    iq = iq[None] if iq.ndim == 1 else iq
+    if iq.ndim != 2 or length < 1:
+        raise ValueError(f"iq_sample_windows: expected (antennas, samples) and length >= 1, got {iq.shape}, {length}")
+    n = iq.shape[1] // length
+    if max_windows is not None:
+        n = min(n, max_windows)
+    w = iq[:, : n * length].reshape(iq.shape[0], n, length).transpose(1, 0, 2)  # (n, A, length)
+    return np.stack([w.real, w.imag], axis=2).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class LabelSource:
     """Where a label is read from: ``kind`` in ``LABEL_KINDS`` and its argument (key path, field, regex)."""
@@ -149,6 +164,32 @@ def write_labelled_windows(
     report.outputs.append(write_dataset_file(
         out_dir, name, x, {"label": labels}, label_meta({"label": "classification"}, {"label": classes}),
         source=origin, modality="spectrogram", preprocessing=prep,
+    ))
+    report.samples_written = len(labels)
+    return report
+
+
+def write_labelled_iq(
+    out_dir: str | Path,
+    name: str,
+    windows: list[np.ndarray],
+    names: list[str],
+    where: Path,
+    source: LabelSource,
+    length: int,
+    origin: str,
+    report: Report,
+) -> Report:
+    """The IQ-output tail of an IQ converter: raw windows ``(n, A, 2, length)`` labelled ``names`` -> one
+    classification file of modality ``iq`` (per-component statistics from the seed-0 training split)."""
+    if not names:
+        raise ValueError(f"{where}: no labelled window of {length} samples (labels from {source})")
+    classes, labels = class_indices(names, where, source)
+    prep = transforms.describe_iq(windows={"length": length, "overlap": 0}, labels_from=str(source))
+    report.outputs.append(write_dataset_file(
+        out_dir, name, np.concatenate(windows), {"label": labels},
+        label_meta({"label": "classification"}, {"label": classes}), source=origin, modality="iq",
+        preprocessing=prep,
     ))
     report.samples_written = len(labels)
     return report

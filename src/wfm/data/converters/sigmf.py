@@ -7,7 +7,12 @@ field is a segment with its own label, and a recording with no such annotation i
 its folder name. Any other source labels whole recordings (``global:core:description``, ``filename:REGEX``,
 ``folder``, ``json:KEY.PATH`` into the meta document).
 
+With ``--iq-length T`` the windows are raw IQ instead: every segment is cut into non-overlapping windows of
+``T`` samples, written as ``(n, A, 2, T)`` (modality ``iq``; a recording of ``core:num_channels`` interleaved
+channels gives ``A`` antennas), for encoders with an IQ tokenizer.
+
     wfm-convert sigmf RAW_DIR OUT_DIR [--size 112] [--nfft 256] [--frames 256] [--label annotation:core:label]
+    wfm-convert sigmf RAW_DIR OUT_DIR --iq-length 1024
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from wfm.data.converters.common import (
     LabelSource,
     Report,
     iq_arguments,
+    iq_sample_windows,
     iq_windows,
     read_interleaved_iq,
+    write_labelled_iq,
     write_labelled_windows,
 )
 
@@ -31,7 +38,8 @@ DEFAULT_LABEL = "annotation:core:label"
 
 
 def read_sigmf(meta_path: Path) -> tuple[dict, np.ndarray]:
-    """The metadata and complex64 samples of one SigMF recording."""
+    """The metadata and complex64 samples ``(channels, samples)`` of one SigMF recording (``core:num_channels``
+    channels interleaved sample by sample, as the SigMF specification stores them)."""
     try:
         meta = json.loads(meta_path.read_text())
     except json.JSONDecodeError as err:
@@ -45,7 +53,11 @@ def read_sigmf(meta_path: Path) -> tuple[dict, np.ndarray]:
     data_path = meta_path.with_name(meta_path.name[: -len(".sigmf-meta")] + ".sigmf-data")
     if not data_path.exists():
         raise FileNotFoundError(f"{data_path}: data file of {meta_path.name} missing")
-    return meta, read_interleaved_iq(data_path, glob.get("core:datatype"))
+    iq = read_interleaved_iq(data_path, glob.get("core:datatype"))
+    channels = int(glob.get("core:num_channels", 1))
+    if channels < 1 or iq.size % channels:
+        raise ValueError(f"{meta_path}: {iq.size} samples do not split into core:num_channels={channels} channels")
+    return meta, iq.reshape(-1, channels).T
 
 
 def _segments(meta: dict, path: Path, source: LabelSource) -> list[tuple[int, int | None, str | None]]:
@@ -69,8 +81,11 @@ def convert(
     max_windows: int | None = None,
     name: str | None = None,
     label: str = DEFAULT_LABEL,
+    iq_length: int | None = None,
 ) -> Report:
     """Convert every ``*.sigmf-meta`` under ``raw_dir``; the report lists the written file.
+
+    ``iq_length``: write raw IQ windows of that many samples (modality ``iq``) instead of spectrograms.
 
     The output name is ``name``, else ``global.core:collection`` of the first recording, else the folder
     name; it must be a plain file name (checked by ``safe_output_path``).
@@ -95,17 +110,31 @@ def convert(
             if lab is None:
                 report.skip(f"segment without a label at {source}")
                 continue
-            seg = iq[start : None if count is None else start + int(count)]
-            s = iq_windows(seg, nfft, frames, max_windows)
+            seg = iq[:, start : None if count is None else start + int(count)]
+            if iq_length:
+                s = iq_sample_windows(seg, iq_length, max_windows)
+                window = iq_length
+            else:
+                if seg.shape[0] != 1:
+                    raise ValueError(f"{mp}: {seg.shape[0]} channels (core:num_channels); spectrogram output "
+                                     "takes one: convert with --iq-length for multi-antenna IQ")
+                s = iq_windows(seg[0], nfft, frames, max_windows)
+                window = nfft + (frames - 1) * (nfft // 2)
             if not len(s):
-                report.skip(f"segment shorter than one window ({nfft + (frames - 1) * (nfft // 2)} samples)")
+                report.skip(f"segment shorter than one window ({window} samples)")
             specs.append(s)
             names += [lab] * len(s)
-    return write_labelled_windows(out_dir, name or collection or raw_dir.name, specs, names, raw_dir, source, size,
-                                  nfft, frames, f"sigmf:{raw_dir.name}", report)
+    out_name = name or collection or raw_dir.name
+    if iq_length:
+        return write_labelled_iq(out_dir, out_name, specs, names, raw_dir, source, iq_length, f"sigmf:{raw_dir.name}",
+                                 report)
+    return write_labelled_windows(out_dir, out_name, specs, names, raw_dir, source, size, nfft, frames,
+                                  f"sigmf:{raw_dir.name}", report)
 
 
 def main(argv: list[str] | None = None) -> Report:
     p = iq_arguments("wfm-convert sigmf", __doc__.splitlines()[0], None, DEFAULT_LABEL, "segment")
+    p.add_argument("--iq-length", type=int, default=None,
+                   help="write raw IQ windows of this many samples (modality iq) instead of spectrograms")
     a = p.parse_args(argv)
-    return convert(a.raw_dir, a.out_dir, a.size, a.nfft, a.frames, a.max_windows, a.name, a.label)
+    return convert(a.raw_dir, a.out_dir, a.size, a.nfft, a.frames, a.max_windows, a.name, a.label, a.iq_length)

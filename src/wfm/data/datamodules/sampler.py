@@ -92,14 +92,17 @@ class ChannelGroupedBatchSampler(Sampler[list[int]]):
         if self.shuffle:
             batches = [batches[i] for i in rng.permutation(len(batches))]
             if self.kinds is not None and len(np.unique(self.kinds)) > 1:
-                batches = self._round_robin(batches)
+                batches = self._round_robin(batches, self._rank_world()[1])
         return batches
 
-    def _round_robin(self, batches: list[np.ndarray]) -> list[np.ndarray]:
+    def _round_robin(self, batches: list[np.ndarray], world: int) -> list[np.ndarray]:
+        """Rounds of ``world`` batches of each kind in turn, so that every rank (which takes every
+        ``world``-th batch) alternates between the kinds too."""
         queues = [[b for b in batches if self.kinds[b[0]] == k] for k in np.unique(self.kinds)]
         out: list[np.ndarray] = []
-        for i in range(max(len(q) for q in queues)):
-            out += [q[i] for q in queues if i < len(q)]
+        for i in range(0, max(len(q) for q in queues), world):
+            for q in queues:
+                out += q[i : i + world]
         return out
 
     def __iter__(self) -> Iterator[list[int]]:
