@@ -10,9 +10,11 @@ For every task it measures, on the probe protocol's three 80/20 splits (seeds 0,
 
 A task is calibrated when supervised training beats the strongest random-feature baseline by >= 10 points
 (classification) or >= 1.3x (positioning error) and raw inputs stay well below both. Writes the table into
-docs/datasets_synthetic.md (section "Calibration").
+docs/datasets_synthetic.md (section "Calibration", or "Calibration (IQ tasks)" for raw-IQ tasks, whose raw
+row is a linear probe on the whole flattened ``(A, 2, T)`` window and whose encoder has an IQ tokenizer).
 
     python tools/calibrate_tasks.py --n 2400 --epochs 20
+    python tools/calibrate_tasks.py --n 2400 --epochs 15 --tasks rffp interference
 """
 
 from __future__ import annotations
@@ -42,12 +44,15 @@ from wfm.methods.supervised import Supervised  # noqa: E402
 from wfm.models.encoder import ViTEncoder  # noqa: E402
 
 ENCODER = dict(img_size=56, patch_size=8, embed_dim=128, depth=4, num_heads=4, channel_embed="fixed")
+IQ_LENGTH = 1024
+IQ_TASK_TARGETS = {"rffp": "tx", "interference": "interference"}
 
 
-def raw_features(dm: DownstreamDataModule, pixels: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def raw_features(dm: DownstreamDataModule, pixels: int, iq: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     feats, targets = [], {}
     for batch in dm.probe_dataloader():
-        feats.append(F.adaptive_avg_pool2d(batch["x"], pixels).flatten(1).numpy())
+        x = batch["x"]
+        feats.append((x.flatten(1) if iq else F.adaptive_avg_pool2d(x, pixels).flatten(1)).numpy())
         for k, v in batch.items():
             if k not in ("x", "channels"):
                 targets.setdefault(k, []).append(torch.as_tensor(v).numpy())
@@ -87,24 +92,32 @@ def main() -> None:
     ap.add_argument("--tasks", nargs="+", default=["rfs", "positioning", "beam", "los"])
     ap.add_argument("--out", default="docs/datasets_synthetic.md", help="Markdown file to update, or - to print")
     args = ap.parse_args()
+    from wfm.data import synthetic
+
+    iq_tasks = [t for t in args.tasks if synthetic.BUILTIN[t].modality == "iq"]
+    if iq_tasks and len(iq_tasks) != len(args.tasks):
+        ap.error("calibrate image-like and IQ tasks in separate runs (separate tables)")
+    iq = bool(iq_tasks)
+    encoder = {**ENCODER, "iq_length": IQ_LENGTH} if iq else ENCODER
     seeds = (0, 1, 2)
     rows: dict[str, list[ProbeResult]] = {}
     chance: list[str] = []
     start = time.time()
     for name in args.tasks:
-        dm_args = dict(dataset=name, n=args.n, size=args.size, batch_size=64)
+        dm_args = dict(dataset=name, n=args.n, size=IQ_LENGTH if iq else args.size, batch_size=64,
+                       target=IQ_TASK_TARGETS.get(name))
         dm = DownstreamDataModule(**{**dm_args, "batch_size": 256})
         dm.prepare_data()
-        feats, targets = raw_features(dm, args.pixels)
+        feats, targets = raw_features(dm, args.pixels, iq)
         rows.setdefault("linear on raw inputs", []).append(
             linear_probe(feats, targets, dm.task, dm.split_indices, seeds))
-        encs = random_encoders(ENCODER)
+        encs = random_encoders(encoder)
         per_task = [(dm, {row: extract_features(e, dm.probe_dataloader(), bf16=False)[0] for row, e in encs.items()},
                      targets)]
         for row, res in probe_rows(per_task, seeds).items():
             rows.setdefault(row, []).extend(res)
         if args.epochs > 0:
-            rows.setdefault("supervised from scratch", []).append(supervised(dm_args, ENCODER, seeds, args.epochs))
+            rows.setdefault("supervised from scratch", []).append(supervised(dm_args, encoder, seeds, args.epochs))
         y = targets[dm.task.target]
         if dm.task.kind == "classification":
             chance.append(f"{name}: chance {100 / dm.task.num_classes:.1f} %, majority class "
@@ -113,12 +126,16 @@ def main() -> None:
             chance.append(f"{name}: predicting the mean position gives "
                           f"{np.linalg.norm(y - y.mean(0), axis=1).mean():.2f} {dm.task.units}")
     tasks = [r.task for r in rows["linear on raw inputs"]]
+    shape = f"raw IQ windows of {IQ_LENGTH} samples per antenna" if iq else f"{args.size} x {args.size}"
+    tokens = (f"IQ tokenizer: {IQ_LENGTH // 16} segments of 16 samples per antenna, fixed antenna codes" if iq
+              else f"patch {ENCODER['patch_size']}, fixed channel codes")
+    raw = ("the whole flattened standardised (A, 2, T) window" if iq
+           else f"{args.pixels} x {args.pixels} average-pooled standardised inputs")
     lines = [
-        f"{args.n} samples per task at {args.size} x {args.size}, three 80/20 splits (seeds 0-2), mean ± std. "
-        f"Encoder: {ENCODER['embed_dim']}-d x {ENCODER['depth']} blocks, patch {ENCODER['patch_size']}, fixed channel "
-        f"codes (the proof recipe's). Supervised: {args.epochs} epochs from scratch, AdamW lr 5e-4, label "
-        f"smoothing 0.1, scored on each split's 20 %. Raw: linear probe on {args.pixels} x {args.pixels} "
-        f"average-pooled standardised inputs. Total {time.time() - start:.0f} s.",
+        f"{args.n} samples per task, {shape}, three 80/20 splits (seeds 0-2), mean ± std. "
+        f"Encoder: {ENCODER['embed_dim']}-d x {ENCODER['depth']} blocks, {tokens} (the CPU recipes' encoder). "
+        f"Supervised: {args.epochs} epochs from scratch, AdamW lr 5e-4, label smoothing 0.1, scored on each "
+        f"split's 20 %. Raw: linear probe on {raw}. Total {time.time() - start:.0f} s.",
         "",
         "| | " + " | ".join(f"{t} {'acc (%) ↑' if r.higher_is_better else 'error (m) ↓'}"
                           for t, r in zip(tasks, rows["linear on raw inputs"], strict=True)) + " |",
@@ -135,7 +152,7 @@ def main() -> None:
                 gaps.append(f"{sup.task} {best.mean / sup.mean:.2f}x lower error")
         lines += ["", "Supervised vs strongest random: " + ", ".join(gaps) + "."]
     lines += ["", "Chance: " + "; ".join(chance) + "."]
-    publish(lines, args.out, "Calibration")
+    publish(lines, args.out, "Calibration (IQ tasks)" if iq else "Calibration")
 
 
 if __name__ == "__main__":

@@ -111,10 +111,12 @@ def test_image_and_iq_tasks_in_one_table(cpu_trainer, tmp_path):
     suite = _iq_suite(tmp_path)
     suite.tasks.insert(0, DownstreamDataModule("rfs", n=40, size=CFG["img_size"], batch_size=16,
                                                cache_dir=str(tmp_path / "cache")))
-    model = LinearProbeEvaluator(encoder=cfg, seeds=[0], output_dir=str(tmp_path / "out"), bf16=False, plots=False)
+    model = LinearProbeEvaluator(encoder=cfg, seeds=[0], output_dir=str(tmp_path / "out"), bf16=False)
     metrics = cpu_trainer().test(model, datamodule=suite)[0]
     assert {"probe/rfs/acc", "probe/rffp/acc", "probe/interference/acc"} <= set(metrics)
     assert 0.0 <= metrics["probe/rffp/acc"] <= 100.0
+    plots = {p.name for p in (tmp_path / "out" / "plots").iterdir()}
+    assert {"rffp_label_efficiency.png", "rffp_embedding_pca.png", "interference_label_efficiency.png"} <= plots
 
 
 def test_iq_tasks_need_an_encoder_that_takes_them(cpu_trainer, tmp_path):
@@ -125,3 +127,21 @@ def test_iq_tasks_need_an_encoder_that_takes_them(cpu_trainer, tmp_path):
                                  output_dir=str(tmp_path))
     with pytest.raises(ValueError, match="have 64 time samples, but .* takes 128"):
         cpu_trainer().test(model, datamodule=_iq_suite(tmp_path))
+
+
+def test_predict_writes_features_of_an_iq_dataset(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    import h5py
+
+    from wfm.main import main as wfm_main
+
+    monkeypatch.setenv("WFM_CACHE", str(tmp_path / "cache"))
+    config = Path(__file__).resolve().parents[2] / "configs" / "predict" / "file.yaml"
+    wfm_main(args=["predict", "--config", str(config), f"--trainer.default_root_dir={tmp_path}",
+                   "--model.init_args.encoder={img_size: 32, patch_size: 8, embed_dim: 32, depth: 1, num_heads: 2, "
+                   "iq_length: 64}",
+                   "--data.init_args.dataset=rffp", "--data.init_args.n=20", "--data.init_args.size=64"])
+    with h5py.File(tmp_path / "features.h5") as f:
+        assert f["features"].shape == (20, 32) and np.isfinite(f["features"][:]).all()
+        np.testing.assert_array_equal(f["tx"][:], np.arange(20) % 8)
