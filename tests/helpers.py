@@ -65,3 +65,20 @@ class RandomDataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.samples[:16], batch_size=self.batch_size, collate_fn=pad_collate)
+
+
+def assert_same_training_state(model_a: L.LightningModule, trainer_a: L.Trainer, model_b: L.LightningModule,
+                               trainer_b: L.Trainer) -> None:
+    """Same weights, optimizer moments, learning rate and weight decay (what an exact resume must give)."""
+    import pytest
+
+    assert trainer_a.global_step == trainer_b.global_step
+    for (k, v), (k2, v2) in zip(model_a.state_dict().items(), model_b.state_dict().items(), strict=True):
+        assert k == k2
+        torch.testing.assert_close(v, v2, rtol=1e-6, atol=1e-7, msg=k)
+    oa, ob = trainer_a.optimizers[0].state_dict(), trainer_b.optimizers[0].state_dict()
+    for i, sa in oa["state"].items():
+        for key, val in sa.items():
+            torch.testing.assert_close(val, ob["state"][i][key], rtol=1e-6, atol=1e-7, msg=f"opt {i}.{key}")
+    for ga, gb in zip(oa["param_groups"], ob["param_groups"], strict=True):
+        assert ga["lr"] == pytest.approx(gb["lr"]) and ga["weight_decay"] == pytest.approx(gb["weight_decay"])

@@ -14,6 +14,7 @@ import lightning as L
 import pytest
 import torch
 import yaml
+from helpers import assert_same_training_state
 from lightning.pytorch.callbacks import ModelCheckpoint
 from tiny import IndexedDataModule, Recorder, StopAt, tiny_jepa
 
@@ -37,16 +38,8 @@ def _fit(make_trainer, tmp: Path, dm_fn, stop: int | None = None, ckpt: str | No
 
 def _assert_same_state(a: tuple, b: tuple) -> None:
     (ma, _, ta), (mb, _, tb) = a, b
-    assert ta.global_step == tb.global_step == 2 * N
-    for (k, v), (k2, v2) in zip(ma.state_dict().items(), mb.state_dict().items(), strict=True):
-        assert k == k2
-        torch.testing.assert_close(v, v2, rtol=1e-6, atol=1e-7, msg=k)
-    oa, ob = ta.optimizers[0].state_dict(), tb.optimizers[0].state_dict()
-    for i, sa in oa["state"].items():
-        for key, val in sa.items():
-            torch.testing.assert_close(val, ob["state"][i][key], rtol=1e-6, atol=1e-7, msg=f"opt {i}.{key}")
-    for ga, gb in zip(oa["param_groups"], ob["param_groups"], strict=True):
-        assert ga["lr"] == pytest.approx(gb["lr"]) and ga["weight_decay"] == pytest.approx(gb["weight_decay"])
+    assert ta.global_step == 2 * N
+    assert_same_training_state(ma, ta, mb, tb)
 
 
 def _check_resume(make_trainer, tmp_path: Path, dm_fn) -> None:

@@ -8,6 +8,7 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+from helpers import assert_same_training_state
 from lightning.pytorch.callbacks import ModelCheckpoint
 from tiny import StopAt
 
@@ -101,14 +102,8 @@ def test_exact_resume_of_a_multimodal_run(cpu_trainer, tmp_path: Path) -> None:
     ckpt = tmp_path / "cut" / "last.ckpt"
     assert torch.load(ckpt, weights_only=True)["global_step"] == 2
     resumed, t2 = _fit(cpu_trainer, tmp_path / "cut", tmp_path, ckpt=str(ckpt))
-    assert t1.global_step == t2.global_step == 4
-    for (k, v), (k2, v2) in zip(straight.state_dict().items(), resumed.state_dict().items(), strict=True):
-        assert k == k2
-        torch.testing.assert_close(v, v2, rtol=1e-6, atol=1e-7, msg=k)
-    oa, ob = t1.optimizers[0].state_dict(), t2.optimizers[0].state_dict()
-    for i, sa in oa["state"].items():
-        for key, val in sa.items():
-            torch.testing.assert_close(val, ob["state"][i][key], rtol=1e-6, atol=1e-7, msg=f"opt {i}.{key}")
+    assert t1.global_step == 4
+    assert_same_training_state(straight, t1, resumed, t2)
 
 
 def test_a_mix_without_grouping_is_refused(tmp_path: Path) -> None:
