@@ -110,3 +110,22 @@ def test_a_mix_without_grouping_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="needs group_by_channels=True"):
         PretrainDataModule(datasets=["csi_ri", "iq2"], group_by_channels=False)
     assert np.array_equal(_encoder().grid("iq"), (1, IQ_LEN // 16))
+
+
+def test_masks_are_drawn_on_the_grid_of_the_batch_modality() -> None:
+    model = _method("jepa")
+    drawn: list[tuple[str, tuple[int, int]]] = []
+
+    def recording(gen, name):
+        def draw(b, grid, rng):
+            drawn.append((name, tuple(grid)))
+            return gen(b, grid, rng)
+        return draw
+
+    model.masking, model.iq_masking = recording(model.masking, "image"), recording(model.iq_masking, "iq")
+    rng = np.random.default_rng(0)
+    with torch.no_grad():
+        model.shared_step({"x": torch.randn(3, 2, 2, IQ_LEN), "channels": torch.tensor([2, 1, 2])}, rng, "val")
+        model.shared_step({"x": torch.randn(3, 2, 32, 32), "channels": torch.tensor([2, 2, 1])}, rng, "val")
+    # IQ: 1-D spans over the time segments of every antenna; images: the patch grid
+    assert drawn == [("iq", (1, IQ_LEN // 16)), ("image", (4, 4))]
