@@ -38,7 +38,21 @@ def sample_channels(
     b, c = x.shape[:2]
     if mode == "none":
         return x, channels, default_channel_ids(b, c, x.device)
-    counts = channels.cpu().numpy()
+    order, k = draw_channel_subset(channels.cpu().numpy(), c, rng, mode)
+    ids = torch.from_numpy(order).to(x.device)
+    x = torch.gather(x, 1, ids[:, :, None, None].expand(-1, -1, *x.shape[2:]))
+    return x, torch.from_numpy(k).to(channels.device), ids
+
+
+def draw_channel_subset(
+    counts: np.ndarray, c: int, rng: np.random.Generator, mode: str = "sample"
+) -> tuple[np.ndarray, np.ndarray]:
+    """The host part of :func:`sample_channels`: which slots to keep, ``(order (B, K), k (B,))`` numpy.
+
+    Only random numbers and index arithmetic on ``(B, C)`` integers: what the training step does on the CPU.
+    Moving the kept channels (the gather) is a tensor operation on the batch's device.
+    """
+    b = counts.shape[0]
     if mode == "sample":
         k = np.floor(rng.random(b) * counts).astype(np.int64) + 1
     else:
@@ -51,6 +65,4 @@ def sample_channels(
     # ... put back in input order in the first k slots (the rest stays behind them as padding)
     kept = np.arange(kmax)[None, :] < k[:, None]
     order = np.take_along_axis(order, np.argsort(np.where(kept, order, c + order), axis=1, kind="stable"), axis=1)
-    ids = torch.from_numpy(order).to(x.device)
-    x = torch.gather(x, 1, ids[:, :, None, None].expand(-1, -1, *x.shape[2:]))
-    return x, torch.from_numpy(k).to(channels.device), ids
+    return order, k
