@@ -18,7 +18,11 @@ MODES = ("sample", "batch", "none")
 
 
 def sample_channels(
-    x: torch.Tensor, channels: torch.Tensor, rng: np.random.Generator, mode: str = "sample"
+    x: torch.Tensor,
+    channels: torch.Tensor,
+    rng: np.random.Generator,
+    mode: str = "sample",
+    counts: np.ndarray | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Return ``(x', channels', channel_ids)`` with a random subset of each sample's channels.
 
@@ -28,6 +32,8 @@ def sample_channels(
         rng: numpy generator for the draw.
         mode: ``sample`` draws ``k`` per sample; ``batch`` draws one ``k`` for the whole batch (at most the
             smallest count in it, so no padding is created); ``none`` returns the batch unchanged.
+        counts: ``channels`` as a host (numpy) array when the caller has it, so a device tensor is never read
+            back (a host sync on a GPU).
 
     Returns:
         ``x'`` (B, K, H, W) with ``K`` the largest ``k``, the new counts ``k`` (B,), and ``channel_ids``
@@ -38,10 +44,11 @@ def sample_channels(
     b, c = x.shape[:2]
     if mode == "none":
         return x, channels, default_channel_ids(b, c, x.device)
-    order, k = draw_channel_subset(channels.cpu().numpy(), c, rng, mode)
-    ids = torch.from_numpy(order).to(x.device)
+    counts = channels.cpu().numpy() if counts is None else np.asarray(counts)
+    order, k = draw_channel_subset(counts, c, rng, mode)
+    ids = torch.from_numpy(order).to(x.device, non_blocking=True)
     x = torch.gather(x, 1, ids[:, :, None, None].expand(-1, -1, *x.shape[2:]))
-    return x, torch.from_numpy(k).to(channels.device), ids
+    return x, torch.from_numpy(k).to(channels.device, non_blocking=True), ids
 
 
 def draw_channel_subset(

@@ -105,9 +105,12 @@ class JEPA(MomentumMethod):
         grid = enc.grid(modality)
         n, p = grid[0] * grid[1], enc.num_prefix_tokens
         masking = self.iq_masking if modality == "iq" else self.masking
-        masks = masking(b, grid, rng).to(x.device)
-        ctx_idx, ctx_valid = mask_to_indices(masks.context)  # (B, Kc)
-        tgt_idx, tgt_valid = mask_to_indices(masks.targets)  # (B, M, Kt)
+        masks = masking(b, grid, rng)  # on the host: indices are computed there, then moved (no host sync)
+        ctx_idx, ctx_valid, tgt_idx, tgt_valid = (
+            t.to(x.device, non_blocking=True)
+            for t in (*mask_to_indices(masks.context), *mask_to_indices(masks.targets))  # (B, Kc), (B, M, Kt)
+        )
+        masks = masks.to(x.device)
         m, kt = tgt_idx.shape[1:]
         channel_valid = enc.channel_valid(x, channels)
 

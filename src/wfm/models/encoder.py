@@ -47,9 +47,16 @@ def Block(dim: int, num_heads: int, mlp_ratio: float = 4.0) -> TimmBlock:  # noq
 _LayerNorm = functools.partial(nn.LayerNorm, eps=1e-6)
 
 
+def host_checks(t: torch.Tensor) -> bool:
+    """Whether data-dependent checks may read ``t``: only a CPU tensor outside ``torch.compile`` (on an
+    accelerator reading a value back would stall the host every step; under compile it breaks the graph)."""
+    return t.device.type == "cpu" and not torch.compiler.is_compiling()
+
+
 def key_padding_mask(valid: torch.Tensor) -> torch.Tensor | None:
-    """(B, L) bool "token is real" -> SDPA boolean mask (B, 1, 1, L), or None when nothing is padded."""
-    if bool(valid.all()):
+    """(B, L) bool "token is real" -> SDPA boolean mask (B, 1, 1, L); None when nothing is padded, which is
+    only looked at where that costs no host sync (:func:`host_checks`), else the mask is always passed."""
+    if host_checks(valid) and bool(valid.all()):
         return None
     return valid[:, None, None, :]
 
@@ -116,7 +123,7 @@ def default_channel_ids(b: int, c: int, device: torch.device | str) -> torch.Ten
 def check_channel_ids(channel_ids: torch.Tensor, b: int, c: int, limit: int, who: str) -> torch.Tensor:
     if channel_ids.shape != (b, c):
         raise ValueError(f"{who}: channel_ids must have shape ({b}, {c}), got {tuple(channel_ids.shape)}")
-    if bool((channel_ids < 0).any()) or bool((channel_ids >= limit).any()):
+    if host_checks(channel_ids) and (bool((channel_ids < 0).any()) or bool((channel_ids >= limit).any())):
         raise ValueError(f"{who}: channel indices must be in [0, {limit}) (max_channels), "
                          f"got max {int(channel_ids.max())}")
     return channel_ids
@@ -278,7 +285,7 @@ class ViTEncoder(nn.Module):
         channels = channels.to(x.device)
         if channels.shape != (b,):
             raise ValueError(f"channels must have shape ({b},), got {tuple(channels.shape)}")
-        if bool((channels < 1).any()) or bool((channels > c).any()):
+        if host_checks(channels) and (bool((channels < 1).any()) or bool((channels > c).any())):
             raise ValueError(f"every sample needs between 1 and {c} channels, got {channels.tolist()}")
         return torch.arange(c, device=x.device)[None, :] < channels[:, None]
 
