@@ -110,7 +110,6 @@ class JEPA(MomentumMethod):
             t.to(x.device, non_blocking=True)
             for t in (*mask_to_indices(masks.context), *mask_to_indices(masks.targets))  # (B, Kc), (B, M, Kt)
         )
-        masks = masks.to(x.device)
         m, kt = tgt_idx.shape[1:]
         channel_valid = enc.channel_valid(x, channels)
 
@@ -137,7 +136,7 @@ class JEPA(MomentumMethod):
         loss = (per_token * w).sum() / w.sum().clamp_min(1.0)
         out = {
             "target_std": target_std,
-            "mask_ratio": masks.mask_ratio().mean(),
+            "mask_ratio": masks.mask_ratio().mean().to(x.device, non_blocking=True),
             "channels": channels.float().mean(),
         }
         if self.regularizer != "none":
