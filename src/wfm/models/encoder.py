@@ -301,35 +301,36 @@ class ViTEncoder(nn.Module):
             raise ValueError(f"encoder input must be (B, C, H, W) or IQ (B, A, 2, T), got shape {tuple(x.shape)}")
         modality = modality or self.modality_of(x)
         if modality == "iq":
-            return self._embed_iq(x, channel_ids)
-        if modality != "image":
+            tok = self._iq_tokens(x)
+            table, what, who = self.antenna_embed, "antennas but the antenna embedding", "encoder (antennas)"
+        elif modality == "image":
+            tok = self._image_tokens(x)
+            table, what, who = self.channel_embed, "channels but channel_embed", "encoder"
+        else:
             raise ValueError(f"modality must be one of {self.modalities}, got {modality!r}")
+        if table is not None:  # channel (antenna) identity, looked up by the input index each slot holds
+            b, c = tok.shape[:2]
+            if channel_ids is None and c > self.max_channels:
+                raise ValueError(f"input has {c} {what} knows only {self.max_channels}")
+            ids = default_channel_ids(b, c, x.device) if channel_ids is None else channel_ids.to(x.device)
+            ids = check_channel_ids(ids, b, c, self.max_channels, who)
+            tok = tok + table(ids).to(tok.dtype)[:, :, None, :]
+        return tok
+
+    def _image_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> patch tokens with the image affine and positions, (B, C, N, D)."""
         b, c, h, w = x.shape
         if (h, w) != self.img_size:
             raise ValueError(f"encoder expects inputs of size {self.img_size}, got ({h}, {w})")
-        if self.channel_embed is not None and c > self.max_channels and channel_ids is None:
-            raise ValueError(f"input has {c} channels but channel_embed knows only {self.max_channels}")
         tok = self.patch_embed(x.reshape(b * c, 1, h, w))  # (B*C, D, gh, gw)
         tok = tok.flatten(2).transpose(1, 2).reshape(b, c, self.num_patches, -1)
-        tok = self._affine(tok, "image") + self.pos_embed.to(tok.dtype)
-        if self.channel_embed is not None:
-            ids = default_channel_ids(b, c, x.device) if channel_ids is None else channel_ids.to(x.device)
-            ids = check_channel_ids(ids, b, c, self.max_channels, "encoder")
-            tok = tok + self.channel_embed(ids).to(tok.dtype)[:, :, None, :]
-        return tok
+        return self._affine(tok, "image") + self.pos_embed.to(tok.dtype)
 
-    def _embed_iq(self, x: torch.Tensor, channel_ids: torch.Tensor | None) -> torch.Tensor:
+    def _iq_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, A, 2, T) -> segment tokens with the IQ affine and time positions, (B, A, S, D)."""
         if self.iq is None:
             raise ValueError("this encoder has no IQ tokenizer (iq_length=0); build it with iq_length > 0")
-        b, a = x.shape[:2]
-        if self.antenna_embed is not None and a > self.max_channels and channel_ids is None:
-            raise ValueError(f"input has {a} antennas but the antenna embedding knows only {self.max_channels}")
-        tok = self._affine(self.iq(x), "iq") + self.iq.pos_embed.to(x.dtype)
-        if self.antenna_embed is not None:
-            ids = default_channel_ids(b, a, x.device) if channel_ids is None else channel_ids.to(x.device)
-            ids = check_channel_ids(ids, b, a, self.max_channels, "encoder (antennas)")
-            tok = tok + self.antenna_embed(ids).to(tok.dtype)[:, :, None, :]
-        return tok
+        return self._affine(self.iq(x), "iq") + self.iq.pos_embed.to(x.dtype)
 
     def forward(
         self,
