@@ -158,12 +158,18 @@ def write_labelled_windows(
     file ``out_dir/<name>.h5`` (statistics from the seed-0 training split); recorded in ``report``."""
     if not names:
         raise ValueError(f"{where}: no labelled window of {frames} frames of {nfft} bins (labels from {source})")
-    classes, labels = class_indices(names, where, source)
     x = transforms.preprocess(np.concatenate(specs), power=True, size=size)
     prep = transforms.describe(True, size, stft=stft_description(nfft, frames), labels_from=str(source))
+    return _write_classified(out_dir, name, x, names, where, source, origin, "spectrogram", prep, report)
+
+
+def _write_classified(out_dir: str | Path, name: str, x: np.ndarray, names: list[str], where: Path,
+                      source: LabelSource, origin: str, modality: str, prep: dict, report: Report) -> Report:
+    """One classification file ``out_dir/<name>.h5`` of inputs ``x`` labelled ``names``, recorded in ``report``."""
+    classes, labels = class_indices(names, where, source)
     report.outputs.append(write_dataset_file(
         out_dir, name, x, {"label": labels}, label_meta({"label": "classification"}, {"label": classes}),
-        source=origin, modality="spectrogram", preprocessing=prep,
+        source=origin, modality=modality, preprocessing=prep,
     ))
     report.samples_written = len(labels)
     return report
@@ -184,15 +190,8 @@ def write_labelled_iq(
     classification file of modality ``iq`` (per-component statistics from the seed-0 training split)."""
     if not names:
         raise ValueError(f"{where}: no labelled window of {length} samples (labels from {source})")
-    classes, labels = class_indices(names, where, source)
     prep = transforms.describe_iq(windows={"length": length, "overlap": 0}, labels_from=str(source))
-    report.outputs.append(write_dataset_file(
-        out_dir, name, np.concatenate(windows), {"label": labels},
-        label_meta({"label": "classification"}, {"label": classes}), source=origin, modality="iq",
-        preprocessing=prep,
-    ))
-    report.samples_written = len(labels)
-    return report
+    return _write_classified(out_dir, name, np.concatenate(windows), names, where, source, origin, "iq", prep, report)
 
 
 def iq_arguments(prog: str, description: str, name: str | None, label: str, per: str) -> argparse.ArgumentParser:
