@@ -30,18 +30,16 @@ def test_channel_sampling_is_uniform_on_1_to_c() -> None:
     assert len(set(kb.tolist())) == 1
 
 
-def test_host_counts_give_the_same_draw_and_the_method_keeps_them_off_the_device() -> None:
-    from wfm.masking import MaskGenerator
-    from wfm.methods import JEPA
-    from wfm.models import ViTEncoder
+def test_host_counts_give_the_same_draw_and_the_datamodules_keep_them_off_the_device() -> None:
+    from wfm.data.datamodules import DownstreamDataModule, PretrainDataModule
 
     x = torch.randn(6, 4, 2, 2)
     channels = torch.tensor([1, 2, 3, 4, 4, 2])
     a = sample_channels(x, channels, np.random.default_rng(5), "sample")
     b = sample_channels(x, channels, np.random.default_rng(5), "sample", counts=channels.numpy())
     assert all(torch.equal(u, v) for u, v in zip(a, b, strict=True))
-    model = JEPA(encoder=ViTEncoder(img_size=32, patch_size=8, embed_dim=16, depth=1, num_heads=2),
-                 masking=MaskGenerator("region", num_targets=2, min_context=4), predictor_dim=8,
-                 predictor_depth=1, predictor_heads=2)
-    batch = model.on_before_batch_transfer({"x": x, "channels": channels}, 0)
-    assert isinstance(batch["channels_host"], np.ndarray) and batch["channels_host"].tolist() == channels.tolist()
+    for dm in (PretrainDataModule(datasets=["spectrogram"], n=16, size=32),
+               DownstreamDataModule(dataset="rfs", n=16, size=32)):
+        batch = dm.on_before_batch_transfer({"x": x, "channels": channels}, 0)
+        assert isinstance(batch["channels_host"], np.ndarray)
+        assert batch["channels_host"].tolist() == channels.tolist()

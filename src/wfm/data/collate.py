@@ -33,3 +33,15 @@ def pad_collate(samples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
             continue
         out[key] = torch.stack([torch.as_tensor(s[key]) for s in samples])
     return out
+
+
+def with_host_counts(batch: Any) -> Any:
+    """Add ``channels_host``, a numpy copy of the batch's channel counts that stays on the host.
+
+    The DataModules call it in ``on_before_batch_transfer`` (before the batch moves to the device), so a
+    method's channel sampling draws its subset without reading a device tensor back (no host sync in the
+    step). Batches without it (a user's own DataLoader) still work: the counts are then read from ``channels``.
+    """
+    if isinstance(batch, dict) and isinstance(batch.get("channels"), torch.Tensor):
+        batch = {**batch, "channels_host": batch["channels"].numpy()}
+    return batch

@@ -130,13 +130,6 @@ class WFMMethod(L.LightningModule):
         return sample_channels(batch["x"], batch["channels"], rng, mode, counts=batch.get("channels_host"))
 
     # --- Lightning hooks ----------------------------------------------------------------------------------------
-    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """Keep a host copy of the channel counts (numpy, not moved to the device): channel sampling draws its
-        subset from it without reading a device tensor back (no host sync in the step)."""
-        if isinstance(batch, dict) and isinstance(batch.get("channels"), torch.Tensor):
-            batch = {**batch, "channels_host": batch["channels"].numpy()}
-        return batch
-
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         out = self.shared_step(batch, self.step_rng(batch_idx, "train"), "train")
         loss = out["loss"]

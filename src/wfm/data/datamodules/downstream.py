@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Subset
 
-from wfm.data.collate import pad_collate
+from wfm.data.collate import pad_collate, with_host_counts
 from wfm.data.datasets import H5Dataset, open_dataset
 from wfm.data.split import train_test_split
 from wfm.data.task import TaskInfo
@@ -69,6 +71,10 @@ class DownstreamDataModule(LightningDataModule):
         self._ds: H5Dataset | None = None
         self._test_ds: H5Dataset | None = None
         self._task: TaskInfo | None = None
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Keep a host copy of the channel counts (``with_host_counts``) before the batch moves to the device."""
+        return with_host_counts(batch)
 
     def _open(self) -> H5Dataset:
         if self._ds is None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler, Subset
 
-from wfm.data.collate import pad_collate
+from wfm.data.collate import pad_collate, with_host_counts
 from wfm.data.datamodules.resumable import ResumableDataLoader
 from wfm.data.datamodules.sampler import ChannelGroupedBatchSampler
 from wfm.data.datasets.builtin import build_builtin, is_builtin
@@ -119,6 +120,10 @@ class PretrainDataModule(LightningDataModule):
         self.val_channels: list[int] = []
         self.train_kinds: list[int] = []  # 0 image-like, 1 IQ, per sample
         self.val_kinds: list[int] = []
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Keep a host copy of the channel counts (``with_host_counts``) before the batch moves to the device."""
+        return with_host_counts(batch)
 
     def size_of(self, name: str) -> int | tuple[int, int]:
         """The size a dataset is generated at / checked against: ``size``, or ``iq_length`` for IQ."""
