@@ -12,6 +12,7 @@ docs/benchmarks.md (section "Against the reference implementations").
 
     python tools/bench_reference.py --ijepa ~/src/ijepa --mae ~/src/mae
     python tools/bench_reference.py            # wfm alone (says so in the table)
+    python tools/bench_reference.py --ijepa ~/src/ijepa --mae ~/src/mae --device cuda --bf16 --batch 256 --steps 20
 
 Adapting the 2021-22 reference code to today's libraries, done here at import time and reported in the output:
 MAE's ``util/pos_embed.py`` uses ``np.float`` (removed in numpy 1.24: aliased to ``float`` while building the model),
@@ -36,7 +37,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_step import bench, matmul_peak  # noqa: E402
+from bench_step import autocast, bench, device_name, matmul_peak, sync  # noqa: E402
 from benchdoc import publish  # noqa: E402
 
 from wfm.masking import MaskGenerator, Masks  # noqa: E402
@@ -59,16 +60,14 @@ def imported_from(root: Path):
                 sys.modules.pop(name, None)
 
 
-def autocast(bf16: bool):
-    return torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-
-
-def time_steps(run, steps: int) -> float:
+def time_steps(run, steps: int, device: str) -> float:
     run(0)  # warm-up
+    sync(device)
     times = []
     for i in range(steps):
         t = time.perf_counter()
         run(i + 1)
+        sync(device)
         times.append(time.perf_counter() - t)
     return float(np.median(times))
 
@@ -114,7 +113,7 @@ class IJEPAMasks:
         pass
 
 
-def ijepa_step(root: Path, batch_size: int, bf16: bool):
+def ijepa_step(root: Path, batch_size: int, bf16: bool, device: str):
     """The official I-JEPA step (src/train.py's train_step) on the official encoder, predictor and masks."""
     with imported_from(root):
         vit = importlib.import_module("src.models.vision_transformer")
@@ -122,17 +121,24 @@ def ijepa_step(root: Path, batch_size: int, bf16: bool):
         tensors = importlib.import_module("src.utils.tensors")
     torch.manual_seed(0)
     encoder = vit.VisionTransformer(img_size=[IMG], patch_size=PATCH, in_chans=1, embed_dim=DIM, depth=DEPTH,
-                                    num_heads=HEADS)
+                                    num_heads=HEADS).to(device)
     predictor = vit.VisionTransformerPredictor(num_patches=(IMG // PATCH) ** 2, embed_dim=DIM,
-                                               predictor_embed_dim=HEAD_DIM, depth=HEAD_DEPTH, num_heads=HEAD_HEADS)
+                                               predictor_embed_dim=HEAD_DIM, depth=HEAD_DEPTH,
+                                               num_heads=HEAD_HEADS).to(device)
     target = copy.deepcopy(encoder).requires_grad_(False)
     opt = torch.optim.AdamW(list(encoder.parameters()) + list(predictor.parameters()), lr=1e-4)
     collator = ijepa_collator(root)
-    imgs = torch.randn(batch_size, 1, IMG, IMG)
-    samples = [(imgs[i], 0) for i in range(batch_size)]
+    imgs = torch.randn(batch_size, 1, IMG, IMG, device=device)
+    host = imgs.cpu()  # the collator batches host images, as the official loader's workers do
+    samples = [(host[i], 0) for i in range(batch_size)]
     tokens: list[tuple[int, int]] = []
 
+    def masks(masks_enc, masks_pred):  # the collator's masks are host tensors, as in the official loader
+        return ([m.to(device, non_blocking=True) for m in masks_enc],
+                [m.to(device, non_blocking=True) for m in masks_pred])
+
     def loss_of(masks_enc, masks_pred):
+        masks_enc, masks_pred = masks(masks_enc, masks_pred)
         with torch.no_grad():
             h = target(imgs)
             h = F.layer_norm(h, (h.size(-1),))
@@ -144,7 +150,7 @@ def ijepa_step(root: Path, batch_size: int, bf16: bool):
     def run(_: int) -> None:
         _, masks_enc, masks_pred = collator(samples)
         tokens.append((masks_enc[0].shape[1], sum(m.shape[1] for m in masks_pred)))
-        with autocast(bf16):
+        with autocast(device, bf16):
             loss = loss_of(masks_enc, masks_pred)
         loss.backward()
         opt.step()
@@ -155,14 +161,14 @@ def ijepa_step(root: Path, batch_size: int, bf16: bool):
 
     def once() -> None:
         _, me, mp = collator(samples)
-        with autocast(bf16):
+        with autocast(device, bf16):
             loss_of(me, mp).backward()
         opt.zero_grad()
 
     return run, once, tokens
 
 
-def mae_step(root: Path, batch_size: int, bf16: bool):
+def mae_step(root: Path, batch_size: int, bf16: bool, device: str):
     """The official MAE step (engine_pretrain.py: model(imgs, mask_ratio) -> loss, backward, step)."""
     from functools import partial
 
@@ -183,24 +189,24 @@ def mae_step(root: Path, batch_size: int, bf16: bool):
             img_size=IMG, patch_size=PATCH, in_chans=3, embed_dim=DIM, depth=DEPTH, num_heads=HEADS,
             decoder_embed_dim=HEAD_DIM, decoder_depth=HEAD_DEPTH, decoder_num_heads=HEAD_HEADS, mlp_ratio=4,
             norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), norm_pix_loss=False,
-        )
+        ).to(device)
     finally:
         if aliased:
             del np.float
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95))
     # MAE's patchify hard-codes 3 input channels: the reference gets RGB-shaped inputs (its patch embedding and
     # pixel head are 3x wider than wfm's 1-channel ones; the 8 encoder + 4 decoder blocks are the same)
-    imgs = torch.randn(batch_size, 3, IMG, IMG)
+    imgs = torch.randn(batch_size, 3, IMG, IMG, device=device)
 
     def run(_: int) -> None:
-        with autocast(bf16):
+        with autocast(device, bf16):
             loss, _, _ = model(imgs, mask_ratio=0.75)
         loss.backward()
         opt.step()
         opt.zero_grad()
 
     def once() -> None:
-        with autocast(bf16):
+        with autocast(device, bf16):
             model(imgs, mask_ratio=0.75)[0].backward()
         opt.zero_grad()
 
@@ -214,11 +220,11 @@ def checkout_commit(root: Path) -> str:
     return out.stdout.strip() if out.returncode == 0 else "unknown commit"
 
 
-def reference_row(name: str, make, root: Path, batch: int, steps: int, bf16: bool) -> dict:
+def reference_row(name: str, make, root: Path, batch: int, steps: int, bf16: bool, device: str) -> dict:
     name = f"{name} @ {checkout_commit(root)}"
-    run, once, tokens = make(root, batch, bf16)
+    run, once, tokens = make(root, batch, bf16, device)
     flops = count_flops(once)
-    dt = time_steps(run, steps)
+    dt = time_steps(run, steps, device)
     row = {"impl": name, "samples_s": batch / dt, "step_ms": dt * 1e3, "gflops": flops / dt / 1e9}
     if tokens:
         row["tokens"] = tuple(float(np.mean(v)) for v in zip(*tokens, strict=True))
@@ -244,17 +250,18 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast for every implementation")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda[:N] (CUDA steps are synchronised before timing)")
     ap.add_argument("--out", default="docs/benchmarks.md", help="Markdown file to update, or - to print only")
     args = ap.parse_args()
     for flag, path in (("--ijepa", args.ijepa), ("--mae", args.mae)):
         if path is not None and not path.is_dir():
             ap.error(f"{flag} {path}: not a directory (give a local checkout of the reference repository)")
     precision = "bf16" if args.bf16 else "fp32"
-    peak = matmul_peak(torch.bfloat16 if args.bf16 else torch.float32)
+    peak = matmul_peak(torch.bfloat16 if args.bf16 else torch.float32, device=args.device)
     rows: list[dict] = []
     for method, ref_name, make, root in (("jepa", "I-JEPA (official)", ijepa_step, args.ijepa),
                                          ("mae", "MAE (official)", mae_step, args.mae)):
-        r = bench(method, 1, args.bf16, args.batch, args.steps)
+        r = bench(method, 1, args.bf16, args.batch, args.steps, device=args.device)
         ours = {"impl": f"wfm {method.upper()}", "samples_s": r["samples_s"], "step_ms": r["step_ms"],
                 "gflops": r["gflops"]}
         if method == "jepa":
@@ -264,14 +271,15 @@ def main() -> None:
         if method == "jepa" and root is not None:  # the same masks as the official step, eager and compiled
             for compiled in (False, True):
                 same = IJEPAMasks(root)
-                r = bench(method, 1, args.bf16, args.batch, args.steps, masking=same, compile=compiled)
+                r = bench(method, 1, args.bf16, args.batch, args.steps, masking=same, compile=compiled,
+                          device=args.device)
                 ours = {"impl": f"wfm JEPA{', compiled' if compiled else ''}, I-JEPA's masks",
                         "samples_s": r["samples_s"], "step_ms": r["step_ms"], "gflops": r["gflops"],
                         "tokens": tuple(float(np.mean(v)) for v in zip(*same.tokens, strict=True))}
                 rows.append(ours)
                 print(ours, flush=True)
         elif method == "mae":  # MAE's random masking is the same geometry in both: add the compiled step
-            r = bench(method, 1, args.bf16, args.batch, args.steps, compile=True)
+            r = bench(method, 1, args.bf16, args.batch, args.steps, compile=True, device=args.device)
             ours = {"impl": "wfm MAE, compiled", "samples_s": r["samples_s"], "step_ms": r["step_ms"],
                     "gflops": r["gflops"]}
             rows.append(ours)
@@ -279,12 +287,13 @@ def main() -> None:
         if root is None:
             rows.append({"impl": f"{ref_name}: not run (no --{'ijepa' if method == 'jepa' else 'mae'} checkout)"})
             continue
-        ref = reference_row(ref_name, make, root, args.batch, args.steps, args.bf16)
+        ref = reference_row(ref_name, make, root, args.batch, args.steps, args.bf16, args.device)
         ref["speedup"] = ours["samples_s"] / ref["samples_s"]
         rows.append(ref)
         print(ref, flush=True)
     lines = [
-        f"{torch.get_num_threads()} threads, torch {torch.__version__}, {precision}, batch {args.batch}, "
+        f"{device_name(args.device)}, {torch.get_num_threads()} threads, torch {torch.__version__}, {precision}, "
+        f"batch {args.batch}, "
         f"median of {args.steps} steps after one warm-up; 1-channel 112 x 112 inputs, 7 x 7 grid. "
         f"Measured {precision} matmul peak: {peak:.0f} GFLOP/s. GFLOP/s = counted forward + backward FLOPs of "
         "one step / step time (each implementation's own FLOPs: their attention and masking differ). "

@@ -7,6 +7,7 @@ table into docs/benchmarks.md (section "Train step").
 
     python tools/bench_step.py                      # full table (about 10 min on 2 AVX2 cores)
     python tools/bench_step.py --batch 16 --steps 5 --out -   # print only
+    python tools/bench_step.py --device cuda --batch 256 --steps 20 --bf16-steps 20   # on a GPU
 """
 
 from __future__ import annotations
@@ -30,17 +31,37 @@ from wfm.methods.jepa import JEPA  # noqa: E402
 from wfm.models import ViTEncoder  # noqa: E402
 
 
-def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
+def sync(device: torch.device | str) -> None:
+    """Wait for the device's queued work (a no-op on CPU): timings must cover the kernels, not their launch."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def autocast(device: torch.device | str, bf16: bool):
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+
+def device_name(device: str) -> str:
+    if torch.device(device).type == "cuda":
+        return torch.cuda.get_device_name(torch.device(device))
+    return platform.processor() or platform.machine()
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 10, device: str = "cpu") -> float:
     """Best-of GFLOP/s of an n x n x n matmul in ``dtype``: the machine's practical dense peak."""
-    if dtype == torch.bfloat16:
+    if dtype == torch.bfloat16 and torch.device(device).type == "cpu":
         n, reps = 1024, 3  # bf16 can be ~100x slower than fp32 on CPUs without native bf16
-    a = torch.randn(n, n, dtype=dtype)
-    b = torch.randn(n, n, dtype=dtype)
+    elif torch.device(device).type == "cuda":
+        n = 8192
+    a = torch.randn(n, n, dtype=dtype, device=device)
+    b = torch.randn(n, n, dtype=dtype, device=device)
     a @ b
+    sync(device)
     best = 0.0
     for _ in range(reps):
         t = time.perf_counter()
         a @ b
+        sync(device)
         best = max(best, 2 * n**3 / (time.perf_counter() - t) / 1e9)
     return best
 
@@ -59,9 +80,10 @@ def make_method(name: str, img_size: int = 112, compile: bool = False) -> torch.
 
 
 def step_fn(model: torch.nn.Module, opt: torch.optim.Optimizer, batch: dict, bf16: bool):
+    device = batch["x"].device
+
     def run(seed: int) -> None:
-        ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-        with ctx:
+        with autocast(device, bf16):
             loss = model.shared_step(batch, np.random.default_rng(seed), "train")["loss"]
         loss.backward()
         opt.step()
@@ -76,27 +98,30 @@ def bench(
     name: str, channels: int, bf16: bool, batch_size: int, steps: int, warmup: bool = True, img_size: int = 112,
     masking=None,  # noqa: ANN001  (JEPA only: a mask source replacing the region generator)
     compile: bool = False,
+    device: str = "cpu",
 ) -> dict:
+    """One method's step time on ``device`` (median of ``steps`` after warm-up; CUDA steps are synchronised)."""
     torch.manual_seed(0)
-    model = make_method(name, img_size, compile)
+    model = make_method(name, img_size, compile).to(device)
     if masking is not None:
         model.masking = masking
     opt = model.configure_optimizers()
     batch = {
-        "x": torch.randn(batch_size, channels, img_size, img_size), "channels": torch.full((batch_size,), channels)
+        "x": torch.randn(batch_size, channels, img_size, img_size, device=device),
+        "channels": torch.full((batch_size,), channels, device=device),
+        "channels_host": np.full(batch_size, channels),  # what the DataModules add: no device read-back
     }
     run = step_fn(model, opt, batch, bf16)
     if compile:  # compile (and count FLOPs) on the eager twin: FlopCounterMode does not trace compiled code
         torch.manual_seed(0)
-        twin = make_method(name, img_size)
+        twin = make_method(name, img_size).to(device)
         if masking is not None:
             twin.masking = masking
         counted = twin.configure_optimizers()
     else:
         twin, counted = model, opt
     with FlopCounterMode(display=False) as counter:
-        ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-        with ctx:
+        with autocast(device, bf16):
             loss = twin.shared_step(batch, np.random.default_rng(0), "train")["loss"]
         loss.backward()
     counted.zero_grad(set_to_none=True)
@@ -105,10 +130,12 @@ def bench(
         run(0)  # the compile happens here, outside the timing
     if warmup:
         run(0)
+    sync(device)
     times = []
     for i in range(steps):
         t = time.perf_counter()
         run(i + 1)
+        sync(device)
         times.append(time.perf_counter() - t)
     dt = float(np.median(times))
     return {"method": name, "channels": channels, "precision": "bf16" if bf16 else "fp32",
@@ -124,10 +151,12 @@ def main() -> None:
     ap.add_argument("--bf16-channels", nargs="*", type=int, default=[1],
                     help="channel counts also timed with bf16 autocast (slow on CPUs without native bf16)")
     ap.add_argument("--bf16-steps", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda[:N] (CUDA steps are synchronised before timing)")
     ap.add_argument("--out", default="docs/benchmarks.md", help="Markdown file to update, or - to print only")
     args = ap.parse_args()
     threads = torch.get_num_threads()
-    peak = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    peak = {"fp32": matmul_peak(torch.float32, device=args.device),
+            "bf16": matmul_peak(torch.bfloat16, device=args.device)}
     rows = []
     for name in args.methods:
         try:
@@ -138,14 +167,14 @@ def main() -> None:
         runs = [(c, False) for c in args.channels] + [(c, True) for c in args.bf16_channels]
         for c, bf16 in runs:
             if bf16:  # the FLOP-counting step doubles as warm-up: bf16 steps can take minutes on AVX2-only CPUs
-                r = bench(name, c, True, args.batch, args.bf16_steps, warmup=False)
+                r = bench(name, c, True, args.batch, args.bf16_steps, warmup=False, device=args.device)
             else:
-                r = bench(name, c, False, args.batch, args.steps)
+                r = bench(name, c, False, args.batch, args.steps, device=args.device)
             r["peak_pct"] = 100 * r["gflops"] / peak[r["precision"]]
             rows.append(r)
             print(r, flush=True)
     lines = [
-        f"Machine: {platform.processor() or platform.machine()}, {threads} threads, torch {torch.__version__}. "
+        f"Machine: {device_name(args.device)}, {threads} threads, torch {torch.__version__}. "
         f"Measured matmul peak: fp32 {peak['fp32']:.0f} GFLOP/s (2048^3), bf16 {peak['bf16']:.1f} GFLOP/s (1024^3).",
         f"LatentWave size (112x112, patch 16, 256-d, 8 blocks, 8 heads), batch {args.batch}, "
         "region masking M=4, median of "

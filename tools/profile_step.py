@@ -6,6 +6,12 @@ docs/benchmarks.md (section "Profile of a train step").
 
     python tools/profile_step.py                    # JEPA, 1 channel, batch 16
     python tools/profile_step.py --method mae --out -
+    python tools/profile_step.py --device cuda --batch 256 --bf16 --steps 20   # GPU busy share of the steps
+    python tools/profile_step.py --device cuda --batch 256 --bf16 --steps 20 --compile
+
+With ``--device cuda`` it profiles ``--steps`` steps with CUDA activity and reports the **GPU busy share**: the
+union of the kernels' time intervals over the wall time from the first step's start to the last kernel's end
+(section "GPU busy share"); a host-bound step shows as gaps between kernels.
 """
 
 from __future__ import annotations
@@ -14,11 +20,13 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
-from torch.profiler import ProfilerActivity, profile
+from torch.autograd import DeviceType
+from torch.profiler import ProfilerActivity, profile, record_function
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_step import make_method, step_fn  # noqa: E402
+from bench_step import device_name, make_method, step_fn, sync  # noqa: E402
 from benchdoc import publish  # noqa: E402
 
 GROUPS = {
@@ -43,14 +51,73 @@ def group_of(name: str) -> str:
     return "other"
 
 
+def busy_share(prof: profile) -> tuple[float, float]:
+    """(share of the wall time some kernel runs, wall ms) from the first ``step`` range to the last kernel's end."""
+    events = prof.events()
+    kernels = sorted((e.time_range.start, e.time_range.end) for e in events if e.device_type == DeviceType.CUDA)
+    steps = [e.time_range for e in events if e.name == "step"]
+    if not kernels or not steps:
+        raise RuntimeError("the profile has no CUDA kernels or no step ranges: was it run with --device cuda?")
+    start, end = min(r.start for r in steps), max(k[1] for k in kernels)
+    busy, cur_s, cur_e = 0.0, None, None
+    for s, e in kernels:  # union of possibly overlapping intervals (several streams)
+        s, e = max(s, start), min(e, end)
+        if e <= s:
+            continue
+        if cur_e is None or s > cur_e:
+            busy += 0.0 if cur_e is None else cur_e - cur_s
+            cur_s, cur_e = s, e
+        else:
+            cur_e = max(cur_e, e)
+    busy += 0.0 if cur_e is None else cur_e - cur_s
+    return busy / (end - start), (end - start) / 1e3
+
+
+def gpu_main(args: argparse.Namespace) -> None:
+    torch.manual_seed(0)
+    model = make_method(args.method, compile=args.compile).to(args.device)
+    opt = model.configure_optimizers()
+    batch = {"x": torch.randn(args.batch, args.channels, 112, 112, device=args.device),
+             "channels": torch.full((args.batch,), args.channels, device=args.device),
+             "channels_host": np.full(args.batch, args.channels)}
+    run = step_fn(model, opt, batch, bf16=args.bf16)
+    for i in range(3):  # warm-up (and the compile)
+        run(i)
+    sync(args.device)
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        for i in range(args.steps):
+            with record_function("step"):
+                run(3 + i)
+        sync(args.device)
+    share, wall = busy_share(prof)
+    lines = [
+        f"{args.method.upper()}, LatentWave size, {args.channels} channel(s), batch {args.batch}, "
+        f"{'bf16' if args.bf16 else 'fp32'}, {'compiled' if args.compile else 'eager'}, {device_name(args.device)}: "
+        f"{args.steps} steps after 3 warm-up steps, {wall / args.steps:.1f} ms per step, "
+        f"{args.batch * args.steps / (wall / 1e3):.0f} samples/s.",
+        "",
+        "| GPU busy share (kernels running / wall time) |",
+        "|---|",
+        f"| {100 * share:.1f} % |",
+    ]
+    publish(lines, args.out, f"GPU busy share ({args.method.upper()}{', compiled' if args.compile else ''})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--method", default="jepa", choices=["jepa", "mae"])
     ap.add_argument("--channels", type=int, default=1)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--top", type=int, default=12)
+    ap.add_argument("--device", default="cpu", help="cpu (operator profile) or cuda[:N] (GPU busy share)")
+    ap.add_argument("--steps", type=int, default=20, help="profiled steps (--device cuda)")
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast (--device cuda)")
+    ap.add_argument("--compile", action="store_true", help="compile=True (--device cuda)")
     ap.add_argument("--out", default="docs/benchmarks.md", help="Markdown file to update, or - to print only")
     args = ap.parse_args()
+    if torch.device(args.device).type == "cuda":
+        gpu_main(args)
+        return
     torch.manual_seed(0)
     model = make_method(args.method)
     opt = model.configure_optimizers()
