@@ -101,3 +101,22 @@ def test_non_finite_loss_stops_with_the_step(cpu_trainer) -> None:
     dm.samples[0]["x"][0, 0, 0] = float("nan")
     with pytest.raises(FloatingPointError, match="global step 0"):
         cpu_trainer(max_steps=2, limit_val_batches=0).fit(model, dm)
+
+
+def test_multi_layer_targets_average_the_normed_top_blocks() -> None:
+    import torch.nn.functional as F
+
+    one, two = tiny_jepa(), tiny_jepa(target_layers=2)
+    two.target_encoder.load_state_dict(one.target_encoder.state_dict())
+    x, channels = torch.randn(3, 2, 32, 32), torch.tensor([2, 1, 2])
+    with torch.no_grad():
+        h1 = one.targets(x, channels, None, "image")
+        outs, _ = one.target_encoder.forward_intermediates(x, channels, last=2)
+        expected = F.layer_norm(sum(F.layer_norm(o, (o.shape[-1],)) for o in outs) / 2, (outs[0].shape[-1],))
+        torch.testing.assert_close(two.targets(x, channels, None, "image"), expected)
+        tokens, _ = one.target_encoder(x, channels)
+    torch.testing.assert_close(h1, F.layer_norm(tokens, (tokens.shape[-1],)))  # K = 1: I-JEPA's targets
+    out = two.shared_step({"x": x, "channels": channels}, np.random.default_rng(0), "train")
+    assert torch.isfinite(out["loss"])
+    with pytest.raises(ValueError, match="target_layers"):
+        tiny_jepa(target_layers=9)

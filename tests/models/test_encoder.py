@@ -191,3 +191,15 @@ def test_channel_identity_survives_channel_sampling() -> None:
     assert not torch.allclose(slot0[0], sub[b, :16], atol=1e-3)
     with pytest.raises(ValueError, match="channel indices must be in"):
         enc(x[:, :1], channel_ids=torch.full((64, 1), 4))
+
+
+def test_intermediates_end_in_the_forward_output_and_refuse_a_bad_depth() -> None:
+    enc = tiny(depth=3).eval()
+    x, channels = torch.randn(2, 3, 32, 32), torch.tensor([3, 2])
+    outs, valid = enc.forward_intermediates(x, channels, last=2)
+    tokens, valid_fwd = enc(x, channels)
+    assert len(outs) == 2 and all(o.shape == tokens.shape for o in outs)
+    assert torch.equal(valid, valid_fwd)
+    torch.testing.assert_close(enc.norm(outs[-1]), tokens)
+    with pytest.raises(ValueError, match="last must be in"):
+        enc.forward_intermediates(x, channels, last=4)

@@ -37,6 +37,9 @@ class JEPA(MomentumMethod):
         loss: ``mse`` (paper eq. 5) or ``smooth_l1`` (I-JEPA reference code).
         max_channels: channel indices known to the predictor's channel embedding.
         predictor_channel_embed: ``fixed`` channel codes (default) or a ``learned`` table in the predictor.
+        target_layers: number of top target-encoder blocks whose outputs make the targets: 1 (default, I-JEPA:
+            the final, normed output) or K > 1, the average of the last K blocks' outputs, each layer-normed
+            (data2vec's multi-layer targets, which keep more of what the lower blocks represent).
         regularizer: anti-collapse penalty on the pooled context-encoder features (``none`` | ``vicreg`` |
             ``sigreg``, :mod:`wfm.methods.regularizers`), added to the loss with weight ``reg_weight``.
         **kwargs: EMA momentum (:class:`~wfm.methods.momentum.MomentumMethod`: ``momentum_start`` 0.996,
@@ -54,11 +57,16 @@ class JEPA(MomentumMethod):
         loss: str = "mse",
         max_channels: int = 64,
         predictor_channel_embed: str = "fixed",
+        target_layers: int = 1,
         regularizer: str = "none",
         reg_weight: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(encoder=encoder, **kwargs)
+        if not 1 <= int(target_layers) <= len(self.encoder.blocks):
+            raise ValueError(f"target_layers must be in [1, {len(self.encoder.blocks)}] (the encoder's depth), "
+                             f"got {target_layers}")
+        self.target_layers = int(target_layers)
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
         if regularizer not in REGULARIZERS:
@@ -97,6 +105,18 @@ class JEPA(MomentumMethod):
     def momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
         return [(self.encoder, self.target_encoder)]
 
+    def targets(self, x: torch.Tensor, channels: torch.Tensor, channel_ids: torch.Tensor,
+                modality: str) -> torch.Tensor:
+        """(B, T, D) float32 targets of every token: layer-normed (no affine, I-JEPA) target-encoder output, or
+        with ``target_layers`` K > 1 the layer-normed average of the last K blocks' layer-normed outputs."""
+        if self.target_layers == 1:
+            h, _ = self.target_encoder(x, channels, channel_ids=channel_ids, modality=modality)
+            return F.layer_norm(h.float(), (h.shape[-1],))
+        outs, _ = self.target_encoder.forward_intermediates(x, channels, channel_ids, modality,
+                                                            last=self.target_layers)
+        h = torch.stack([F.layer_norm(o.float(), (o.shape[-1],)) for o in outs]).mean(0)
+        return F.layer_norm(h, (h.shape[-1],))
+
     def shared_step(self, batch: dict[str, torch.Tensor], rng: np.random.Generator, stage: str) -> dict[str, Any]:
         x, channels, channel_ids = self.maybe_sample_channels(batch, rng, stage)
         enc = self.encoder
@@ -114,8 +134,7 @@ class JEPA(MomentumMethod):
         channel_valid = enc.channel_valid(x, channels)
 
         with torch.no_grad():
-            h, _ = self.target_encoder(x, channels, channel_ids=channel_ids, modality=modality)
-            h = F.layer_norm(h[:, p:].float(), (h.shape[-1],))  # I-JEPA: normalise targets, no affine
+            h = self.targets(x, channels, channel_ids, modality)[:, p:]
             d = h.shape[-1]
             h = h.view(b, 1, c, n, d).expand(b, m, c, n, d)
             target = torch.gather(h, 3, tgt_idx[:, :, None, :, None].expand(b, m, c, kt, d))

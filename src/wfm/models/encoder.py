@@ -355,6 +355,43 @@ class ViTEncoder(nn.Module):
         Returns:
             tokens (B, T, D) with ``T = prefix + C * K`` channel-major, and valid (B, T) bool.
         """
+        tok, valid, mask = self._tokens(x, channels, keep, keep_valid, channel_ids, modality)
+        for blk in self.blocks:
+            tok = blk(tok, attn_mask=mask)
+        return self.norm(tok), valid
+
+    def forward_intermediates(
+        self,
+        x: torch.Tensor,
+        channels: torch.Tensor | None = None,
+        channel_ids: torch.Tensor | None = None,
+        modality: str | None = None,
+        last: int = 1,
+    ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The raw outputs (no final norm) of the last ``last`` blocks on whole inputs, first to last, and valid.
+
+        What multi-layer targets (data2vec's average of the top blocks) are built from; shapes as :meth:`forward`.
+        """
+        if not 1 <= int(last) <= len(self.blocks):
+            raise ValueError(f"last must be in [1, {len(self.blocks)}] (the encoder's depth), got {last}")
+        tok, valid, mask = self._tokens(x, channels, None, None, channel_ids, modality)
+        outs = []
+        for i, blk in enumerate(self.blocks):
+            tok = blk(tok, attn_mask=mask)
+            if i >= len(self.blocks) - int(last):
+                outs.append(tok)
+        return outs, valid
+
+    def _tokens(
+        self,
+        x: torch.Tensor,
+        channels: torch.Tensor | None,
+        keep: torch.Tensor | None,
+        keep_valid: torch.Tensor | None,
+        channel_ids: torch.Tensor | None,
+        modality: str | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Tokens entering the first block (kept positions, prefix), their valid flags and the attention mask."""
         tok = self.embed(x, channel_ids, modality)
         b, c, n, d = tok.shape
         valid = self.channel_valid(x, channels)[:, :, None]  # (B, C, 1)
@@ -370,10 +407,7 @@ class ViTEncoder(nn.Module):
         if self.cls_token is not None:
             tok = torch.cat([self.cls_token.expand(b, -1, -1).to(tok.dtype), tok], dim=1)
             valid = torch.cat([torch.ones(b, 1, dtype=torch.bool, device=valid.device), valid], dim=1)
-        mask = key_padding_mask(valid)
-        for blk in self.blocks:
-            tok = blk(tok, attn_mask=mask)
-        return self.norm(tok), valid
+        return tok, valid, key_padding_mask(valid)
 
     def pool_tokens(self, tokens: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """(B, T, D) encoder output -> (B, D) feature by the configured pooling."""
