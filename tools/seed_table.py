@@ -1,0 +1,80 @@
+"""Mean ± std over pretraining seeds: one table from the ``probe_results.csv`` of several runs per method.
+
+Each ``LABEL=DIR[,DIR...]`` names one method and its runs (one per pretraining seed). A run contributes the
+mean over its probe splits of its first row (the pretrained encoder); the table gives, per task, the mean ±
+std of those over the runs. ``--baseline ROW`` adds a row read from every run given (e.g. ``strongest
+random``, which is re-drawn with each run's seed), pooled over all of them. Columns are the union of the
+runs' tasks (a single-modality run leaves the other modality's cells empty).
+
+    python tools/seed_table.py --title "Multimodal (quickstart size)" \\
+        "multimodal JEPA=runs/multimodal_jepa/seed0,runs/multimodal_jepa/seed1,runs/multimodal_jepa/seed2" \\
+        "IQ-only JEPA=runs/iq_jepa/seed0,runs/iq_jepa/seed1,runs/iq_jepa/seed2" \\
+        --baseline "strongest random" --out docs/results.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchdoc import publish  # noqa: E402
+
+from wfm.eval.tables import read_results_csv  # noqa: E402
+
+
+def header(key: str) -> str:
+    task, metric = key.split("/", 1)
+    return f"{task} {metric} {'(m) ↓' if metric == 'error' else '(%) ↑'}"
+
+
+def cell(values: list[float]) -> str:
+    if not values:
+        return "—"
+    a = np.asarray(values)
+    d = 2 if abs(a.mean()) < 20 else 1
+    return f"{a.mean():.{d}f} ± {a.std():.{d}f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("methods", nargs="+", help="LABEL=DIR[,DIR...]: a method's runs, one per pretraining seed")
+    ap.add_argument("--baseline", action="append", default=[], help="a row pooled from every run (repeatable)")
+    ap.add_argument("--title", default="Seeds")
+    ap.add_argument("--out", default="-", help="Markdown file to update (section --title), or - to print only")
+    args = ap.parse_args()
+    rows: dict[str, dict[str, list[float]]] = {}
+    columns: list[str] = []
+    counts: dict[str, int] = {}
+    for spec in args.methods:
+        label, _, dirs = spec.partition("=")
+        if not dirs:
+            ap.error(f"{spec!r}: expected LABEL=DIR[,DIR...]")
+        counts[label] = 0
+        for d in dirs.split(","):
+            results = read_results_csv(Path(d) / "probe_results.csv")
+            counts[label] += 1
+            for name, cells in [(label, next(iter(results.values())))] + [
+                    (b, results[b]) for b in args.baseline if b in results]:
+                for key, (mean, _std) in cells.items():
+                    rows.setdefault(name, {}).setdefault(key, []).append(mean)
+                    if key not in columns:
+                        columns.append(key)
+    lines = [
+        "| encoder | " + " | ".join(header(c) for c in columns) + " |",
+        "|---|" + "---:|" * len(columns),
+    ]
+    for name, cells in rows.items():
+        k = counts.get(name, 0)
+        n = f" ({k} seed{'s' if k > 1 else ''})" if k else ""
+        lines.append(f"| {name}{n} | " + " | ".join(cell(cells.get(c, [])) for c in columns) + " |")
+    lines += ["", "Each cell: mean ± std over the runs (pretraining seeds) of each run's mean over its probe "
+              "splits; baseline rows pool every run that has them."]
+    publish(lines, args.out, args.title)
+
+
+if __name__ == "__main__":
+    main()
