@@ -6,6 +6,7 @@ available, random stand-in files with the same channel counts (1, 3, 2) are time
 says so. Prints a Markdown table and the command that produced it.
 
     python tools/bench_data.py [--n 512] [--size 112] [--batch-size 256] [--epochs 2] [--workers 0 2 8]
+    python tools/bench_data.py --datasets iq1 iq2 iq4 --iq-length 1024    # raw IQ (1, 2, 4 antennas)
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ def _standins(root: Path, n: int, size: int) -> list[str]:
 
 
 def bench(datasets: list[str], n: int, size: int, batch_size: int, workers: int, group: bool, epochs: int,
-          cache: str, resident: bool = False) -> float:
+          cache: str, resident: bool = False, iq_length: int = 0) -> float:
     dm = PretrainDataModule(datasets, n=n, size=size, batch_size=batch_size, num_workers=workers,
-                            val_fraction=0.0, group_by_channels=group, cache_dir=cache, resident=resident)
+                            val_fraction=0.0, group_by_channels=group, cache_dir=cache, resident=resident,
+                            **({"iq_length": iq_length} if iq_length else {}))
     dm.prepare_data()
     dm.setup("fit")
     loader = dm.train_dataloader()
@@ -59,23 +61,29 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--workers", type=int, nargs="+", default=[0, 2, 8])
     p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--datasets", nargs="+", default=list(BUILTINS), help="built-in pretraining sets to time")
+    p.add_argument("--iq-length", type=int, default=0, help="samples per antenna of raw-IQ sets (iq1, iq2, iq4)")
     a = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         try:
             from wfm.data.synthetic import BUILTIN  # noqa: F401
 
-            datasets, what = list(BUILTINS), "built-in " + "+".join(BUILTINS)
-            PretrainDataModule(datasets, n=a.n, size=a.size, cache_dir=tmp).prepare_data()
+            datasets, what = list(a.datasets), "built-in " + "+".join(a.datasets)
+            PretrainDataModule(datasets, n=a.n, size=a.size, cache_dir=tmp,
+                               **({"iq_length": a.iq_length} if a.iq_length else {})).prepare_data()
         except ImportError:
             datasets, what = _standins(Path(tmp), a.n, a.size), "random stand-ins (C=1,4,5,2,2)"
         rows = []
         for workers in a.workers:
             for group in (True, False):
-                rate = bench(datasets, a.n, a.size, a.batch_size, workers, group, a.epochs, tmp)
+                rate = bench(datasets, a.n, a.size, a.batch_size, workers, group, a.epochs, tmp,
+                             iq_length=a.iq_length)
                 rows.append(f"| {workers} | {'grouped' if group else 'padded'} | {rate:,.0f} |")
-        rate = bench(datasets, a.n, a.size, a.batch_size, 0, True, a.epochs, tmp, resident=True)
+        rate = bench(datasets, a.n, a.size, a.batch_size, 0, True, a.epochs, tmp, resident=True,
+                     iq_length=a.iq_length)
         rows.append(f"| 0 | grouped, resident in memory | {rate:,.0f} |")
-    print(f"Data: {what}, n={a.n} each, {a.size}x{a.size}, batch {a.batch_size}, {a.epochs} epochs\n")
+    shape = f"{a.iq_length} IQ samples per antenna" if a.iq_length else f"{a.size}x{a.size}"
+    print(f"Data: {what}, n={a.n} each, {shape}, batch {a.batch_size}, {a.epochs} epochs\n")
     print("| num_workers | batching | samples/s |\n|---|---|---|")
     print("\n".join(rows))
     cmd = " ".join(["python tools/bench_data.py", shlex.join(sys.argv[1:] if argv is None else argv)])

@@ -7,6 +7,7 @@ table into docs/benchmarks.md (section "Train step").
 
     python tools/bench_step.py                      # full table (about 10 min on 2 AVX2 cores)
     python tools/bench_step.py --batch 16 --steps 5 --out -   # print only
+    python tools/bench_step.py --iq-length 1024 --channels 1 4 --bf16-channels   # raw IQ, 1 and 4 antennas
     python tools/bench_step.py --device cuda --batch 256 --steps 20 --bf16-steps 20   # on a GPU
 """
 
@@ -66,8 +67,8 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 10, device: str =
     return best
 
 
-def make_method(name: str, img_size: int = 112, compile: bool = False) -> torch.nn.Module:
-    enc = ViTEncoder(img_size=img_size, patch_size=16, embed_dim=256, depth=8, num_heads=8)
+def make_method(name: str, img_size: int = 112, compile: bool = False, iq_length: int = 0) -> torch.nn.Module:
+    enc = ViTEncoder(img_size=img_size, patch_size=16, embed_dim=256, depth=8, num_heads=8, iq_length=iq_length)
     if name == "jepa":
         model = JEPA(encoder=enc, masking=MaskGenerator("region", num_targets=4), channel_sampling="none",
                      compile=compile)
@@ -99,22 +100,28 @@ def bench(
     masking=None,  # noqa: ANN001  (JEPA only: a mask source replacing the region generator)
     compile: bool = False,
     device: str = "cpu",
+    iq_length: int = 0,
 ) -> dict:
-    """One method's step time on ``device`` (median of ``steps`` after warm-up; CUDA steps are synchronised)."""
+    """One method's step time on ``device`` (median of ``steps`` after warm-up; CUDA steps are synchronised).
+
+    ``iq_length`` > 0 times raw-IQ batches ``(B, channels = antennas, 2, iq_length)`` (16-sample segments) on an
+    encoder with an IQ tokenizer instead of ``(B, channels, img_size, img_size)`` images.
+    """
     torch.manual_seed(0)
-    model = make_method(name, img_size, compile).to(device)
+    model = make_method(name, img_size, compile, iq_length).to(device)
     if masking is not None:
         model.masking = masking
     opt = model.configure_optimizers()
     batch = {
-        "x": torch.randn(batch_size, channels, img_size, img_size, device=device),
+        "x": torch.randn(batch_size, channels, *((2, iq_length) if iq_length else (img_size, img_size)),
+                         device=device),
         "channels": torch.full((batch_size,), channels, device=device),
         "channels_host": np.full(batch_size, channels),  # what the DataModules add: no device read-back
     }
     run = step_fn(model, opt, batch, bf16)
     if compile:  # compile (and count FLOPs) on the eager twin: FlopCounterMode does not trace compiled code
         torch.manual_seed(0)
-        twin = make_method(name, img_size).to(device)
+        twin = make_method(name, img_size, iq_length=iq_length).to(device)
         if masking is not None:
             twin.masking = masking
         counted = twin.configure_optimizers()
@@ -139,6 +146,7 @@ def bench(
         times.append(time.perf_counter() - t)
     dt = float(np.median(times))
     return {"method": name, "channels": channels, "precision": "bf16" if bf16 else "fp32",
+            "input": f"IQ {channels} x 2 x {iq_length}" if iq_length else f"{channels} x {img_size} x {img_size}",
             "samples_s": batch_size / dt, "gflops": flops / dt / 1e9, "step_ms": dt * 1e3}
 
 
@@ -151,6 +159,9 @@ def main() -> None:
     ap.add_argument("--bf16-channels", nargs="*", type=int, default=[1],
                     help="channel counts also timed with bf16 autocast (slow on CPUs without native bf16)")
     ap.add_argument("--bf16-steps", type=int, default=1)
+    ap.add_argument("--iq-length", type=int, default=0,
+                    help="time raw-IQ batches of this many samples per antenna (channels = antennas; section "
+                         "'Train step (IQ)') instead of 112 x 112 images")
     ap.add_argument("--device", default="cpu", help="cpu or cuda[:N] (CUDA steps are synchronised before timing)")
     ap.add_argument("--out", default="docs/benchmarks.md", help="Markdown file to update, or - to print only")
     args = ap.parse_args()
@@ -167,9 +178,10 @@ def main() -> None:
         runs = [(c, False) for c in args.channels] + [(c, True) for c in args.bf16_channels]
         for c, bf16 in runs:
             if bf16:  # the FLOP-counting step doubles as warm-up: bf16 steps can take minutes on AVX2-only CPUs
-                r = bench(name, c, True, args.batch, args.bf16_steps, warmup=False, device=args.device)
+                r = bench(name, c, True, args.batch, args.bf16_steps, warmup=False, device=args.device,
+                          iq_length=args.iq_length)
             else:
-                r = bench(name, c, False, args.batch, args.steps, device=args.device)
+                r = bench(name, c, False, args.batch, args.steps, device=args.device, iq_length=args.iq_length)
             r["peak_pct"] = 100 * r["gflops"] / peak[r["precision"]]
             rows.append(r)
             print(r, flush=True)
@@ -177,15 +189,18 @@ def main() -> None:
         f"Machine: {device_name(args.device)}, {threads} threads, torch {torch.__version__}. "
         f"Measured matmul peak: fp32 {peak['fp32']:.0f} GFLOP/s (2048^3), bf16 {peak['bf16']:.1f} GFLOP/s (1024^3).",
         f"LatentWave size (112x112, patch 16, 256-d, 8 blocks, 8 heads), batch {args.batch}, "
-        "region masking M=4, median of "
+        + (f"raw IQ of {args.iq_length} samples per antenna in 16-sample segments ({args.iq_length // 16} tokens "
+           "per antenna), JEPA: 1-D block masks of time-segment spans, MAE: 70 % of the segments; "
+           if args.iq_length else "region masking M=4, ")
+        + "median of "
         f"{args.steps} steps (bf16: {args.bf16_steps}) (forward + backward + AdamW + EMA). "
         "GFLOP/s = counted forward+backward FLOPs / step time.",
         "",
-        "| method | channels | precision | samples/s | step ms | GFLOP/s | % of matmul peak |",
+        "| method | input | precision | samples/s | step ms | GFLOP/s | % of matmul peak |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['method']} | {r['channels']} | {r['precision']} | {r['samples_s']:.1f} | "
+        lines.append(f"| {r['method']} | {r['input']} | {r['precision']} | {r['samples_s']:.1f} | "
                      f"{r['step_ms']:.0f} | {r['gflops']:.0f} | {r['peak_pct']:.0f} % |")
     lines += [
         "",
@@ -194,7 +209,7 @@ def main() -> None:
         "The bf16 '% of peak' can exceed 100 % because the 1024^3 probe and the step's small matmuls hit different "
         "kernels.",
     ]
-    publish(lines, args.out, "Train step")
+    publish(lines, args.out, "Train step (IQ)" if args.iq_length else "Train step")
 
 
 if __name__ == "__main__":
