@@ -34,7 +34,7 @@ __all__ = ["BUILTIN", "GENERATOR_VERSION", "SyntheticSpec", "describe", "generat
 
 #: bumped whenever a generator's output for the same (name, i, seed, options) changes; part of the cache
 #: file name, so caches written by an older generator are rebuilt, never read as the current corpus
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ BUILTIN: dict[str, SyntheticSpec] = {
         "interference", "iq", 1, (2, 1024), False, {"interference": "classification", "present": "classification"},
         {"interference": iq.INTERFERENCE_CLASSES, "present": ("absent", "present")}, {},
         "Raw IQ of an LTE-like signal (SNR 5..25 dB), clean or with one DSSS, tone, chirp or band-noise "
-        "interferer at SIR -5..15 dB; labels: interference type (index % 5) and present/absent."),
+        "interferer at SIR -15..0 dB; labels: interference type (index % 5) and present/absent."),
 }
 
 # Options each dataset accepts (besides start, stop, seed), with their defaults.
@@ -135,7 +135,7 @@ _OPTIONS: dict[str, dict[str, Any]] = {
     "csi2_ri": {"snr_db": (-5.0, 25.0), "scene": None},
     **{f"iq{a}": {"n_samples": 1024, "snr_db": (0.0, 20.0), "max_emitters": 2} for a in (1, 2, 4)},
     "rffp": {"n_samples": 1024, "n_tx": 8, "antennas": 2, "snr_db": (0.0, 25.0)},
-    "interference": {"n_samples": 1024, "antennas": 1, "snr_db": (5.0, 25.0), "sir_db": (-5.0, 15.0)},
+    "interference": {"n_samples": 1024, "antennas": 1, "snr_db": (5.0, 25.0), "sir_db": (-15.0, 0.0)},
 }
 
 
