@@ -31,11 +31,11 @@ def header(key: str) -> str:
     return f"{task} {metric} {'(m) ↓' if metric == 'error' else '(%) ↑'}"
 
 
-def cell(values: list[float]) -> str:
+def cell(values: list[float], key: str) -> str:
     if not values:
         return "—"
     a = np.asarray(values)
-    d = 2 if abs(a.mean()) < 20 else 1
+    d = 2 if key.endswith("/error") else 1
     return f"{a.mean():.{d}f} ± {a.std():.{d}f}"
 
 
@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--out", default="-", help="Markdown file to update (section --title), or - to print only")
     args = ap.parse_args()
     rows: dict[str, dict[str, list[float]]] = {}
+    baselines: dict[str, dict[str, list[float]]] = {}
     columns: list[str] = []
     counts: dict[str, int] = {}
     for spec in args.methods:
@@ -59,18 +60,19 @@ def main() -> None:
             counts[label] += 1
             for name, cells in [(label, next(iter(results.values())))] + [
                     (b, results[b]) for b in args.baseline if b in results]:
+                target = rows if name == label else baselines
                 for key, (mean, _std) in cells.items():
-                    rows.setdefault(name, {}).setdefault(key, []).append(mean)
+                    target.setdefault(name, {}).setdefault(key, []).append(mean)
                     if key not in columns:
                         columns.append(key)
     lines = [
         "| encoder | " + " | ".join(header(c) for c in columns) + " |",
         "|---|" + "---:|" * len(columns),
     ]
-    for name, cells in rows.items():
-        k = counts.get(name, 0)
+    for name, cells in {**rows, **baselines}.items():
+        k = counts.get(name, 0) if name in rows else 0
         n = f" ({k} seed{'s' if k > 1 else ''})" if k else ""
-        lines.append(f"| {name}{n} | " + " | ".join(cell(cells.get(c, [])) for c in columns) + " |")
+        lines.append(f"| {name}{n} | " + " | ".join(cell(cells.get(c, []), c) for c in columns) + " |")
     lines += ["", "Each cell: mean ± std over the runs (pretraining seeds) of each run's mean over its probe "
               "splits; baseline rows pool every run that has them."]
     publish(lines, args.out, args.title)
