@@ -28,7 +28,6 @@ import contextlib
 import copy
 import importlib
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +36,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_step import autocast, bench, device_name, matmul_peak, sync  # noqa: E402
+from bench_step import autocast, bench, device_name, matmul_peak, time_steps  # noqa: E402
 from benchdoc import publish  # noqa: E402
 
 from wfm.masking import MaskGenerator, Masks  # noqa: E402
@@ -58,18 +57,6 @@ def imported_from(root: Path):
         for name in set(sys.modules) - before:  # both repos have top-level names that could collide
             if name.split(".")[0] in ("src", "util", "models_mae"):
                 sys.modules.pop(name, None)
-
-
-def time_steps(run, steps: int, device: str) -> float:
-    run(0)  # warm-up
-    sync(device)
-    times = []
-    for i in range(steps):
-        t = time.perf_counter()
-        run(i + 1)
-        sync(device)
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
 
 
 def count_flops(fn) -> int:

@@ -38,6 +38,21 @@ def sync(device: torch.device | str) -> None:
         torch.cuda.synchronize(device)
 
 
+def time_steps(run, steps: int, device: torch.device | str, warmup: bool = True) -> float:  # noqa: ANN001
+    """Median seconds of ``run(1..steps)`` after an untimed ``run(0)`` (unless ``warmup`` is False), each timing
+    closed by a device sync."""
+    if warmup:
+        run(0)
+    sync(device)
+    times = []
+    for i in range(steps):
+        t = time.perf_counter()
+        run(i + 1)
+        sync(device)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
 def autocast(device: torch.device | str, bf16: bool):
     return torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
@@ -135,16 +150,7 @@ def bench(
     flops = counter.get_total_flops()
     if compile:
         run(0)  # the compile happens here, outside the timing
-    if warmup:
-        run(0)
-    sync(device)
-    times = []
-    for i in range(steps):
-        t = time.perf_counter()
-        run(i + 1)
-        sync(device)
-        times.append(time.perf_counter() - t)
-    dt = float(np.median(times))
+    dt = time_steps(run, steps, device, warmup)
     return {"method": name, "channels": channels, "precision": "bf16" if bf16 else "fp32",
             "input": f"IQ {channels} x 2 x {iq_length}" if iq_length else f"{channels} x {img_size} x {img_size}",
             "samples_s": batch_size / dt, "gflops": flops / dt / 1e9, "step_ms": dt * 1e3}
