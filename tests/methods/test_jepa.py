@@ -120,3 +120,24 @@ def test_multi_layer_targets_average_the_normed_top_blocks() -> None:
     assert torch.isfinite(out["loss"])
     with pytest.raises(ValueError, match="target_layers"):
         tiny_jepa(target_layers=9)
+
+
+def test_pixel_term_adds_the_weighted_reconstruction_of_the_predicted_targets() -> None:
+    model = tiny_jepa(pixel_weight=0.5)
+    x, channels = torch.randn(3, 2, 32, 32), torch.tensor([2, 1, 2])
+    out = model.shared_step({"x": x, "channels": channels}, np.random.default_rng(0), "train")
+    torch.testing.assert_close(out["loss"].detach(), out["pred_loss"] + 0.5 * out["pixel"])
+    out["loss"].backward()
+    assert model.pixel_head["image"].weight.grad.abs().sum() > 0  # trained with the predictor
+    assert model.pixel_head["image"].weight.shape == (64, model.encoder.embed_dim)  # one 8 x 8 patch per token
+    # a head that outputs 0 scores the mean square of per-patch normalised pixels: (P - 1) / P of unit variance
+    with torch.no_grad():
+        model.pixel_head["image"].weight.zero_()
+        model.pixel_head["image"].bias.zero_()
+        out = model.shared_step({"x": x, "channels": channels}, np.random.default_rng(0), "val")
+    assert float(out["pixel"]) == pytest.approx(63 / 64, rel=1e-4)
+    plain = tiny_jepa()
+    assert plain.pixel_head is None and "pixel" not in plain.shared_step(
+        {"x": x, "channels": channels}, np.random.default_rng(0), "train")
+    with pytest.raises(ValueError, match="pixel_weight must be >= 0"):
+        tiny_jepa(pixel_weight=-1)

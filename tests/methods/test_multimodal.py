@@ -129,3 +129,16 @@ def test_masks_are_drawn_on_the_grid_of_the_batch_modality() -> None:
         model.shared_step({"x": torch.randn(3, 2, 32, 32), "channels": torch.tensor([2, 2, 1])}, rng, "val")
     # IQ: 1-D spans over the time segments of every antenna; images: the patch grid
     assert drawn == [("iq", (1, IQ_LEN // 16)), ("image", (4, 4))]
+
+
+def test_regulariser_only_on_the_chosen_modality() -> None:
+    model = JEPA(encoder=_encoder(), masking=MaskGenerator("region", num_targets=2, min_context=4),
+                 predictor_dim=16, predictor_depth=1, predictor_heads=2, regularizer="vicreg", reg_weight=1.0,
+                 reg_modalities=["iq"])
+    rng = np.random.default_rng(0)
+    iq = model.shared_step({"x": torch.randn(3, 2, 2, IQ_LEN), "channels": torch.tensor([2, 1, 2])}, rng, "train")
+    image = model.shared_step({"x": torch.randn(3, 2, 32, 32), "channels": torch.tensor([2, 2, 1])}, rng, "train")
+    torch.testing.assert_close(iq["loss"].detach(), iq["pred_loss"] + iq["reg"])
+    assert "reg" not in image and "pred_loss" not in image
+    with pytest.raises(ValueError, match="reg_modalities must be a non-empty subset"):
+        JEPA(encoder=_encoder(), reg_modalities=["audio"])

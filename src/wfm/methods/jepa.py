@@ -17,9 +17,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from wfm.masking import MaskGenerator, mask_to_indices
+from wfm.methods.mae import pixel_targets
 from wfm.methods.momentum import MomentumMethod
 from wfm.methods.regularizers import REGULARIZERS, regularizer_loss
-from wfm.models.encoder import ViTEncoder
+from wfm.models.encoder import ViTEncoder, init_vit_weights
 from wfm.models.predictor import Predictor
 
 LOSSES = ("mse", "smooth_l1")
@@ -42,6 +43,12 @@ class JEPA(MomentumMethod):
             (data2vec's multi-layer targets, which keep more of what the lower blocks represent).
         regularizer: anti-collapse penalty on the pooled context-encoder features (``none`` | ``vicreg`` |
             ``sigreg``, :mod:`wfm.methods.regularizers`), added to the loss with weight ``reg_weight``.
+        reg_modalities: the input modalities whose batches get the regulariser (default: all the encoder takes;
+            e.g. ``[iq]`` regularises only the IQ batches of a multimodal run).
+        pixel_weight: weight of an auxiliary pixel-reconstruction term (default 0: pure latent prediction). A
+            linear head decodes every predicted target token into its patch's per-patch normalised pixels (IQ:
+            its segment's samples), as the context autoencoder (CAE) decodes predicted latents, so the
+            representation must keep the fine detail latent prediction alone is free to drop.
         **kwargs: EMA momentum (:class:`~wfm.methods.momentum.MomentumMethod`: ``momentum_start`` 0.996,
             ``momentum_end`` 1.0), optimisation and sampling arguments (:class:`~wfm.methods.base.WFMMethod`).
     """
@@ -60,6 +67,8 @@ class JEPA(MomentumMethod):
         target_layers: int = 1,
         regularizer: str = "none",
         reg_weight: float = 0.0,
+        reg_modalities: list[str] | tuple[str, ...] | None = None,
+        pixel_weight: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(encoder=encoder, **kwargs)
@@ -74,6 +83,14 @@ class JEPA(MomentumMethod):
         if reg_weight < 0:
             raise ValueError(f"reg_weight must be >= 0, got {reg_weight}")
         self.regularizer, self.reg_weight = regularizer, float(reg_weight)
+        known = self.encoder.modalities
+        self.reg_modalities = tuple(known if reg_modalities is None else reg_modalities)
+        if not self.reg_modalities or any(m not in known for m in self.reg_modalities):
+            raise ValueError(f"reg_modalities must be a non-empty subset of the encoder's modalities {known}, "
+                             f"got {list(self.reg_modalities)}")
+        if pixel_weight < 0:
+            raise ValueError(f"pixel_weight must be >= 0, got {pixel_weight}")
+        self.pixel_weight = float(pixel_weight)
         self.masking = masking if masking is not None else MaskGenerator()
         # impossible masking parameters fail here, at start-up, before any data is read
         self.masking.check(self.encoder.grid_size)
@@ -91,6 +108,13 @@ class JEPA(MomentumMethod):
             max_channels=max_channels, channel_embed=predictor_channel_embed, init=self.encoder.init,
             iq_segments=iq.num_segments if iq is not None else 0,
         )
+        self.pixel_head = None
+        if self.pixel_weight > 0:
+            d, sizes = self.encoder.embed_dim, {"image": self.encoder.patch_size ** 2}
+            if iq is not None:
+                sizes["iq"] = 2 * iq.segment
+            self.pixel_head = nn.ModuleDict({m: nn.Linear(d, k) for m, k in sizes.items()})
+            init_vit_weights(self.pixel_head, self.encoder.init)
 
     backbone_name = "target"
 
@@ -99,7 +123,7 @@ class JEPA(MomentumMethod):
         return self.target_encoder
 
     def trainable_modules(self) -> list[nn.Module]:
-        return [self.encoder, self.predictor]
+        return [self.encoder, self.predictor] + ([self.pixel_head] if self.pixel_head is not None else [])
 
     @property
     def momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
@@ -158,13 +182,32 @@ class JEPA(MomentumMethod):
             "mask_ratio": masks.mask_ratio().mean().to(x.device, non_blocking=True),
             "channels": channels.float().mean(),
         }
-        if self.regularizer != "none":
+        if self.regularizer != "none" and modality in self.reg_modalities:
             reg = regularizer_loss(self.regularizer, enc.pool_tokens(z, z_valid), rng)
             out["pred_loss"], out["reg"] = loss.detach(), reg.detach()
             loss = loss + self.reg_weight * reg
+        if self.pixel_head is not None:
+            pix = self.pixel_loss(x, pred, pred_valid, tgt_idx, modality)
+            out.setdefault("pred_loss", loss.detach())
+            out["pixel"] = pix.detach()
+            loss = loss + self.pixel_weight * pix
         if stage != "train":
             out.update(channel_variance(pred.detach().float(), target, pred_valid, tgt_idx, c, n))
         return {"loss": loss, **out}
+
+
+    def pixel_loss(self, x: torch.Tensor, pred: torch.Tensor, pred_valid: torch.Tensor, tgt_idx: torch.Tensor,
+                   modality: str) -> torch.Tensor:
+        """MSE of the pixel head's decoding of the predicted target tokens against their per-patch normalised
+        pixels, over valid target tokens. ``pred`` (B, M, C*Kt, D), ``tgt_idx`` (B, M, Kt)."""
+        pix = pixel_targets(x, self.encoder, modality, norm=True)  # (B, C, N, P)
+        b, c, _, k = pix.shape
+        m, kt = tgt_idx.shape[1:]
+        pix = torch.gather(pix[:, None].expand(b, m, *pix.shape[1:]), 3,
+                           tgt_idx[:, :, None, :, None].expand(b, m, c, kt, k)).reshape(b, m, c * kt, k)
+        per_token = (self.pixel_head[modality](pred).float() - pix).pow(2).mean(-1)
+        w = pred_valid.float()
+        return (per_token * w).sum() / w.sum().clamp_min(1.0)
 
 
 def channel_variance(

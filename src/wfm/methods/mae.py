@@ -32,6 +32,21 @@ def patchify(x: torch.Tensor, patch_size: int) -> torch.Tensor:
     return x.reshape(b, c, (h // p) * (w // p), p * p)
 
 
+def pixel_targets(x: torch.Tensor, encoder: ViTEncoder, modality: str = "image", norm: bool = False) -> torch.Tensor:
+    """(B, C, N, P*P) pixels of every patch of ``encoder``'s grid (per-patch normalised with ``norm``: zero
+    mean, unit variance); for IQ the (B, A, S, 2*segment) segments of
+    :func:`~wfm.models.iq_tokenizer.segment_iq`. What MAE's decoder and JEPA's pixel head reconstruct."""
+    if modality == "iq":
+        target = segment_iq(x.float(), encoder.iq.segment)
+    else:
+        target = patchify(x.float(), encoder.patch_size)
+    if norm:
+        mean = target.mean(-1, keepdim=True)
+        var = target.var(-1, keepdim=True) if target.shape[-1] > 1 else torch.zeros_like(mean)
+        target = (target - mean) / (var + 1e-6).sqrt()
+    return target
+
+
 def random_masking(
     batch_size: int, num_patches: int, ratio: float, rng: np.random.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -97,17 +112,8 @@ class MAE(WFMMethod):
         return [self.encoder, self.decoder]
 
     def reconstruction_target(self, x: torch.Tensor, modality: str = "image") -> torch.Tensor:
-        """(B, C, N, P*P) pixels the decoder must produce (per-patch normalised with ``norm_pix_loss``); for IQ
-        the (B, A, S, 2*segment) segments of :func:`~wfm.models.iq_tokenizer.segment_iq`."""
-        if modality == "iq":
-            target = segment_iq(x.float(), self.encoder.iq.segment)
-        else:
-            target = patchify(x.float(), self.encoder.patch_size)
-        if self.norm_pix_loss:
-            mean = target.mean(-1, keepdim=True)
-            var = target.var(-1, keepdim=True) if target.shape[-1] > 1 else torch.zeros_like(mean)
-            target = (target - mean) / (var + 1e-6).sqrt()
-        return target
+        """What the decoder must produce: :func:`pixel_targets` of ``x``."""
+        return pixel_targets(x, self.encoder, modality, self.norm_pix_loss)
 
     def shared_step(
         self, batch: dict[str, torch.Tensor], rng: np.random.Generator, stage: str
