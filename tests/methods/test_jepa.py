@@ -123,6 +123,8 @@ def test_multi_layer_targets_average_the_normed_top_blocks() -> None:
 
 
 def test_pixel_term_adds_the_weighted_reconstruction_of_the_predicted_targets() -> None:
+    from wfm.methods.mae import patchify
+
     model = tiny_jepa(pixel_weight=0.5)
     x, channels = torch.randn(3, 2, 32, 32), torch.tensor([2, 1, 2])
     out = model.shared_step({"x": x, "channels": channels}, np.random.default_rng(0), "train")
@@ -130,12 +132,24 @@ def test_pixel_term_adds_the_weighted_reconstruction_of_the_predicted_targets() 
     out["loss"].backward()
     assert model.pixel_head["image"].weight.grad.abs().sum() > 0  # trained with the predictor
     assert model.pixel_head["image"].weight.shape == (64, model.encoder.embed_dim)  # one 8 x 8 patch per token
-    # a head that outputs 0 scores the mean square of per-patch normalised pixels: (P - 1) / P of unit variance
+    # the loss is over the valid target tokens only, channel-major, against those patches' pixels
+    tgt_idx = torch.tensor([[[0, 5]], [[3, 15]], [[7, 8]]])  # (B, M=1, Kt=2)
+    valid = torch.ones(3, 1, 4, dtype=torch.bool)
+    valid[1, 0, 2:] = False  # sample 1 has one real channel
+    pred = torch.zeros(3, 1, 4, model.encoder.embed_dim)
     with torch.no_grad():
         model.pixel_head["image"].weight.zero_()
-        model.pixel_head["image"].bias.zero_()
-        out = model.shared_step({"x": x, "channels": channels}, np.random.default_rng(0), "val")
-    assert float(out["pixel"]) == pytest.approx(63 / 64, rel=1e-4)
+        model.pixel_head["image"].bias.fill_(0.25)
+        got = model.pixel_loss(x, pred, valid, tgt_idx, "image")
+    pix = patchify(x, 8)
+    sq = [(pix[b, c, tgt_idx[b, 0, k]] - 0.25).pow(2).mean() for b in range(3) for c in range(int(channels[b]))
+          for k in range(2)]
+    assert float(got) == pytest.approx(float(torch.stack(sq).mean()), rel=1e-5)
+    # per-patch normalised targets: a head that outputs 0 scores (P - 1) / P, their mean square
+    normed = tiny_jepa(pixel_weight=0.5, pixel_norm=True)
+    with torch.no_grad():
+        normed.pixel_head["image"].weight.zero_()
+        assert float(normed.pixel_loss(x, pred, valid, tgt_idx, "image")) == pytest.approx(63 / 64, rel=1e-4)
     plain = tiny_jepa()
     assert plain.pixel_head is None and "pixel" not in plain.shared_step(
         {"x": x, "channels": channels}, np.random.default_rng(0), "train")

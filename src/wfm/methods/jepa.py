@@ -46,9 +46,11 @@ class JEPA(MomentumMethod):
         reg_modalities: the input modalities whose batches get the regulariser (default: all the encoder takes;
             e.g. ``[iq]`` regularises only the IQ batches of a multimodal run).
         pixel_weight: weight of an auxiliary pixel-reconstruction term (default 0: pure latent prediction). A
-            linear head decodes every predicted target token into its patch's per-patch normalised pixels (IQ:
-            its segment's samples), as the context autoencoder (CAE) decodes predicted latents, so the
-            representation must keep the fine detail latent prediction alone is free to drop.
+            linear head decodes every predicted target token into its patch's pixels (IQ: its segment's
+            samples), as the context autoencoder (CAE) decodes predicted latents, so the representation must
+            keep what latent prediction alone is free to drop.
+        pixel_norm: reconstruct per-patch normalised pixels (MAE's ``norm_pix_loss``) instead of the
+            standardised input pixels (default, as the MAE recipes).
         **kwargs: EMA momentum (:class:`~wfm.methods.momentum.MomentumMethod`: ``momentum_start`` 0.996,
             ``momentum_end`` 1.0), optimisation and sampling arguments (:class:`~wfm.methods.base.WFMMethod`).
     """
@@ -69,6 +71,7 @@ class JEPA(MomentumMethod):
         reg_weight: float = 0.0,
         reg_modalities: list[str] | tuple[str, ...] | None = None,
         pixel_weight: float = 0.0,
+        pixel_norm: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(encoder=encoder, **kwargs)
@@ -90,7 +93,7 @@ class JEPA(MomentumMethod):
                              f"got {list(self.reg_modalities)}")
         if pixel_weight < 0:
             raise ValueError(f"pixel_weight must be >= 0, got {pixel_weight}")
-        self.pixel_weight = float(pixel_weight)
+        self.pixel_weight, self.pixel_norm = float(pixel_weight), bool(pixel_norm)
         self.masking = masking if masking is not None else MaskGenerator()
         # impossible masking parameters fail here, at start-up, before any data is read
         self.masking.check(self.encoder.grid_size)
@@ -198,9 +201,9 @@ class JEPA(MomentumMethod):
 
     def pixel_loss(self, x: torch.Tensor, pred: torch.Tensor, pred_valid: torch.Tensor, tgt_idx: torch.Tensor,
                    modality: str) -> torch.Tensor:
-        """MSE of the pixel head's decoding of the predicted target tokens against their per-patch normalised
-        pixels, over valid target tokens. ``pred`` (B, M, C*Kt, D), ``tgt_idx`` (B, M, Kt)."""
-        pix = pixel_targets(x, self.encoder, modality, norm=True)  # (B, C, N, P)
+        """MSE of the pixel head's decoding of the predicted target tokens against their pixels (per-patch
+        normalised with ``pixel_norm``), over valid target tokens. ``pred`` (B, M, C*Kt, D), ``tgt_idx`` (B, M, Kt)."""
+        pix = pixel_targets(x, self.encoder, modality, norm=self.pixel_norm)  # (B, C, N, P)
         b, c, _, k = pix.shape
         m, kt = tgt_idx.shape[1:]
         pix = torch.gather(pix[:, None].expand(b, m, *pix.shape[1:]), 3,
