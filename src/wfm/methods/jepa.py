@@ -157,17 +157,14 @@ class JEPA(MomentumMethod):
             t.to(x.device, non_blocking=True)
             for t in (*mask_to_indices(masks.context), *mask_to_indices(masks.targets))  # (B, Kc), (B, M, Kt)
         )
-        m, kt = tgt_idx.shape[1:]
         channel_valid = enc.channel_valid(x, channels)
 
         with torch.no_grad():
             h = self.targets(x, channels, channel_ids, modality)[:, p:]
-            d = h.shape[-1]
-            h = h.view(b, 1, c, n, d).expand(b, m, c, n, d)
-            target = torch.gather(h, 3, tgt_idx[:, :, None, :, None].expand(b, m, c, kt, d))
-            target = target.reshape(b, m, c * kt, d)
+            h = h.view(b, c, n, h.shape[-1])
+            target = gather_positions(h, tgt_idx)
             # label-free collapse signal: spread of pooled target features across the batch
-            pooled = (h[:, 0] * channel_valid[:, :, None, None]).sum((1, 2)) / (channel_valid.sum(1) * n)[:, None]
+            pooled = (h * channel_valid[:, :, None, None]).sum((1, 2)) / (channel_valid.sum(1) * n)[:, None]
             target_std = pooled.std(0).mean() if b > 1 else pooled.new_zeros(())
 
         z, z_valid = enc(x, channels, keep=ctx_idx, keep_valid=ctx_valid, channel_ids=channel_ids, modality=modality)
@@ -198,19 +195,23 @@ class JEPA(MomentumMethod):
             out.update(channel_variance(pred.detach().float(), target, pred_valid, tgt_idx, c, n))
         return {"loss": loss, **out}
 
-
     def pixel_loss(self, x: torch.Tensor, pred: torch.Tensor, pred_valid: torch.Tensor, tgt_idx: torch.Tensor,
                    modality: str) -> torch.Tensor:
         """MSE of the pixel head's decoding of the predicted target tokens against their pixels (per-patch
         normalised with ``pixel_norm``), over valid target tokens. ``pred`` (B, M, C*Kt, D), ``tgt_idx`` (B, M, Kt)."""
-        pix = pixel_targets(x, self.encoder, modality, norm=self.pixel_norm)  # (B, C, N, P)
-        b, c, _, k = pix.shape
-        m, kt = tgt_idx.shape[1:]
-        pix = torch.gather(pix[:, None].expand(b, m, *pix.shape[1:]), 3,
-                           tgt_idx[:, :, None, :, None].expand(b, m, c, kt, k)).reshape(b, m, c * kt, k)
+        pix = gather_positions(pixel_targets(x, self.encoder, modality, norm=self.pixel_norm), tgt_idx)
         per_token = (self.pixel_head[modality](pred).float() - pix).pow(2).mean(-1)
         w = pred_valid.float()
         return (per_token * w).sum() / w.sum().clamp_min(1.0)
+
+
+def gather_positions(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Per-mask selection of grid positions on every channel: ``t`` (B, C, N, F) per-token values, ``idx``
+    (B, M, K) grid positions -> (B, M, C*K, F), channel-major (the predictor's output order)."""
+    b, c, _, f = t.shape
+    m, k = idx.shape[1:]
+    picked = torch.gather(t[:, None].expand(b, m, *t.shape[1:]), 3, idx[:, :, None, :, None].expand(b, m, c, k, f))
+    return picked.reshape(b, m, c * k, f)
 
 
 def channel_variance(
