@@ -42,6 +42,28 @@ def test_target_encoder_not_in_optimizer() -> None:
             assert all(p.ndim <= 1 for p in g["params"]) and g["weight_decay"] == 0.0
 
 
+def test_optimizer_is_fused_adamw_with_adamw_arithmetic() -> None:
+    model = tiny_jepa()
+    opt = model.configure_optimizers()
+    assert all(g["fused"] for g in opt.param_groups)  # CPU parameters: torch's fused kernel
+    params = [p for g in opt.param_groups for p in g["params"]]
+    start = [p.detach().clone() for p in params]
+    loop = torch.optim.AdamW([{**{k: v for k, v in g.items() if k not in ("params", "fused")},
+                               "params": [s.detach().clone().requires_grad_() for s in g["params"]]}
+                              for g in opt.param_groups], foreach=False)
+    looped = [p for g in loop.param_groups for p in g["params"]]
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        grads = [torch.randn(p.shape, generator=gen) for p in params]
+        for p, q, g in zip(params, looped, grads, strict=True):
+            p.grad, q.grad = g.clone(), g.clone()
+        opt.step()
+        loop.step()
+    for p, q, s in zip(params, looped, start, strict=True):
+        assert not torch.equal(p, s)  # it stepped
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)  # same update as the per-tensor AdamW
+
+
 def test_ema_update_math_is_exact() -> None:
     model = tiny_jepa()
     with torch.no_grad():

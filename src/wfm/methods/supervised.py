@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from wfm.eval.metrics import MeanPerClassAccuracy, MeanPositionError
-from wfm.methods.base import WFMMethod
+from wfm.methods.base import WFMMethod, adamw
 from wfm.methods.finetune import FINETUNE_MODES, apply_finetune_mode, param_groups
 from wfm.models.encoder import ViTEncoder
 from wfm.models.lora import merged_state_dict
@@ -242,7 +242,7 @@ class Supervised(WFMMethod):
     # --- optimisation ---
     def configure_optimizers(self) -> torch.optim.Optimizer:
         groups = param_groups(self.encoder, [self.head], self.layer_decay)
-        return torch.optim.AdamW(groups, lr=self.lr_start, betas=self.betas)
+        return adamw(groups, lr=self.lr_start, betas=self.betas)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_save_checkpoint(checkpoint)
