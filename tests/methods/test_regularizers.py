@@ -61,3 +61,50 @@ def test_channel_variance_monitor() -> None:
     assert float(channel_variance(blind, target, valid, idx, c, n)["channel_r2"]) == pytest.approx(0.0, abs=1e-5)
     # single-channel batches have nothing channel-specific: no entry
     assert channel_variance(target[:, :, :kt], target[:, :, :kt], valid[:, :, :kt], idx, 1, n) == {}
+
+
+def test_token_level_regulariser_sees_every_valid_context_token_and_no_padding(monkeypatch) -> None:  # noqa: ANN001
+    import wfm.methods.jepa as jepa_module
+    from wfm.masking import MaskGenerator
+    from wfm.methods.jepa import JEPA
+    from wfm.models import ViTEncoder
+
+    def model(level: str) -> JEPA:
+        torch.manual_seed(0)
+        enc = ViTEncoder(img_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2, channel_embed="fixed")
+        return JEPA(encoder=enc, masking=MaskGenerator("region", num_targets=2, min_context=4), predictor_dim=16,
+                    predictor_depth=1, predictor_heads=2, regularizer="sigreg", reg_weight=0.1, reg_level=level,
+                    channel_sampling="none")
+
+    x = torch.randn(3, 2, 32, 32)
+    pooled, token = model("pooled"), model("token")
+    seen = {}
+
+    def record(name, z, rng, n_ref=None):  # noqa: ANN001
+        seen["z"], seen["n_ref"] = z.detach().clone(), n_ref
+        return sigreg(z, rng, n_ref=n_ref)
+
+    monkeypatch.setattr(jepa_module, "regularizer_loss", record)
+    out = token.shared_step({"x": x, "channels": torch.tensor([2, 1, 2])}, np.random.default_rng(0), "train")
+    z, n_ref = seen["z"], seen["n_ref"]
+    # the same batch with the padded channel slot filled by other values: the same tokens are penalised
+    x2 = x.clone()
+    x2[1, 1] = 100.0
+    token.shared_step({"x": x2, "channels": torch.tensor([2, 1, 2])}, np.random.default_rng(0), "train")
+    monkeypatch.undo()
+    torch.testing.assert_close(seen["z"], z)
+    # every real context token of every sample (channels 2 + 1 + 2 times each sample's context size), batch size 3
+    masks = token.masking(3, token.encoder.grid_size, np.random.default_rng(0))
+    ctx = masks.context.reshape(3, -1).sum(1)
+    assert z.shape == (int(2 * ctx[0] + ctx[1] + 2 * ctx[2]), 32) and n_ref == 3
+    torch.testing.assert_close(out["loss"].detach(), out["pred_loss"] + 0.1 * out["reg"])
+    assert "reg" in pooled.shared_step({"x": x, "channels": torch.tensor([2, 1, 2])}, np.random.default_rng(0),
+                                       "train")
+    with pytest.raises(ValueError, match="reg_level must be one of"):
+        model("patch")
+
+
+def test_sigreg_reference_count_scales_the_statistic() -> None:
+    z = torch.randn(200, 8)
+    full = sigreg(z, np.random.default_rng(1))
+    assert float(sigreg(z, np.random.default_rng(1), n_ref=50)) == pytest.approx(float(full) * 50 / 200, rel=1e-6)

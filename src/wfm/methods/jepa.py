@@ -24,6 +24,7 @@ from wfm.models.encoder import ViTEncoder, init_vit_weights
 from wfm.models.predictor import Predictor
 
 LOSSES = ("mse", "smooth_l1")
+REG_LEVELS = ("pooled", "token")
 
 
 class JEPA(MomentumMethod):
@@ -41,8 +42,11 @@ class JEPA(MomentumMethod):
         target_layers: number of top target-encoder blocks whose outputs make the targets: 1 (default, I-JEPA:
             the final, normed output) or K > 1, the average of the last K blocks' outputs, each layer-normed
             (data2vec's multi-layer targets, which keep more of what the lower blocks represent).
-        regularizer: anti-collapse penalty on the pooled context-encoder features (``none`` | ``vicreg`` |
-            ``sigreg``, :mod:`wfm.methods.regularizers`), added to the loss with weight ``reg_weight``.
+        regularizer: anti-collapse penalty on the context encoder's output (``none`` | ``vicreg`` | ``sigreg``,
+            :mod:`wfm.methods.regularizers`), added to the loss with weight ``reg_weight``.
+        reg_level: what the penalty sees: ``pooled`` (default: one pooled feature per sample, as C-JEPA and
+            LeJEPA) or ``token`` (every valid context token of the batch, as VICRegL regularises local
+            features; SIGReg's statistic is then scaled to the batch size, so a weight means the same).
         reg_modalities: the input modalities whose batches get the regulariser (default: all the encoder takes;
             e.g. ``[iq]`` regularises only the IQ batches of a multimodal run).
         pixel_weight: weight of an auxiliary pixel-reconstruction term (default 0: pure latent prediction). A
@@ -70,6 +74,7 @@ class JEPA(MomentumMethod):
         regularizer: str = "none",
         reg_weight: float = 0.0,
         reg_modalities: list[str] | tuple[str, ...] | None = None,
+        reg_level: str = "pooled",
         pixel_weight: float = 0.0,
         pixel_norm: bool = False,
         **kwargs: Any,
@@ -86,6 +91,9 @@ class JEPA(MomentumMethod):
         if reg_weight < 0:
             raise ValueError(f"reg_weight must be >= 0, got {reg_weight}")
         self.regularizer, self.reg_weight = regularizer, float(reg_weight)
+        if reg_level not in REG_LEVELS:
+            raise ValueError(f"reg_level must be one of {REG_LEVELS}, got {reg_level!r}")
+        self.reg_level = reg_level
         known = self.encoder.modalities
         self.reg_modalities = tuple(known if reg_modalities is None else reg_modalities)
         if not self.reg_modalities or any(m not in known for m in self.reg_modalities):
@@ -183,7 +191,11 @@ class JEPA(MomentumMethod):
             "channels": channels.float().mean(),
         }
         if self.regularizer != "none" and modality in self.reg_modalities:
-            reg = regularizer_loss(self.regularizer, enc.pool_tokens(z, z_valid), rng)
+            if self.reg_level == "pooled":
+                reg = regularizer_loss(self.regularizer, enc.pool_tokens(z, z_valid), rng)
+            else:  # the valid context tokens, prefix excluded (the boolean selection reads the count: one sync)
+                tokens = z[:, p:][z_valid[:, p:]]
+                reg = regularizer_loss(self.regularizer, tokens, rng, n_ref=b)
             out["pred_loss"], out["reg"] = loss.detach(), reg.detach()
             loss = loss + self.reg_weight * reg
         if self.pixel_head is not None:

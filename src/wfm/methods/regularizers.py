@@ -32,9 +32,12 @@ def vicreg(z: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
 
 
 def sigreg(
-    z: torch.Tensor, rng: np.random.Generator, num_slices: int = 256, num_points: int = 17, t_max: float = 5.0
+    z: torch.Tensor, rng: np.random.Generator, num_slices: int = 256, num_points: int = 17, t_max: float = 5.0,
+    n_ref: int | None = None,
 ) -> torch.Tensor:
-    """Epps-Pulley distance of ``num_slices`` random 1-D projections of ``z`` to N(0, 1), times N, averaged."""
+    """Epps-Pulley distance of ``num_slices`` random 1-D projections of ``z`` to N(0, 1), times ``n_ref`` (default
+    N, LeJEPA's test statistic), averaged. A penalty on many tokens passes the batch size as ``n_ref`` so that its
+    weight means what it means on the batch's pooled features."""
     n, d = z.shape
     g = torch.Generator().manual_seed(int(rng.integers(2**62)))
     a = torch.randn(d, num_slices, generator=g).to(z.device)
@@ -44,15 +47,18 @@ def sigreg(
     proj = (z.float() @ a)[:, :, None] * t  # (N, S, T)
     ecf_re, ecf_im = torch.cos(proj).mean(0), torch.sin(proj).mean(0)  # (S, T)
     err = ((ecf_re - gauss) ** 2 + ecf_im**2) * gauss
-    return torch.trapezoid(err, t, dim=-1).mean() * n
+    return torch.trapezoid(err, t, dim=-1).mean() * (n if n_ref is None else n_ref)
 
 
-def regularizer_loss(name: str, z: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-    """The ``name`` penalty of embeddings ``z`` (N, D); ``none`` gives 0."""
+def regularizer_loss(
+    name: str, z: torch.Tensor, rng: np.random.Generator, n_ref: int | None = None
+) -> torch.Tensor:
+    """The ``name`` penalty of embeddings ``z`` (N, D); ``none`` gives 0. ``n_ref``: the sample count SIGReg's
+    statistic is scaled to (default N; VICReg is a mean and has no such factor)."""
     if name == "vicreg":
         return vicreg(z)
     if name == "sigreg":
-        return sigreg(z, rng)
+        return sigreg(z, rng, n_ref=n_ref)
     if name == "none":
         return z.new_zeros(())
     raise ValueError(f"regularizer must be one of {REGULARIZERS}, got {name!r}")
