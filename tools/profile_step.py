@@ -11,7 +11,9 @@ docs/benchmarks.md (section "Profile of a train step").
 
 With ``--device cuda`` it profiles ``--steps`` steps with CUDA activity and reports the **GPU busy share**: the
 union of the kernels' time intervals over the wall time from the first step's start to the last kernel's end
-(section "GPU busy share"); a host-bound step shows as gaps between kernels.
+(section "GPU busy share"); a host-bound step shows as gaps between kernels. The table also gives the kernels
+launched per step, the host time per step (Python + launches; above the kernel time means host-bound) and the
+operators with the most device time.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile, record_function
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_step import device_name, make_method, step_fn, sync  # noqa: E402
+from bench_step import device_name, make_method, step_fn, sync, time_steps  # noqa: E402
 from benchdoc import publish  # noqa: E402
 
 GROUPS = {
@@ -51,11 +53,18 @@ def group_of(name: str) -> str:
     return "other"
 
 
+def device_kernels(events) -> list:  # noqa: ANN001
+    """The device-side kernel (and memcpy/memset) events, without the GPU copies of ``record_function`` ranges
+    (a ``step`` range also appears on the device timeline and would count as busy for its whole length)."""
+    return [e for e in events if e.device_type == DeviceType.CUDA and e.name != "step"
+            and not getattr(e, "is_user_annotation", False)]
+
+
 def busy_share(prof: profile) -> tuple[float, float]:
     """(share of the wall time some kernel runs, wall ms) from the first ``step`` range to the last kernel's end."""
     events = prof.events()
-    kernels = sorted((e.time_range.start, e.time_range.end) for e in events if e.device_type == DeviceType.CUDA)
-    steps = [e.time_range for e in events if e.name == "step"]
+    kernels = sorted((e.time_range.start, e.time_range.end) for e in device_kernels(events))
+    steps = [e.time_range for e in events if e.name == "step" and e.device_type == DeviceType.CPU]
     if not kernels or not steps:
         raise RuntimeError("the profile has no CUDA kernels or no step ranges: was it run with --device cuda?")
     start, end = min(r.start for r in steps), max(k[1] for k in kernels)
@@ -84,22 +93,45 @@ def gpu_main(args: argparse.Namespace) -> None:
     for i in range(3):  # warm-up (and the compile)
         run(i)
     sync(args.device)
+    plain_ms = time_steps(run, args.steps, args.device, warmup=False) * 1e3  # the profiler slows the host side
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         for i in range(args.steps):
             with record_function("step"):
                 run(3 + i)
         sync(args.device)
     share, wall = busy_share(prof)
+    if args.trace:
+        prof.export_chrome_trace(args.trace)
+    events = prof.events()
+    kernels = device_kernels(events)
+    host_ms = sum(e.time_range.elapsed_us() for e in events
+                  if e.name == "step" and e.device_type == DeviceType.CPU) / 1e3 / args.steps
+    # operators (host-side events) ranked by the device time of the kernels they launch themselves
+    by_op = sorted((e for e in prof.key_averages() if e.device_type == DeviceType.CPU),
+                   key=lambda e: -e.self_device_time_total)
+    device_total = sum(e.time_range.elapsed_us() for e in kernels)
     lines = [
         f"{args.method.upper()}, LatentWave size, {args.channels} channel(s), batch {args.batch}, "
-        f"{'bf16' if args.bf16 else 'fp32'}, {'compiled' if args.compile else 'eager'}, {device_name(args.device)}: "
-        f"{args.steps} steps after 3 warm-up steps, {wall / args.steps:.1f} ms per step, "
-        f"{args.batch * args.steps / (wall / 1e3):.0f} samples/s.",
+        f"{'bf16' if args.bf16 else 'fp32'}, {'compiled' if args.compile else 'eager'}, {device_name(args.device)}, "
+        f"torch {torch.__version__}: {args.steps} steps after 3 warm-up steps. Without the profiler: "
+        f"{plain_ms:.1f} ms per step (median), {args.batch / plain_ms * 1e3:.0f} samples/s; under it "
+        f"{wall / args.steps:.1f} ms per step. Busy share = union of kernel intervals / wall time under the "
+        "profiler (which slows the host side); kernel time / step = the kernels' summed time over the "
+        "unprofiled step time.",
         "",
-        "| GPU busy share (kernels running / wall time) |",
-        "|---|",
-        f"| {100 * share:.1f} % |",
+        "| GPU busy share (under the profiler) | kernel time / step (no profiler) | kernels per step "
+        "| host time per step, profiled (ms) | kernel time per step (ms) |",
+        "|---|---|---|---|---|",
+        f"| {100 * share:.1f} % | {100 * device_total / 1e3 / args.steps / plain_ms:.1f} % "
+        f"| {len(kernels) / args.steps:.0f} | {host_ms:.1f} | {device_total / 1e3 / args.steps:.1f} |",
+        "",
+        "| operator (self device time) | calls per step | ms per step | share |",
+        "|---|---|---|---|",
     ]
+    for e in [e for e in by_op if e.self_device_time_total > 0][: args.top]:
+        ms = e.self_device_time_total / 1e3 / args.steps
+        lines.append(f"| `{e.key[:80]}` | {e.count / args.steps:.0f} | {ms:.2f} "
+                     f"| {100 * e.self_device_time_total / max(device_total, 1e-9):.1f} % |")
     publish(lines, args.out, f"GPU busy share ({args.method.upper()}{', compiled' if args.compile else ''})")
 
 
@@ -113,6 +145,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20, help="profiled steps (--device cuda)")
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast (--device cuda)")
     ap.add_argument("--compile", action="store_true", help="compile=True (--device cuda)")
+    ap.add_argument("--trace", help="also write the profiler's Chrome trace here (--device cuda)")
     ap.add_argument("--out", default="docs/benchmarks.md", help="Markdown file to update, or - to print only")
     args = ap.parse_args()
     if torch.device(args.device).type == "cuda":

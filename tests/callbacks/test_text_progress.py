@@ -23,7 +23,8 @@ def test_fit_with_stdout_to_a_file_prints_progress_lines(tmp_path: Path) -> None
     # every 2 optimizer steps and at both epoch ends (4 steps per epoch, 2 epochs)
     steps = [int(re.search(r"step (\d+)/8", ln).group(1)) for ln in lines]
     assert steps == [2, 4, 4, 6, 8, 8], text[-2000:]
-    assert all(re.search(r"loss [0-9.]+  [0-9.]+ samples/s  elapsed \S+  ETA \S+", ln) for ln in lines), lines
+    pattern = r"loss [0-9.]+  [0-9.]+ samples/s \(now [0-9.]+\)  elapsed \S+  ETA \S+"
+    assert all(re.search(pattern, ln) for ln in lines), lines
     assert sum("[epoch end]" in ln for ln in lines) == 2
     assert "training: 2 epoch(s), 8 optimizer steps" in text
     assert "\x1b[" not in text  # no terminal escape codes in a log file

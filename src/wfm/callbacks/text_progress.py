@@ -3,7 +3,10 @@
 The Rich bar redraws one line in place and prints nothing useful into a log file; this bar prints a line every
 ``every_n_steps`` optimizer steps and at the end of every training epoch::
 
-    epoch 2/6  step 140/270 (52%)  loss 0.1432  61.3 samples/s  elapsed 2m17s  ETA 2m07s
+    epoch 2/6  step 140/270 (52%)  loss 0.1432  61.3 samples/s (now 64.0)  elapsed 2m17s  ETA 2m07s
+
+The first rate is the average since training started (warm-up and compilation included); "now" is the rate
+since the previous line, the steady-state throughput.
 
 Rank 0 only, flushed at once. The ``wfm`` command uses it whenever stdout is not a TTY.
 """
@@ -43,6 +46,8 @@ class TextProgress(ProgressBar):
         self._start_step = 0
         self._samples = 0
         self._last_printed = -1
+        self._mark = (0.0, 0)  # (time, samples) at the previous line
+        self._rate_now = 0.0
 
     def disable(self) -> None:
         self._enabled = False
@@ -58,6 +63,8 @@ class TextProgress(ProgressBar):
         self._start = time.perf_counter()
         self._start_step = trainer.global_step
         self._samples = 0
+        self._mark = (self._start, 0)
+        self._rate_now = 0.0
         total = trainer.estimated_stepping_batches
         self._emit(trainer, f"training: {trainer.max_epochs} epoch(s), {total} optimizer steps "
                             f"(starting at step {trainer.global_step})")
@@ -66,15 +73,20 @@ class TextProgress(ProgressBar):
         step, total = trainer.global_step, max(int(trainer.estimated_stepping_batches), 1)
         elapsed = time.perf_counter() - self._start
         done = step - self._start_step
+        now = time.perf_counter()
         rate = self._samples / elapsed if elapsed > 0 else 0.0
+        if self._samples > self._mark[1]:  # an epoch-end line right after a step line keeps that line's rate
+            self._rate_now = (self._samples - self._mark[1]) / max(now - self._mark[0], 1e-9)
+            self._mark = (now, self._samples)
+        rate_now = self._rate_now
         eta = elapsed / done * (total - step) if done > 0 else float("nan")
         metrics = self.get_metrics(trainer, trainer.lightning_module)
         loss = metrics.get("train/loss_step", metrics.get("train/loss", metrics.get("loss")))
         loss_txt = f"  loss {float(loss):.4f}" if loss is not None else ""
         eta_txt = _duration(eta) if eta == eta else "?"
         return (f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}  step {step}/{total} "
-                f"({100 * step / total:.0f}%){loss_txt}  {rate:.1f} samples/s  elapsed {_duration(elapsed)}  "
-                f"ETA {eta_txt}")
+                f"({100 * step / total:.0f}%){loss_txt}  {rate:.1f} samples/s (now {rate_now:.1f})  "
+                f"elapsed {_duration(elapsed)}  ETA {eta_txt}")
 
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int

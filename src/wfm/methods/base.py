@@ -117,6 +117,7 @@ class WFMMethod(L.LightningModule):
 
     def configure_model(self) -> None:
         if self.compile_networks:
+            avoid_inductor_tiling_crash()
             for module in self.compiled_modules():
                 module.compile(dynamic=True)
 
@@ -269,3 +270,20 @@ class WFMMethod(L.LightningModule):
         checkpoint[BACKBONE_KEY] = backbone_entry(
             self.backbone, self.backbone.config, method=type(self).__name__, encoder=self.backbone_name
         )
+
+
+def avoid_inductor_tiling_crash() -> None:
+    """Turn off inductor's coalescing analysis for Triton tiling before compiling with dynamic shapes.
+
+    With torch 2.11 on an H200 (2026-11-28) compiling the JEPA networks with ``dynamic=True`` failed in that
+    analysis (``AssertionError`` in ``torch/_inductor/tiling_utils.py``, ``get_pw_red_splits``); with it off the
+    same step compiled and ran 1.36x faster than eager (docs/benchmarks.md). Inductor's own config notes that
+    the analysis does not apply to dynamic shapes yet, so nothing is lost. The setting only exists on
+    Triton-capable torch builds; elsewhere this does nothing.
+    """
+    try:
+        from torch._inductor import config as inductor_config
+    except ImportError:  # a torch build without inductor: nothing to configure
+        return
+    if hasattr(inductor_config.triton, "coalesce_tiling_analysis"):
+        inductor_config.triton.coalesce_tiling_analysis = False
