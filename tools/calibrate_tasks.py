@@ -20,6 +20,7 @@ row is a linear probe on the whole flattened ``(A, 2, T)`` window and whose enco
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -90,6 +91,9 @@ def main() -> None:
     ap.add_argument("--pixels", type=int, default=14)
     ap.add_argument("--epochs", type=int, default=20, help="supervised epochs (0: skip supervised training)")
     ap.add_argument("--tasks", nargs="+", default=["rfs", "positioning", "beam", "los"])
+    ap.add_argument("--options", type=json.loads, default={},
+                    help='generator options of the tasks as JSON, e.g. \'{"rffp": {"payload": "preamble"}}\'')
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="split seeds")
     ap.add_argument("--out", default="docs/datasets_synthetic.md", help="Markdown file to update, or - to print")
     args = ap.parse_args()
     from wfm.data import synthetic
@@ -99,13 +103,13 @@ def main() -> None:
         ap.error("calibrate image-like and IQ tasks in separate runs (separate tables)")
     iq = bool(iq_tasks)
     encoder = {**ENCODER, "iq_length": IQ_LENGTH} if iq else ENCODER
-    seeds = (0, 1, 2)
+    seeds = tuple(args.seeds)
     rows: dict[str, list[ProbeResult]] = {}
     chance: list[str] = []
     start = time.time()
     for name in args.tasks:
         dm_args = dict(dataset=name, n=args.n, size=IQ_LENGTH if iq else args.size, batch_size=64,
-                       target=IQ_TASK_TARGETS.get(name))
+                       target=IQ_TASK_TARGETS.get(name), options=args.options.get(name))
         dm = DownstreamDataModule(**{**dm_args, "batch_size": 256})
         dm.prepare_data()
         feats, targets = raw_features(dm, args.pixels, iq)
@@ -132,7 +136,8 @@ def main() -> None:
     raw = ("the whole flattened standardised (A, 2, T) window" if iq
            else f"{args.pixels} x {args.pixels} average-pooled standardised inputs")
     lines = [
-        f"{args.n} samples per task, {shape}, three 80/20 splits (seeds 0-2), mean ± std. "
+        f"{args.n} samples per task, {shape}, {len(seeds)} 80/20 split(s) (seeds {seeds}), mean ± std. "
+        + (f"Generator options: {json.dumps(args.options)}. " if args.options else "") +
         f"Encoder: {ENCODER['embed_dim']}-d x {ENCODER['depth']} blocks, {tokens} (the CPU recipes' encoder). "
         f"Supervised: {args.epochs} epochs from scratch, AdamW lr 5e-4, label smoothing 0.1, scored on each "
         f"split's 20 %. Raw: linear probe on {raw}. Total {time.time() - start:.0f} s.",
