@@ -60,11 +60,14 @@ def device_kernels(events) -> list:  # noqa: ANN001
             and not getattr(e, "is_user_annotation", False)]
 
 
-def busy_share(prof: profile) -> tuple[float, float]:
+def step_ranges(events) -> list:  # noqa: ANN001
+    """The host-side ``step`` ranges of the profile."""
+    return [e.time_range for e in events if e.name == "step" and e.device_type == DeviceType.CPU]
+
+
+def busy_share(kernel_events: list, steps: list) -> tuple[float, float]:
     """(share of the wall time some kernel runs, wall ms) from the first ``step`` range to the last kernel's end."""
-    events = prof.events()
-    kernels = sorted((e.time_range.start, e.time_range.end) for e in device_kernels(events))
-    steps = [e.time_range for e in events if e.name == "step" and e.device_type == DeviceType.CPU]
+    kernels = sorted((e.time_range.start, e.time_range.end) for e in kernel_events)
     if not kernels or not steps:
         raise RuntimeError("the profile has no CUDA kernels or no step ranges: was it run with --device cuda?")
     start, end = min(r.start for r in steps), max(k[1] for k in kernels)
@@ -99,13 +102,12 @@ def gpu_main(args: argparse.Namespace) -> None:
             with record_function("step"):
                 run(3 + i)
         sync(args.device)
-    share, wall = busy_share(prof)
     if args.trace:
         prof.export_chrome_trace(args.trace)
     events = prof.events()
-    kernels = device_kernels(events)
-    host_ms = sum(e.time_range.elapsed_us() for e in events
-                  if e.name == "step" and e.device_type == DeviceType.CPU) / 1e3 / args.steps
+    kernels, steps = device_kernels(events), step_ranges(events)
+    share, wall = busy_share(kernels, steps)
+    host_ms = sum(r.elapsed_us() for r in steps) / 1e3 / args.steps
     # operators (host-side events) ranked by the device time of the kernels they launch themselves
     by_op = sorted((e for e in prof.key_averages() if e.device_type == DeviceType.CPU),
                    key=lambda e: -e.self_device_time_total)

@@ -71,9 +71,9 @@ class TextProgress(ProgressBar):
 
     def _line(self, trainer: Trainer) -> str:
         step, total = trainer.global_step, max(int(trainer.estimated_stepping_batches), 1)
-        elapsed = time.perf_counter() - self._start
-        done = step - self._start_step
         now = time.perf_counter()
+        elapsed = now - self._start
+        done = step - self._start_step
         rate = self._samples / elapsed if elapsed > 0 else 0.0
         if self._samples > self._mark[1]:  # an epoch-end line right after a step line keeps that line's rate
             self._rate_now = (self._samples - self._mark[1]) / max(now - self._mark[0], 1e-9)

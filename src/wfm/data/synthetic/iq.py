@@ -266,6 +266,17 @@ def _rrc(sps: int, beta: float, span: int = 8) -> np.ndarray:
     return h / np.linalg.norm(h)
 
 
+def _single_carrier(rng: np.random.Generator, n: int, sps: int, beta: float, order: int) -> tuple[np.ndarray, int]:
+    """RRC-shaped ``order``-QAM symbols at ``sps`` samples/symbol (roll-off ``beta``): the whole filtered
+    sequence (``n`` samples after the filter's ramp-up, plus at least ``sps`` more for a timing offset) and the
+    ramp-up length in samples."""
+    h = _rrc(sps, beta)
+    n_sym = -(-n // sps) + h.size // sps + 2
+    up = np.zeros(n_sym * sps, np.complex128)
+    up[::sps] = _qam(rng, (n_sym,), order)
+    return np.convolve(up, h), h.size
+
+
 def _rffp_waveform(rng: np.random.Generator, n: int) -> np.ndarray:
     """The baseband burst every transmitter sends: RRC single-carrier QPSK / 16-QAM or LTE-like OFDM.
 
@@ -277,24 +288,16 @@ def _rffp_waveform(rng: np.random.Generator, n: int) -> np.ndarray:
         return BUILDERS["lte"](rng, n)
     sps = int(rng.integers(3, 9))
     beta = rng.uniform(0.2, 0.5)
-    h = _rrc(sps, beta)
-    n_sym = -(-n // sps) + h.size // sps + 2
-    up = np.zeros(n_sym * sps, np.complex128)
-    up[::sps] = _qam(rng, (n_sym,), 4 if kind == 0 else 16)
-    x = np.convolve(up, h)
-    off = h.size + int(rng.integers(sps))  # skip the filter ramp-up; random symbol timing
+    x, ramp = _single_carrier(rng, n, sps, beta, 4 if kind == 0 else 16)
+    off = ramp + int(rng.integers(sps))  # skip the filter ramp-up; random symbol timing
     return x[off:off + n]
 
 
 def _rffp_preamble(seed: int, n: int) -> np.ndarray:
     """The known burst of ``payload="preamble"``: one single-carrier QPSK sequence (4 samples/symbol, roll-off
     0.35), the same for every transmitter and capture of the population of ``seed``."""
-    rng = np.random.default_rng([seed, STREAM_PREAMBLE])
-    h = _rrc(4, 0.35)
-    n_sym = -(-n // 4) + h.size // 4 + 2
-    up = np.zeros(n_sym * 4, np.complex128)
-    up[::4] = _qam(rng, (n_sym,), 4)
-    return np.convolve(up, h)[h.size:h.size + n]
+    x, ramp = _single_carrier(np.random.default_rng([seed, STREAM_PREAMBLE]), n, 4, 0.35, 4)
+    return x[ramp:ramp + n]
 
 
 def _impair(rng: np.random.Generator, x: np.ndarray, imp: dict[str, float]) -> np.ndarray:
