@@ -28,6 +28,7 @@ import contextlib
 import copy
 import importlib
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -76,16 +77,37 @@ def ijepa_collator(root: Path):
                                    min_keep=4, allow_overlap=False)
 
 
-def ijepa_mask_pool(root: Path, batch_size: int, size: int) -> list[tuple[list, list]]:
-    """``size`` batches of the official collator's (encoder, predictor) masks, drawn before any timing.
+#: mask draws before a step's timed ones: the FLOP count, the compile (compiled steps only) and the warm-up
+UNTIMED_DRAWS = 3
 
-    Both sides read their masks from such a pool (a fresh collator each, so the same sequence): in training the
-    official collator runs in the DataLoader's worker processes and wfm draws its masks vectorised in the step;
-    neither belongs to the GPU step being compared, and at batch 256 the official per-sample Python collator
-    would otherwise dominate a step of a few milliseconds."""
+
+def draw_ijepa_masks(root: Path, batch_size: int, size: int) -> list[tuple[list, list]]:
+    """``size`` batches of the official collator's (encoder, predictor) masks, drawn once, before any timing.
+
+    Every JEPA step of the comparison replays these same batches (:class:`IJEPAMaskPool`): the collator seeds
+    only the block sizes and places the blocks with torch's global generator, so two collators would not give
+    the same masks. In training the official collator runs in the DataLoader's worker processes and wfm draws its
+    masks vectorised in the step; neither belongs to the GPU step being compared, and at batch 256 the official
+    per-sample Python collator would otherwise dominate a step of a few milliseconds."""
     collator = ijepa_collator(root)
     samples = [(torch.zeros(1), 0)] * batch_size
     return [collator(samples)[1:] for _ in range(size)]
+
+
+class IJEPAMaskPool:
+    """Replays mask batches in order, from the first; ``tokens`` records the context / target token counts of
+    every batch replayed."""
+
+    def __init__(self, batches: list[tuple[list, list]]) -> None:
+        self.batches = batches
+        self.calls = 0
+        self.tokens: list[tuple[int, int]] = []
+
+    def next(self) -> tuple[list, list]:
+        enc, pred = self.batches[self.calls % len(self.batches)]
+        self.calls += 1
+        self.tokens.append((enc[0].shape[1], sum(p.shape[1] for p in pred)))
+        return enc, pred
 
 
 class IJEPAMasks:
@@ -93,28 +115,28 @@ class IJEPAMasks:
 
     strategy = "region"
 
-    def __init__(self, root: Path, batch_size: int, size: int) -> None:
-        self.pool = ijepa_mask_pool(root, batch_size, size)
-        self.calls = 0
-        self.tokens: list[tuple[int, int]] = []
+    def __init__(self, batches: list[tuple[list, list]]) -> None:
+        self.pool = IJEPAMaskPool(batches)
+
+    @property
+    def tokens(self) -> list[tuple[int, int]]:
+        return self.pool.tokens
 
     def __call__(self, batch_size: int, grid_size, rng) -> Masks:  # noqa: ANN001
         n = grid_size[0] * grid_size[1]
-        enc, pred = self.pool[self.calls % len(self.pool)]
-        self.calls += 1
+        enc, pred = self.pool.next()
         context = torch.zeros(batch_size, n, dtype=torch.bool)
         context.scatter_(1, enc[0], True)
         targets = torch.zeros(batch_size, len(pred), n, dtype=torch.bool)
         for m, idx in enumerate(pred):
             targets[:, m].scatter_(1, idx, True)
-        self.tokens.append((enc[0].shape[1], sum(p.shape[1] for p in pred)))
         return Masks(context, targets, "region")
 
     def check(self, grid_size) -> None:  # noqa: ANN001
         pass
 
 
-def ijepa_step(root: Path, batch_size: int, bf16: bool, device: str, pool_size: int):
+def ijepa_step(root: Path, batch_size: int, bf16: bool, device: str, masks: list[tuple[list, list]]):
     """The official I-JEPA step (src/train.py's train_step) on the official encoder, predictor and masks."""
     with imported_from(root):
         vit = importlib.import_module("src.models.vision_transformer")
@@ -128,10 +150,8 @@ def ijepa_step(root: Path, batch_size: int, bf16: bool, device: str, pool_size: 
                                                num_heads=HEAD_HEADS).to(device)
     target = copy.deepcopy(encoder).requires_grad_(False)
     opt = torch.optim.AdamW(list(encoder.parameters()) + list(predictor.parameters()), lr=1e-4)
-    pool = ijepa_mask_pool(root, batch_size, pool_size)
+    pool = IJEPAMaskPool(masks)
     imgs = torch.randn(batch_size, 1, IMG, IMG, device=device)
-    tokens: list[tuple[int, int]] = []
-    calls = [0]
 
     def masks(masks_enc, masks_pred):  # the collator's masks are host tensors, as in the official loader
         return ([m.to(device, non_blocking=True) for m in masks_enc],
@@ -147,14 +167,8 @@ def ijepa_step(root: Path, batch_size: int, bf16: bool, device: str, pool_size: 
         z = predictor(encoder(imgs, masks_enc), masks_enc, masks_pred)
         return F.smooth_l1_loss(z, h)
 
-    def next_masks():  # the tokens of every draw are recorded, as IJEPAMasks records wfm's
-        calls[0] += 1
-        masks_enc, masks_pred = pool[(calls[0] - 1) % len(pool)]
-        tokens.append((masks_enc[0].shape[1], sum(m.shape[1] for m in masks_pred)))
-        return masks_enc, masks_pred
-
     def run(_: int) -> None:
-        masks_enc, masks_pred = next_masks()
+        masks_enc, masks_pred = pool.next()
         with autocast(device, bf16):
             loss = loss_of(masks_enc, masks_pred)
         loss.backward()
@@ -165,18 +179,16 @@ def ijepa_step(root: Path, batch_size: int, bf16: bool, device: str, pool_size: 
                 k.data.mul_(0.996).add_((1.0 - 0.996) * q.detach().data)
 
     def once() -> None:
-        me, mp = next_masks()
+        me, mp = pool.next()
         with autocast(device, bf16):
             loss_of(me, mp).backward()
         opt.zero_grad()
 
-    return run, once, tokens
+    return run, once, pool.tokens
 
 
-def mae_step(root: Path, batch_size: int, bf16: bool, device: str, pool_size: int):  # noqa: ARG001
+def mae_step(root: Path, batch_size: int, bf16: bool, device: str):
     """The official MAE step (engine_pretrain.py: model(imgs, mask_ratio) -> loss, backward, step)."""
-    from functools import partial
-
     import timm.models.vision_transformer as timm_vit
 
     def block(*args, qk_scale=None, **kwargs):  # timm >= 0.9 has no qk_scale (MAE always passes None)
@@ -232,7 +244,7 @@ def checkout_commit(root: Path) -> str:
 
 def reference_row(name: str, make, root: Path, batch: int, steps: int, bf16: bool, device: str) -> dict:
     name = f"{name} @ {checkout_commit(root)}"
-    run, once, tokens = make(root, batch, bf16, device, pool_size=steps + 3)
+    run, once, tokens = make(root, batch, bf16, device)
     flops = count_flops(once)
     dt = time_steps(run, steps, device)
     row = {"impl": name, "samples_s": batch / dt, "step_ms": dt * 1e3, "gflops": flops / dt / 1e9}
@@ -269,48 +281,45 @@ def main() -> None:
     precision = "bf16" if args.bf16 else "fp32"
     peak = matmul_peak(torch.bfloat16 if args.bf16 else torch.float32, device=args.device)
     rows: list[dict] = []
-    for method, ref_name, make, root in (("jepa", "I-JEPA (official)", ijepa_step, args.ijepa),
+
+    def wfm_row(impl: str, same_work: bool, **kw) -> dict:
+        """Time one wfm step (``bench``'s arguments); a compiler failure of this torch build becomes a row."""
+        try:
+            r = bench(batch_size=args.batch, steps=args.steps, bf16=args.bf16, channels=1, device=args.device, **kw)
+        except Exception as err:
+            if not kw.get("compile"):
+                raise
+            row = {"impl": f"{impl}: failed ({compile_error(err)})"}
+        else:  # same_work: the official step's work, so it gets a speed-up against it
+            row = {"impl": impl, "samples_s": r["samples_s"], "step_ms": r["step_ms"], "gflops": r["gflops"],
+                   "same_work": same_work}
+            if kw.get("masking") is not None:
+                row["tokens"] = tuple(float(np.mean(v)) for v in zip(*kw["masking"].tokens, strict=True))
+            elif kw["name"] == "jepa":
+                row["tokens"] = wfm_tokens(args.batch)
+        rows.append(row)
+        print(row, flush=True)
+        return row
+
+    # one draw of the official masks, replayed from its start by every JEPA step that uses them
+    masks = draw_ijepa_masks(args.ijepa, args.batch, args.steps + UNTIMED_DRAWS) if args.ijepa else []
+    for method, ref_name, make, root in (("jepa", "I-JEPA (official)", partial(ijepa_step, masks=masks),
+                                          args.ijepa),
                                          ("mae", "MAE (official)", mae_step, args.mae)):
-        r = bench(method, 1, args.bf16, args.batch, args.steps, device=args.device)
-        ours = {"impl": f"wfm {method.upper()}", "samples_s": r["samples_s"], "step_ms": r["step_ms"],
-                "gflops": r["gflops"]}
-        if method == "jepa":
-            ours["tokens"] = wfm_tokens(args.batch)
-        rows.append(ours)
-        print(ours, flush=True)
+        # MAE's random masking is the same geometry in both; wfm's own JEPA masks are not the official ones
+        wfm_row(f"wfm {method.upper()}", same_work=method == "mae", name=method)
         if method == "jepa" and root is not None:  # the same masks as the official step, eager and compiled
             for compiled in (False, True):
-                same = IJEPAMasks(root, args.batch, args.steps + 3)
-                try:
-                    r = bench(method, 1, args.bf16, args.batch, args.steps, masking=same, compile=compiled,
-                              device=args.device)
-                except Exception as err:  # a compiler failure of this torch build: report it, keep the eager row
-                    if not compiled:
-                        raise
-                    rows.append({"impl": f"wfm JEPA, compiled, I-JEPA's masks: failed ({compile_error(err)})"})
-                    print(rows[-1], flush=True)
-                    continue
-                ours = {"impl": f"wfm JEPA{', compiled' if compiled else ''}, I-JEPA's masks",
-                        "samples_s": r["samples_s"], "step_ms": r["step_ms"], "gflops": r["gflops"],
-                        "tokens": tuple(float(np.mean(v)) for v in zip(*same.tokens, strict=True))}
-                rows.append(ours)
-                print(ours, flush=True)
-        elif method == "mae":  # MAE's random masking is the same geometry in both: add the compiled step
-            try:
-                r = bench(method, 1, args.bf16, args.batch, args.steps, compile=True, device=args.device)
-                compiled_row = {"impl": "wfm MAE, compiled", "samples_s": r["samples_s"], "step_ms": r["step_ms"],
-                                "gflops": r["gflops"]}
-            except Exception as err:  # noqa: BLE001  (reported in the table; the eager row stands)
-                compiled_row = {"impl": f"wfm MAE, compiled: failed ({compile_error(err)})"}
-            rows.append(compiled_row)
-            print(compiled_row, flush=True)
+                wfm_row(f"wfm JEPA{', compiled' if compiled else ''}, I-JEPA's masks", same_work=True, name=method,
+                        masking=IJEPAMasks(masks), compile=compiled)
+        elif method == "mae":
+            wfm_row("wfm MAE, compiled", same_work=True, name=method, compile=True)
         if root is None:
             rows.append({"impl": f"{ref_name}: not run (no --{'ijepa' if method == 'jepa' else 'mae'} checkout)"})
             continue
         ref = reference_row(ref_name, make, root, args.batch, args.steps, args.bf16, args.device)
         for row in rows:  # every wfm row of this method that does the official step's work, eager and compiled
-            same_work = "I-JEPA's masks" in row["impl"] if method == "jepa" else row["impl"].startswith("wfm MAE")
-            if same_work and "samples_s" in row:
+            if row.pop("same_work", False):
                 row["speedup"] = row["samples_s"] / ref["samples_s"]
         rows.append(ref)
         print(ref, flush=True)
