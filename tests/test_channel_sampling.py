@@ -43,3 +43,26 @@ def test_host_counts_give_the_same_draw_and_the_datamodules_keep_them_off_the_de
         batch = dm.on_before_batch_transfer({"x": x, "channels": channels}, 0)
         assert isinstance(batch["channels_host"], np.ndarray)
         assert batch["channels_host"].tolist() == channels.tolist()
+
+
+def test_holdout_hides_1_to_k_minus_1_channels_and_keeps_the_groups_in_slot_order() -> None:
+    from wfm.channel_sampling import draw_holdout
+
+    counts = np.array([1, 2, 3, 4] * 250)
+    order, n_in = draw_holdout(counts, 4, np.random.default_rng(0), prob=1.0)
+    assert (np.sort(order, axis=1) == np.arange(4)).all()  # a permutation of the slots
+    assert (n_in[counts == 1] == 1).all()  # one channel: nothing to hold out
+    multi = counts >= 2
+    assert ((n_in[multi] >= 1) & (n_in[multi] <= counts[multi] - 1)).all()
+    for k in (3, 4):  # held-out size uniform on 1..k-1
+        sizes = np.bincount(counts[counts == k] - n_in[counts == k], minlength=k)[1:]
+        assert sizes.min() > 0.7 * sizes.mean()
+    for o, k, i in zip(order, counts, n_in, strict=True):
+        held_in, held_out, pad = o[:i], o[i:k], o[k:]
+        assert (np.diff(held_in) > 0).all() and (np.diff(held_out) > 0).all()
+        assert set(pad) == set(range(k, 4)) and set(held_in) | set(held_out) == set(range(k))
+    # probability 0.5: about half of the multi-channel samples hold something out; 0: none
+    _, half = draw_holdout(counts, 4, np.random.default_rng(1), prob=0.5)
+    assert 0.4 < (half[multi] < counts[multi]).mean() < 0.6
+    _, none = draw_holdout(counts, 4, np.random.default_rng(1), prob=0.0)
+    assert (none == counts).all()

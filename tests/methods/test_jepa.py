@@ -7,6 +7,7 @@ import pytest
 import torch
 from helpers import RandomDataModule, tiny_encoder
 
+from wfm.channel_sampling import draw_holdout
 from wfm.masking import MaskGenerator
 from wfm.methods.jepa import JEPA
 
@@ -177,3 +178,38 @@ def test_pixel_term_adds_the_weighted_reconstruction_of_the_predicted_targets() 
         {"x": x, "channels": channels}, np.random.default_rng(0), "train")
     with pytest.raises(ValueError, match="pixel_weight must be >= 0"):
         tiny_jepa(pixel_weight=-1)
+
+
+def test_channel_holdout_predicts_hidden_channels_from_the_others_only() -> None:
+    """Held-out channels are invisible to the context encoder: changing them moves the targets, never the
+    predictions; and the predictor gets one more block, the context positions on the held-out channels."""
+    torch.manual_seed(0)
+    model = tiny_jepa(channel_holdout=1.0, channel_sampling="none")
+    seen = {}
+    predictor_forward = model.predictor.forward
+
+    def spy(*args, **kw):
+        pred, valid = predictor_forward(*args, **kw)
+        seen["pred"], seen["valid"], seen["channels"] = pred, valid, args[5]
+        return pred, valid
+
+    model.predictor.forward = spy
+    x = torch.randn(4, 2, 32, 32)
+    batch = {"x": x, "channels": torch.tensor([2, 2, 2, 2])}
+    model.shared_step(batch, np.random.default_rng(0), "train")
+    pred, chans = seen["pred"], seen["channels"]
+    m = model.masking.num_targets
+    assert chans.shape == (4, m + 1, 2)
+    assert chans[:, :m].all() and (chans[:, m].sum(1) == 1).all()  # every channel, then the held-out one
+    # the same draw with the held-out channel's values changed: identical predictions
+    order, _ = draw_holdout(np.full(4, 2), 2, np.random.default_rng(0), 1.0)
+    x2 = x.clone()
+    for b in range(4):
+        x2[b, order[b, 1]] += 5.0
+    model.shared_step({"x": x2, "channels": batch["channels"]}, np.random.default_rng(0), "train")
+    torch.testing.assert_close(seen["pred"], pred)
+    # without holdout (validation) the blocks are the mask's own
+    model.shared_step(batch, np.random.default_rng(0), "val")
+    assert seen["channels"].shape == (4, 2)
+    with pytest.raises(ValueError, match="channel_holdout"):
+        tiny_jepa(channel_holdout=1.5)

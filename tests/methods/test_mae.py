@@ -132,3 +132,34 @@ def test_training_runs_and_checkpoint_carries_the_encoder(cpu_trainer, tmp_path)
 def test_bad_configuration_fails_early() -> None:
     with pytest.raises(ValueError, match="mask_ratio"):
         tiny_mae(mask_ratio=1.0)
+
+
+def test_channel_holdout_reconstructs_hidden_channels_everywhere_from_the_others() -> None:
+    """A held-out channel never reaches the encoder (its pixels do not change the reconstruction) and all its
+    patches count in the loss, visible positions included."""
+    from wfm.channel_sampling import draw_holdout
+
+    torch.manual_seed(0)
+    model = tiny_mae(channel_holdout=1.0, channel_sampling="none")
+    seen = {}
+    decoder_forward = model.decoder.forward
+
+    def spy(*args, **kw):
+        seen["pred"], seen["hidden"] = decoder_forward(*args, **kw), kw["hidden"]
+        return seen["pred"]
+
+    model.decoder.forward = spy
+    x = torch.randn(4, 2, 32, 32)
+    batch = {"x": x, "channels": torch.full((4,), 2)}
+    loss = model.shared_step(batch, np.random.default_rng(0), "train")["loss"]
+    pred, hidden = seen["pred"], seen["hidden"]
+    assert (hidden.sum(1) == 1).all()
+    order, _ = draw_holdout(np.full(4, 2), 2, np.random.default_rng(0), 1.0)  # the draw after "none" sampling
+    x2 = x.clone()
+    for b in range(4):
+        x2[b, order[b, 1]] += 5.0  # the held-out channel's input: prediction unchanged, loss changed
+    loss2 = model.shared_step({"x": x2, "channels": batch["channels"]}, np.random.default_rng(0), "train")["loss"]
+    torch.testing.assert_close(seen["pred"], pred)
+    assert loss2 > loss + 1.0
+    with pytest.raises(ValueError, match="channel_holdout"):
+        tiny_mae(channel_holdout=-0.1)

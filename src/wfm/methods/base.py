@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from wfm.channel_sampling import MODES, sample_channels
+from wfm.channel_sampling import MODES, Views, holdout_views, sample_channels
 from wfm.checkpoint import BACKBONE_KEY, backbone_entry, upgrade_state_dict
 from wfm.methods import schedules
 from wfm.models.encoder import ViTEncoder
@@ -141,6 +141,14 @@ class WFMMethod(L.LightningModule):
         """``(x, channels, channel_ids)``: a channel subset in training (:mod:`wfm.channel_sampling`), else all."""
         mode = self.channel_sampling if stage == "train" else "none"
         return sample_channels(batch["x"], batch["channels"], rng, mode, counts=batch.get("channels_host"))
+
+    def sample_views(self, batch: dict[str, torch.Tensor], rng: np.random.Generator, stage: str,
+                     holdout: float) -> Views:
+        """A channel subset and, with ``holdout`` > 0, channels hidden from the context, in training
+        (:func:`~wfm.channel_sampling.holdout_views`); all channels, all visible, otherwise."""
+        train = stage == "train"
+        return holdout_views(batch["x"], batch["channels"], rng, self.channel_sampling if train else "none",
+                             holdout if train else 0.0, counts=batch.get("channels_host"))
 
     # --- Lightning hooks ----------------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wfm.channel_sampling import check_holdout, pad_channel_slots
 from wfm.masking import MaskGenerator, mask_to_indices
 from wfm.methods.mae import pixel_targets
 from wfm.methods.momentum import MomentumMethod
@@ -55,6 +56,13 @@ class JEPA(MomentumMethod):
             keep what latent prediction alone is free to drop.
         pixel_norm: reconstruct per-patch normalised pixels (MAE's ``norm_pix_loss``) instead of the
             standardised input pixels (default, as the MAE recipes).
+        channel_holdout: probability (training only) that a sample with two or more (sampled) channels hides a
+            random 1..k-1 of them from the context encoder; the predictor then also predicts the hidden
+            channels at the context positions, where the other channels are visible (one more target block),
+            besides every channel at the usual target blocks. Cross-channel prediction (SatMAE's independent
+            masking across band groups, for latents): what relates channels (the phase between real and
+            imaginary parts, the geometry between base stations) becomes predictable and has to be encoded.
+            Default 0: the same positions are hidden on every channel (the paper).
         **kwargs: EMA momentum (:class:`~wfm.methods.momentum.MomentumMethod`: ``momentum_start`` 0.996,
             ``momentum_end`` 1.0), optimisation and sampling arguments (:class:`~wfm.methods.base.WFMMethod`).
     """
@@ -77,6 +85,7 @@ class JEPA(MomentumMethod):
         reg_level: str = "pooled",
         pixel_weight: float = 0.0,
         pixel_norm: bool = False,
+        channel_holdout: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(encoder=encoder, **kwargs)
@@ -102,6 +111,7 @@ class JEPA(MomentumMethod):
         if pixel_weight < 0:
             raise ValueError(f"pixel_weight must be >= 0, got {pixel_weight}")
         self.pixel_weight, self.pixel_norm = float(pixel_weight), bool(pixel_norm)
+        self.channel_holdout = check_holdout(channel_holdout)
         self.masking = masking if masking is not None else MaskGenerator()
         # impossible masking parameters fail here, at start-up, before any data is read
         self.masking.check(self.encoder.grid_size)
@@ -153,7 +163,8 @@ class JEPA(MomentumMethod):
         return F.layer_norm(h, (h.shape[-1],))
 
     def shared_step(self, batch: dict[str, torch.Tensor], rng: np.random.Generator, stage: str) -> dict[str, Any]:
-        x, channels, channel_ids = self.maybe_sample_channels(batch, rng, stage)
+        views = self.sample_views(batch, rng, stage, self.channel_holdout)
+        x, channels, channel_ids, held_out = views.x, views.channels, views.channel_ids, views.held_out
         enc = self.encoder
         b, c = x.shape[:2]
         modality = enc.modality_of(x)
@@ -161,11 +172,17 @@ class JEPA(MomentumMethod):
         n, p = grid[0] * grid[1], enc.num_prefix_tokens
         masking = self.iq_masking if modality == "iq" else self.masking
         masks = masking(b, grid, rng)  # on the host: indices are computed there, then moved (no host sync)
+        m = masks.targets.shape[1]
+        # held-out channels are predicted at the context positions too: one more target block
+        targets = masks.targets if held_out is None else torch.cat([masks.targets, masks.context[:, None]], 1)
         ctx_idx, ctx_valid, tgt_idx, tgt_valid = (
             t.to(x.device, non_blocking=True)
-            for t in (*mask_to_indices(masks.context), *mask_to_indices(masks.targets))  # (B, Kc), (B, M, Kt)
+            for t in (*mask_to_indices(masks.context), *mask_to_indices(targets))  # (B, Kc), (B, M(+1), Kt)
         )
         channel_valid = enc.channel_valid(x, channels)
+        pred_channels = channel_valid
+        if held_out is not None:  # every channel on the M blocks, the held-out ones on the extra block
+            pred_channels = torch.cat([channel_valid[:, None].expand(b, m, c), held_out[:, None]], 1)
 
         with torch.no_grad():
             h = self.targets(x, channels, channel_ids, modality)[:, p:]
@@ -175,9 +192,14 @@ class JEPA(MomentumMethod):
             pooled = (h * channel_valid[:, :, None, None]).sum((1, 2)) / (channel_valid.sum(1) * n)[:, None]
             target_std = pooled.std(0).mean() if b > 1 else pooled.new_zeros(())
 
-        z, z_valid = enc(x, channels, keep=ctx_idx, keep_valid=ctx_valid, channel_ids=channel_ids, modality=modality)
+        # the context encoder gets the slots of its channels only (held-out ones sit behind them); the
+        # predictor gets its tokens back in the slots of all channels, the held-out ones as padding
+        cs = views.context_slots
+        z, z_valid = enc(x[:, :cs], views.context_channels, keep=ctx_idx, keep_valid=ctx_valid,
+                         channel_ids=channel_ids[:, :cs], modality=modality)
         pred, pred_valid = self.predictor(
-            z[:, p:], z_valid[:, p:], ctx_idx, tgt_idx, tgt_valid, channel_valid, channel_ids, modality
+            pad_channel_slots(z[:, p:], cs, c), pad_channel_slots(z_valid[:, p:], cs, c), ctx_idx, tgt_idx,
+            tgt_valid, pred_channels, channel_ids, modality
         )
         if self.loss_name == "mse":
             per_token = F.mse_loss(pred.float(), target, reduction="none").mean(-1)
@@ -204,7 +226,8 @@ class JEPA(MomentumMethod):
             out["pixel"] = pix.detach()
             loss = loss + self.pixel_weight * pix
         if stage != "train":
-            out.update(channel_variance(pred.detach().float(), target, pred_valid, tgt_idx, c, n))
+            out.update(channel_variance(pred[:, :m].detach().float(), target[:, :m], pred_valid[:, :m],
+                                        tgt_idx[:, :m], c, n))
         return {"loss": loss, **out}
 
     def pixel_loss(self, x: torch.Tensor, pred: torch.Tensor, pred_valid: torch.Tensor, tgt_idx: torch.Tensor,

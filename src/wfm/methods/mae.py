@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from wfm.channel_sampling import check_holdout, pad_channel_slots
 from wfm.methods.base import WFMMethod
 from wfm.models.decoder import MAEDecoder
 from wfm.models.encoder import ViTEncoder
@@ -75,6 +76,10 @@ class MAE(WFMMethod):
         iq_mask_ratio: share of IQ time segments hidden per sample (the multimodal WFM: 70 %), for an encoder
             that also takes IQ.
         norm_pix_loss: reconstruct per-patch normalised pixels (zero mean, unit variance per patch).
+        channel_holdout: probability (training only) that a sample with two or more (sampled) channels hides a
+            random 1..k-1 of them from the encoder entirely; the decoder reconstructs them everywhere from the
+            other channels (cross-channel reconstruction, SatMAE's independent masking across band groups).
+            Default 0: every channel hides the same positions.
         max_channels: channel indices known to the decoder's channel embedding.
         **kwargs: optimisation and sampling arguments of :class:`~wfm.methods.base.WFMMethod`; the MAE /
             WavesFM values (lr 1e-3 warmed up from 0, constant weight decay 0.05, betas (0.9, 0.95)) are in the
@@ -90,6 +95,7 @@ class MAE(WFMMethod):
         mask_ratio: float = 0.75,
         iq_mask_ratio: float = 0.7,
         norm_pix_loss: bool = False,
+        channel_holdout: float = 0.0,
         max_channels: int = 64,
         **kwargs: Any,
     ) -> None:
@@ -101,6 +107,7 @@ class MAE(WFMMethod):
         self.mask_ratio = float(mask_ratio)
         self.iq_mask_ratio = float(iq_mask_ratio)
         self.norm_pix_loss = bool(norm_pix_loss)
+        self.channel_holdout = check_holdout(channel_holdout)
         iq = self.encoder.iq
         self.decoder = MAEDecoder(
             self.encoder.grid_size, self.encoder.patch_size, self.encoder.embed_dim,
@@ -118,9 +125,10 @@ class MAE(WFMMethod):
     def shared_step(
         self, batch: dict[str, torch.Tensor], rng: np.random.Generator, stage: str
     ) -> dict[str, Any]:
-        x, channels, channel_ids = self.maybe_sample_channels(batch, rng, stage)
+        views = self.sample_views(batch, rng, stage, self.channel_holdout)
+        x, channels, channel_ids, held_out = views.x, views.channels, views.channel_ids, views.held_out
         enc = self.encoder
-        b = x.shape[0]
+        b, c = x.shape[:2]
         modality = enc.modality_of(x)
         grid = enc.grid(modality)
         ratio = self.iq_mask_ratio if modality == "iq" else self.mask_ratio
@@ -129,14 +137,20 @@ class MAE(WFMMethod):
         keep_valid = torch.ones_like(keep, dtype=torch.bool)
         channel_valid = enc.channel_valid(x, channels)
 
-        tokens, _ = enc(x, channels, keep=keep, keep_valid=keep_valid, channel_ids=channel_ids, modality=modality)
-        pred = self.decoder(tokens, keep, keep_valid, channel_valid, num_prefix=enc.num_prefix_tokens,
-                            channel_ids=channel_ids, modality=modality)
+        # held-out channels (``channel_holdout``) sit behind the encoder's and reach the decoder as mask tokens
+        cs, p = views.context_slots, enc.num_prefix_tokens
+        tokens, _ = enc(x[:, :cs], views.context_channels, keep=keep, keep_valid=keep_valid,
+                        channel_ids=channel_ids[:, :cs], modality=modality)
+        if cs < c:
+            tokens = torch.cat([tokens[:, :p], pad_channel_slots(tokens[:, p:], cs, c)], 1)
+        pred = self.decoder(tokens, keep, keep_valid, channel_valid, num_prefix=p, channel_ids=channel_ids,
+                            modality=modality, hidden=held_out)
 
         target = self.reconstruction_target(x, modality)
         per_patch = (pred.float() - target).pow(2).mean(-1)  # (B, C, N)
         # only hidden patches of real channels count: visible ones are trivially copyable, padding is not data
-        w = (mask[:, None, :] & channel_valid[:, :, None]).float()
+        hidden = mask[:, None, :] if held_out is None else mask[:, None, :] | held_out[:, :, None]
+        w = (hidden & channel_valid[:, :, None]).float()
         loss = (per_patch * w).sum() / w.sum().clamp_min(1.0)
         return {
             "loss": loss,

@@ -68,6 +68,7 @@ class MAEDecoder(NarrowViT):
         num_prefix: int = 0,
         channel_ids: torch.Tensor | None = None,
         modality: str = "image",
+        hidden: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Reconstruct every patch (IQ: every segment) of every channel slot.
 
@@ -79,6 +80,8 @@ class MAEDecoder(NarrowViT):
                 attention but are not reconstructed.
             channel_ids: (B, C) input channel index of every slot; None: slot ``c`` is channel ``c``.
             modality: ``image`` or ``iq``.
+            hidden: (B, C) bool, channel slots the encoder did not see (their ``tokens`` are ignored): mask
+                tokens at every position.
 
         Returns:
             (B, C, N, P*P) predicted pixels of every patch, row-major grid order; for IQ (B, A, S, 2*segment),
@@ -106,6 +109,8 @@ class MAEDecoder(NarrowViT):
         grid = self.mask_token.to(z.dtype).expand(b, c, n + 1, dd).clone()
         grid.scatter_(2, idx[:, None, :, None].expand(b, c, k, dd), z)
         grid = grid[:, :, :n]
+        if hidden is not None:
+            grid = torch.where(hidden[:, :, None, None], self.mask_token.to(z.dtype), grid)
         chan = channel_embed(channel_ids.to(z.device)).to(z.dtype)  # (B, C, Dd)
         grid = grid + pos_embed.to(z.dtype) + chan[:, :, None, :]
 

@@ -71,14 +71,15 @@ class Predictor(NarrowViT):
             context_valid: (B, C*Kc) bool.
             context_idx: (B, Kc) grid positions of the context tokens.
             target_idx: (B, M, Kt) grid positions of each target block; target_valid: (B, M, Kt) bool.
-            channel_valid: (B, C) bool, real channel slots.
+            channel_valid: (B, C) bool, real channel slots; or (B, M, C): the slots predicted for each target
+                block (e.g. only the held-out channels on a block of context positions).
             channel_ids: (B, C) input channel index of every slot; None: slot ``c`` is channel ``c``.
             modality: ``image`` or ``iq`` (grid positions are time segments, channels are antennas).
 
         Returns:
             predictions (B, M, C*Kt, D) and their validity (B, M, C*Kt).
         """
-        b, c = channel_valid.shape
+        b, c = channel_valid.shape[0], channel_valid.shape[-1]
         kc = context_idx.shape[1]
         _, m, kt = target_idx.shape
         if channel_ids is None:
@@ -98,7 +99,8 @@ class Predictor(NarrowViT):
 
         q = self.mask_token + pos_embed[target_idx][:, :, None] + chan[:, None, :, None]  # (B,M,C,Kt,Dp)
         q = q.reshape(b * m, c * kt, dp).to(z.dtype)
-        qv = (channel_valid[:, None, :, None] & target_valid[:, :, None, :]).reshape(b * m, c * kt)
+        per_block = channel_valid if channel_valid.ndim == 3 else channel_valid[:, None]
+        qv = (per_block[:, :, :, None] & target_valid[:, :, None, :]).reshape(b * m, c * kt)
 
         x = torch.cat([z, q], dim=1)
         valid = torch.cat([zv, qv], dim=1)
