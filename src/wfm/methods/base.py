@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from wfm.channel_sampling import MODES, Views, holdout_views, sample_channels
+from wfm.channel_sampling import MODES, Views, holdout_views
 from wfm.checkpoint import BACKBONE_KEY, backbone_entry, upgrade_state_dict
 from wfm.methods import schedules
 from wfm.models.encoder import ViTEncoder
@@ -139,8 +139,8 @@ class WFMMethod(L.LightningModule):
         self, batch: dict[str, torch.Tensor], rng: np.random.Generator, stage: str
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(x, channels, channel_ids)``: a channel subset in training (:mod:`wfm.channel_sampling`), else all."""
-        mode = self.channel_sampling if stage == "train" else "none"
-        return sample_channels(batch["x"], batch["channels"], rng, mode, counts=batch.get("channels_host"))
+        views = self.sample_views(batch, rng, stage, holdout=0.0)
+        return views.x, views.channels, views.channel_ids
 
     def sample_views(self, batch: dict[str, torch.Tensor], rng: np.random.Generator, stage: str,
                      holdout: float) -> Views:
