@@ -46,6 +46,19 @@ def test_paper_table_iii_effective_mask_ratios() -> None:
     assert abs(ratio - 75) < 1
 
 
+@pytest.mark.parametrize("grid", [(1, 64), (4, 16), (7, 14), (14, 7)])
+def test_band_masks_hide_only_their_bands_on_non_square_grids(grid) -> None:
+    """With the full-grid context block (scale 1) the context is every position no band covers, whatever the
+    grid's shape: on the 1 x 64 IQ segment grid, 4 bands of 1/8 hide exactly half of it."""
+    for strategy in ("frequency", "time"):
+        if strategy == "frequency" and grid[0] < 4:
+            continue
+        masks = draw(strategy, 4, b=200, grid=grid, band_fraction=1 / 8, min_context=4)
+        torch.testing.assert_close(masks.context, ~masks.targets.any(1))
+    ratio = draw("time", 4, b=200, grid=(1, 64), band_fraction=1 / 8, min_context=10).mask_ratio()
+    assert torch.allclose(ratio, torch.full_like(ratio, 0.5))
+
+
 def test_every_grid_position_can_be_masked() -> None:
     # the I-JEPA reference never reaches the last row/column; here every position is a target sometimes
     for strategy in ("region", "frequency", "time", "random"):

@@ -64,7 +64,8 @@ class MaskGenerator:
         aspect_ratio: (min, max) height/width ratio of a region block (drawn log-uniformly).
         band_fraction: share of the frequency (time) axis covered by one band, at least one row (column).
         ratio: share of positions masked by ``random``.
-        context_scale: (min, max) share of the grid of the context block the targets are cut from. None means
+        context_scale: (min, max) share of the grid of the context block the targets are cut from (a block of
+            the grid's own aspect ratio, so 1.0 is the whole grid on any grid shape). None means
             (0.85, 1.0) for region and (1.0, 1.0) for the others — the latter reproduces the paper's
             effective mask ratios M/7 on the 7 x 7 grid (Table III).
         min_context: fewest positions the context keeps.
@@ -149,8 +150,10 @@ class MaskGenerator:
         m = 1 if strategy == "random" else self.num_targets
         targets = self._targets(strategy, batch_size, gh, gw, rng)  # (B, M, gh, gw)
         lo, hi = self._context_scale(strategy)
-        ones = np.ones((batch_size, 1))
-        block = _blocks(rng.uniform(lo, hi, (batch_size, 1)), ones, gh, gw, rng)[:, 0]
+        # the context block has the grid's own shape scaled down (aspect gh/gw), so a scale of 1 is the whole
+        # grid on non-square grids too (e.g. the 1 x 64 grid of IQ segments)
+        grid_aspect = np.full((batch_size, 1), gh / gw)
+        block = _blocks(rng.uniform(lo, hi, (batch_size, 1)), grid_aspect, gh, gw, rng)[:, 0]
         context = block & ~targets.any(1)
         n = gh * gw
         context, targets = self._keep_min_context(context.reshape(batch_size, n), targets.reshape(batch_size, m, n),
