@@ -5,6 +5,8 @@ config (xavier, seed 0), each probed after every transformer block with the prob
 built-in tasks. Prints one row per encoder and task.
 
     python tools/probe_layers.py runs/cpu_proof/version_0/checkpoints/last.ckpt --tasks beam los
+    python tools/probe_layers.py runs/iq_jepa/version_0/checkpoints/last.ckpt --tasks rffp interference:interference \
+        --size 1024      # IQ tasks: TASK:TARGET picks a label, --size is the IQ length
 """
 
 from __future__ import annotations
@@ -61,13 +63,15 @@ def block_features(enc: ViTEncoder, dm: DownstreamDataModule) -> tuple[list[np.n
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("ckpt")
-    ap.add_argument("--tasks", nargs="+", default=["rfs", "positioning", "beam", "los"])
+    ap.add_argument("--tasks", nargs="+", default=["rfs", "positioning", "beam", "los"],
+                    help="built-in tasks, TASK or TASK:TARGET (the label of a multi-label task)")
     ap.add_argument("--n", type=int, default=2400)
     ap.add_argument("--size", type=int, default=56)
     args = ap.parse_args()
     encs = encoders(args.ckpt)
-    for task in args.tasks:
-        dm = DownstreamDataModule(task, n=args.n, size=args.size, batch_size=256)
+    for spec in args.tasks:
+        task, _, target = spec.partition(":")
+        dm = DownstreamDataModule(task, target=target or None, n=args.n, size=args.size, batch_size=256)
         dm.prepare_data()
         for name, enc in encs.items():
             feats, y = block_features(enc, dm)

@@ -142,3 +142,35 @@ def test_regulariser_only_on_the_chosen_modality() -> None:
     assert "reg" not in image and "pred_loss" not in image
     with pytest.raises(ValueError, match="reg_modalities must be a non-empty subset"):
         JEPA(encoder=_encoder(), reg_modalities=["audio"])
+
+
+def test_each_modality_gets_its_own_regulariser(monkeypatch) -> None:  # noqa: ANN001
+    import wfm.methods.jepa as jepa_module
+
+    model = JEPA(encoder=_encoder(), masking=MaskGenerator("region", num_targets=2, min_context=4),
+                 predictor_dim=16, predictor_depth=1, predictor_heads=2,
+                 regularizer={"image": "sigreg", "iq": "vicreg"}, reg_weight={"image": 0.05, "iq": 10.0},
+                 reg_level={"image": "token"})
+    seen = []
+    real = jepa_module.regularizer_loss
+
+    def record(name, z, rng, n_ref=None):  # noqa: ANN001
+        seen.append((name, tuple(z.shape), n_ref))
+        return real(name, z, rng, n_ref=n_ref)
+
+    monkeypatch.setattr(jepa_module, "regularizer_loss", record)
+    rng = np.random.default_rng(0)
+    iq = model.shared_step({"x": torch.randn(3, 2, 2, IQ_LEN), "channels": torch.tensor([2, 1, 2])}, rng, "train")
+    image = model.shared_step({"x": torch.randn(3, 2, 32, 32), "channels": torch.tensor([2, 2, 1])}, rng, "train")
+    # IQ: VICReg on the 3 pooled features; image-like: SIGReg on every context token, scaled to the batch of 3
+    assert seen[0] == ("vicreg", (3, 32), None)
+    assert seen[1][0] == "sigreg" and seen[1][1][0] > 3 and seen[1][2] == 3
+    torch.testing.assert_close(iq["loss"].detach(), iq["pred_loss"] + 10.0 * iq["reg"])
+    torch.testing.assert_close(image["loss"].detach(), image["pred_loss"] + 0.05 * image["reg"])
+    # a modality a mapping leaves out gets no penalty; a key the encoder does not take is refused
+    only_iq = JEPA(encoder=_encoder(), regularizer={"iq": "vicreg"}, reg_weight=1.0)
+    assert set(only_iq.regularizers) == {"iq"}
+    with pytest.raises(ValueError, match=r"regularizer: unknown modalities \['audio'\]"):
+        JEPA(encoder=_encoder(), regularizer={"audio": "vicreg"})
+    with pytest.raises(ValueError, match="regularizer must be one of"):
+        JEPA(encoder=_encoder(), regularizer={"iq": "barlow"})

@@ -44,7 +44,10 @@ class JEPA(MomentumMethod):
             the final, normed output) or K > 1, the average of the last K blocks' outputs, each layer-normed
             (data2vec's multi-layer targets, which keep more of what the lower blocks represent).
         regularizer: anti-collapse penalty on the context encoder's output (``none`` | ``vicreg`` | ``sigreg``,
-            :mod:`wfm.methods.regularizers`), added to the loss with weight ``reg_weight``.
+            :mod:`wfm.methods.regularizers`), added to the loss with weight ``reg_weight``. Each of
+            ``regularizer``, ``reg_weight`` and ``reg_level`` is one value for every modality or a mapping
+            ``{modality: value}`` (e.g. ``{image: sigreg, iq: vicreg}`` for a multimodal run that keeps each
+            single-modality recipe's penalty; a modality a mapping leaves out gets ``none`` / 0 / ``pooled``).
         reg_level: what the penalty sees: ``pooled`` (default: one pooled feature per sample, as C-JEPA and
             LeJEPA) or ``token`` (every valid context token of the batch, as VICRegL regularises local
             features; SIGReg's statistic is then scaled to the batch size, so a weight means the same).
@@ -79,10 +82,10 @@ class JEPA(MomentumMethod):
         max_channels: int = 64,
         predictor_channel_embed: str = "fixed",
         target_layers: int = 1,
-        regularizer: str = "none",
-        reg_weight: float = 0.0,
+        regularizer: str | dict[str, str] = "none",
+        reg_weight: float | dict[str, float] = 0.0,
         reg_modalities: list[str] | tuple[str, ...] | None = None,
-        reg_level: str = "pooled",
+        reg_level: str | dict[str, str] = "pooled",
         pixel_weight: float = 0.0,
         pixel_norm: bool = False,
         channel_holdout: float = 0.0,
@@ -95,19 +98,26 @@ class JEPA(MomentumMethod):
         self.target_layers = int(target_layers)
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-        if regularizer not in REGULARIZERS:
-            raise ValueError(f"regularizer must be one of {REGULARIZERS}, got {regularizer!r}")
-        if reg_weight < 0:
-            raise ValueError(f"reg_weight must be >= 0, got {reg_weight}")
-        self.regularizer, self.reg_weight = regularizer, float(reg_weight)
-        if reg_level not in REG_LEVELS:
-            raise ValueError(f"reg_level must be one of {REG_LEVELS}, got {reg_level!r}")
-        self.reg_level = reg_level
         known = self.encoder.modalities
-        self.reg_modalities = tuple(known if reg_modalities is None else reg_modalities)
-        if not self.reg_modalities or any(m not in known for m in self.reg_modalities):
+        if reg_modalities is not None and (not reg_modalities or any(m not in known for m in reg_modalities)):
             raise ValueError(f"reg_modalities must be a non-empty subset of the encoder's modalities {known}, "
-                             f"got {list(self.reg_modalities)}")
+                             f"got {list(reg_modalities)}")
+        chosen = tuple(known if reg_modalities is None else reg_modalities)
+        names = per_modality("regularizer", regularizer, known, "none")
+        weights = per_modality("reg_weight", reg_weight, known, 0.0)
+        levels = per_modality("reg_level", reg_level, known, "pooled")
+        # modality -> (penalty, weight, level), for the modalities that get one
+        self.regularizers: dict[str, tuple[str, float, str]] = {}
+        for mod in known:
+            name, weight, level = names[mod], float(weights[mod]), levels[mod]
+            if name not in REGULARIZERS:
+                raise ValueError(f"regularizer must be one of {REGULARIZERS}, got {name!r}")
+            if weight < 0:
+                raise ValueError(f"reg_weight must be >= 0, got {weight}")
+            if level not in REG_LEVELS:
+                raise ValueError(f"reg_level must be one of {REG_LEVELS}, got {level!r}")
+            if name != "none" and mod in chosen:
+                self.regularizers[mod] = (name, weight, level)
         if pixel_weight < 0:
             raise ValueError(f"pixel_weight must be >= 0, got {pixel_weight}")
         self.pixel_weight, self.pixel_norm = float(pixel_weight), bool(pixel_norm)
@@ -212,14 +222,15 @@ class JEPA(MomentumMethod):
             "mask_ratio": masks.mask_ratio().mean().to(x.device, non_blocking=True),
             "channels": channels.float().mean(),
         }
-        if self.regularizer != "none" and modality in self.reg_modalities:
-            if self.reg_level == "pooled":
-                reg = regularizer_loss(self.regularizer, enc.pool_tokens(z, z_valid), rng)
+        if modality in self.regularizers:
+            name, weight, level = self.regularizers[modality]
+            if level == "pooled":
+                reg = regularizer_loss(name, enc.pool_tokens(z, z_valid), rng)
             else:  # the valid context tokens, prefix excluded (the boolean selection reads the count: one sync)
                 tokens = z[:, p:][z_valid[:, p:]]
-                reg = regularizer_loss(self.regularizer, tokens, rng, n_ref=b)
+                reg = regularizer_loss(name, tokens, rng, n_ref=b)
             out["pred_loss"], out["reg"] = loss.detach(), reg.detach()
-            loss = loss + self.reg_weight * reg
+            loss = loss + weight * reg
         if self.pixel_head is not None:
             pix = self.pixel_loss(x, pred, pred_valid, tgt_idx, modality)
             out.setdefault("pred_loss", loss.detach())
@@ -238,6 +249,17 @@ class JEPA(MomentumMethod):
         per_token = (self.pixel_head[modality](pred).float() - pix).pow(2).mean(-1)
         w = pred_valid.float()
         return (per_token * w).sum() / w.sum().clamp_min(1.0)
+
+
+def per_modality(name: str, value: Any, modalities: tuple[str, ...], default: Any) -> dict[str, Any]:
+    """One setting per modality from a single value (every modality) or a ``{modality: value}`` mapping
+    (modalities it leaves out get ``default``); a key the encoder does not take is an error."""
+    if not isinstance(value, dict):
+        return dict.fromkeys(modalities, value)
+    unknown = sorted(set(value) - set(modalities))
+    if unknown:
+        raise ValueError(f"{name}: unknown modalities {unknown}; this encoder takes {list(modalities)}")
+    return {m: value.get(m, default) for m in modalities}
 
 
 def gather_positions(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
