@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ def make(method: str, args: argparse.Namespace, compile: bool) -> torch.nn.Modul
     return model
 
 
-def timed(model: torch.nn.Module, batches: list[dict], steps: int, warm: int) -> tuple[float, float]:
+def stepper(model: torch.nn.Module, batches: list[dict]) -> Callable[[int], None]:
     opt = model.configure_optimizers()
 
     def step(i: int) -> None:
@@ -47,22 +48,36 @@ def timed(model: torch.nn.Module, batches: list[dict], steps: int, warm: int) ->
         opt.step()
         opt.zero_grad(set_to_none=True)
 
+    return step
+
+
+def warm_up(step: Callable[[int], None], warm: int) -> float:
+    """Runs the first ``warm`` steps (where the compile happens); their wall time in seconds."""
     start = time.perf_counter()
     for i in range(warm):
         step(i)
-    first = time.perf_counter() - start
-    times = []
+    return time.perf_counter() - start
+
+
+def interleaved(eager: Callable[[int], None], compiled: Callable[[int], None], steps: int,
+                warm: int) -> tuple[float, float, float]:
+    """Median eager and compiled step times and the median of the per-step ratios, timing the two steps in
+    turn on the same batch and masks, so that a change of machine state during the run (other processes,
+    clocks) moves both sides alike instead of one."""
+    te, tc = [], []
     for i in range(warm, warm + steps):
-        t = time.perf_counter()
-        step(i)
-        times.append(time.perf_counter() - t)
-    return float(np.median(times)), first
+        for step, times in ((eager, te), (compiled, tc)) if i % 2 else ((compiled, tc), (eager, te)):
+            t = time.perf_counter()
+            step(i)
+            times.append(time.perf_counter() - t)
+    ratios = np.asarray(te) / np.asarray(tc)
+    return float(np.median(te)), float(np.median(tc)), float(np.median(ratios))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warm", type=int, default=4, help="steps before timing (the compile happens there)")
     ap.add_argument("--size", type=int, default=112)
     ap.add_argument("--patch", type=int, default=16)
@@ -78,19 +93,22 @@ def main() -> None:
         batches.append({"x": x, "channels": torch.randint(1, c + 1, (args.batch,), generator=g)})
     rows = []
     for method in ("jepa", "mae"):
-        eager_s, _ = timed(make(method, args, False), batches, args.steps, args.warm)
-        comp_s, first = timed(make(method, args, True), batches, args.steps, args.warm)
-        rows.append(f"| {method.upper()} | {1e3 * eager_s:.0f} | {1e3 * comp_s:.0f} | {eager_s / comp_s:.2f}× | "
-                    f"{first:.0f} |")
+        eager, compiled = stepper(make(method, args, False), batches), stepper(make(method, args, True), batches)
+        warm_up(eager, args.warm)
+        first = warm_up(compiled, args.warm)
+        eager_s, comp_s, ratio = interleaved(eager, compiled, args.steps, args.warm)
+        rows.append(f"| {method.upper()} | {1e3 * eager_s:.0f} | {1e3 * comp_s:.0f} | {ratio:.2f}× | {first:.0f} |")
         print(rows[-1], flush=True)
     lines = [
         f"{torch.get_num_threads()} threads, torch {torch.__version__}, fp32, batch {args.batch}, "
         f"{args.size} x {args.size} inputs, patch {args.patch}, {args.dim}-d x {args.depth} blocks; batches of 1-4 "
-        f"channels with channel sampling and region masks (token counts vary step to step). Median of "
-        f"{args.steps} steps after {args.warm} warm-up steps; `compile=True` compiles encoder, predictor/decoder "
-        "and target encoder in place with `dynamic=True` (inductor).",
+        f"channels with channel sampling and region masks (token counts vary step to step). After {args.warm} "
+        f"warm-up steps of each, {args.steps} eager and {args.steps} compiled steps are timed in turn (each pair "
+        "on the same batch and masks, so a drift of the machine's state moves both alike); step times are "
+        "medians, the speed-up is the median of the per-pair ratios. `compile=True` compiles encoder, "
+        "predictor/decoder and target encoder in place with `dynamic=True` (inductor).",
         "",
-        "| method | eager step (ms) | compiled step (ms) | speed-up | warm-up incl. compile (s) |",
+        "| method | eager step (ms) | compiled step (ms) | speed-up (median of pairs) | warm-up incl. compile (s) |",
         "|---|---|---|---|---|",
         *rows,
     ]
