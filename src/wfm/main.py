@@ -18,6 +18,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar, 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from wfm.allocator import keep_freed_memory
 from wfm.callbacks.text_progress import TextProgress
 from wfm.checkpoint_io import AtomicCheckpointIO
 
@@ -126,6 +127,7 @@ def main(args: list[str] | None = None) -> None:
     with status 2 (the config cannot build the run) or 1 (the run failed); ``--debug`` or ``WFM_DEBUG=1``
     shows the traceback instead.
     """
+    keep_freed_memory()  # glibc keeps the step's freed activations for the next step (wfm/allocator.py)
     argv = list(sys.argv[1:] if args is None else args)
     debug = "--debug" in argv or os.environ.get("WFM_DEBUG", "") not in ("", "0")
     argv = [a for a in argv if a != "--debug"]
