@@ -4,13 +4,12 @@ instead of being unmapped and faulted in again."""
 from __future__ import annotations
 
 import os
-import platform
 import subprocess
 import sys
 
 import pytest
 
-from wfm.allocator import keep_freed_memory
+from wfm.allocator import USER_SETTINGS, is_glibc, keep_freed_memory
 
 # four forward/backward steps of an MLP on a 4096 x 512 batch (8-32 MiB activations) after two warm-up steps:
 # prints whether the setting was applied and the minor page faults of the four steps
@@ -32,14 +31,13 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 
 def step_faults(**env: str) -> tuple[str, int]:
-    ours = ("WFM_MALLOC", "MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_")
-    clean = {k: v for k, v in os.environ.items() if k not in ours}
+    clean = {k: v for k, v in os.environ.items() if k not in ("WFM_MALLOC", *USER_SETTINGS)}
     out = subprocess.run([sys.executable, "-c", SCRIPT], env={**clean, **env}, capture_output=True, text=True,
                          check=True).stdout.split()
     return out[0], int(out[1])
 
 
-@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only")
+@pytest.mark.skipif(not is_glibc(), reason="glibc only")
 def test_steps_reuse_freed_activations():
     applied, kept = step_faults()
     skipped, default = step_faults(WFM_MALLOC="system")

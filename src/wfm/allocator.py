@@ -24,15 +24,21 @@ import platform
 M_TRIM_THRESHOLD = -1  # glibc <malloc.h>
 M_MMAP_MAX = -4
 TRIM_THRESHOLD = 2**31 - 1  # the largest value mallopt takes: ~2 GiB of free heap kept before trimming
+USER_SETTINGS = ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_")  # glibc's own variables: the user's choice wins
+
+
+def is_glibc() -> bool:
+    """Whether this process runs on Linux with glibc, the only allocator the setting applies to."""
+    return platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
 
 def keep_freed_memory() -> bool:
     """Apply the setting above to this process; True if it was applied (glibc, not opted out)."""
     if os.environ.get("WFM_MALLOC", "") == "system":
         return False
-    if any(k in os.environ for k in ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_")):
+    if any(k in os.environ for k in USER_SETTINGS):
         return False
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    if not is_glibc():
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt
