@@ -26,12 +26,12 @@ def _encoder() -> ViTEncoder:
                       channel_embed="fixed")
 
 
-def _method(kind: str) -> L.LightningModule:
+def _method(kind: str, **kw) -> L.LightningModule:
     if kind == "jepa":
         return JEPA(encoder=_encoder(), masking=MaskGenerator("region", num_targets=2, min_context=4),
                     predictor_dim=16, predictor_depth=1, predictor_heads=2, warmup_fraction=0.25,
-                    momentum_start=0.9, momentum_end=0.99)
-    return MAE(encoder=_encoder(), decoder_dim=16, decoder_depth=1, decoder_heads=2, warmup_fraction=0.25)
+                    momentum_start=0.9, momentum_end=0.99, **kw)
+    return MAE(encoder=_encoder(), decoder_dim=16, decoder_depth=1, decoder_heads=2, warmup_fraction=0.25, **kw)
 
 
 def _data(tmp_path: Path) -> PretrainDataModule:
@@ -82,6 +82,32 @@ def test_one_optimizer_step_per_round_trains_both_tokenizers(kind: str, cpu_trai
     # each modality's affine row moved: both were in the summed gradient of a step
     assert not torch.equal(before["modality_shift"][0], after["modality_shift"][0])
     assert not torch.equal(before["modality_shift"][1], after["modality_shift"][1])
+
+
+@pytest.mark.parametrize("kind", ["jepa", "mae"])
+def test_lr_scales_give_the_iq_tokenizer_its_own_learning_rate(kind: str, cpu_trainer, tmp_path: Path) -> None:
+    L.seed_everything(0)
+    model = _method(kind, lr_scales={"encoder.iq": 3.0})
+    trainer = cpu_trainer(max_steps=2, accumulate_grad_batches=2, limit_val_batches=0)
+    trainer.fit(model, _data(tmp_path))
+    group_of = {id(p): g for g in trainer.optimizers[0].param_groups for p in g["params"]}
+    iq_w, iq_b = group_of[id(model.encoder.iq.proj.weight)], group_of[id(model.encoder.iq.proj.bias)]
+    other = group_of[id(model.encoder.patch_embed.weight)]
+    # the scheduled lr of the last step, times the factor; weight decay still spares 1-D parameters
+    assert other["lr"] > 0 and iq_w["lr"] == pytest.approx(3.0 * other["lr"])
+    assert iq_b["lr"] == pytest.approx(3.0 * other["lr"]) and iq_b["weight_decay"] == 0.0
+    assert iq_w["weight_decay"] == other["weight_decay"] > 0
+    assert group_of[id(model.encoder.blocks[0].attn.qkv.weight)] is other
+    # every trainable parameter is in exactly one group
+    n_opt = sum(len(g["params"]) for g in trainer.optimizers[0].param_groups)
+    assert n_opt == len({id(p) for m in model.trainable_modules() for p in m.parameters()})
+
+
+def test_lr_scales_refuse_a_prefix_that_matches_nothing() -> None:
+    with pytest.raises(ValueError, match=r"lr_scales: no trainable parameter under \['encoder.iqq'\]"):
+        _method("jepa", lr_scales={"encoder.iqq": 2.0}).configure_optimizers()
+    with pytest.raises(ValueError, match="factors must be > 0"):
+        _method("jepa", lr_scales={"encoder.iq": 0.0})
 
 
 def _fit(make_trainer, tmp: Path, data_root: Path, stop: int | None = None, ckpt: str | None = None):

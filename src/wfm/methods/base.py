@@ -54,6 +54,10 @@ class WFMMethod(L.LightningModule):
         compile: ``torch.compile`` the networks (``compiled_modules``) in place before fitting, with dynamic
             shapes: token counts vary with channel sampling and masks, so a static graph would recompile for
             every new count. State-dict keys do not change.
+        lr_scales: learning-rate factors by parameter-name prefix, ``{prefix: factor}`` (e.g. ``{encoder.iq:
+            3.0}``: the IQ tokenizer of a multimodal run learns at 3x the scheduled lr, as the IQ-only recipe's
+            whole encoder does). Every trainable parameter whose name starts with ``prefix.`` gets the factor
+            (the longest matching prefix wins); a prefix that matches nothing is refused.
     """
 
     def __init__(
@@ -70,8 +74,12 @@ class WFMMethod(L.LightningModule):
         seed: int = 0,
         encoder_config: dict[str, Any] | None = None,
         compile: bool = False,
+        lr_scales: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
+        self.lr_scales = {str(k): float(v) for k, v in (lr_scales or {}).items()}
+        if any(v <= 0 for v in self.lr_scales.values()):
+            raise ValueError(f"lr_scales factors must be > 0, got {self.lr_scales}")
         if channel_sampling not in MODES:
             raise ValueError(f"channel_sampling must be one of {MODES}, got {channel_sampling!r}")
         if not 0 <= warmup_fraction < 1:
@@ -242,14 +250,23 @@ class WFMMethod(L.LightningModule):
         }
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        decay, no_decay = [], []
-        for module in self.trainable_modules():
-            for p in module.parameters():
-                if p.requires_grad:
-                    # biases, norms, tokens and other 1-D tensors are not decayed (I-JEPA / MAE convention)
-                    (no_decay if p.ndim <= 1 else decay).append(p)
-        groups = [{"params": decay, "decay": True}, {"params": no_decay, "weight_decay": 0.0, "decay": False}]
-        return adamw([g for g in groups if g["params"]], lr=self.lr_start, betas=self.betas)
+        name_of = {id(p): name for name, p in self.named_parameters()}
+        groups: dict[tuple[bool, float], list[nn.Parameter]] = {}
+        used: set[str] = set()
+        for p in (p for m in self.trainable_modules() for p in m.parameters() if p.requires_grad):
+            name = name_of[id(p)]
+            prefix = max((k for k in self.lr_scales if name.startswith(k + ".")), key=len, default=None)
+            if prefix is not None:
+                used.add(prefix)
+            # biases, norms, tokens and other 1-D tensors are not decayed (I-JEPA / MAE convention)
+            groups.setdefault((p.ndim > 1, self.lr_scales.get(prefix, 1.0)), []).append(p)
+        unused = sorted(set(self.lr_scales) - used)
+        if unused:
+            raise ValueError(f"lr_scales: no trainable parameter under {unused} (names look like "
+                             f"{next(n for n, _ in self.named_parameters())!r})")
+        return adamw([{"params": ps, "decay": decay, "lr_scale": scale, **({} if decay else {"weight_decay": 0.0})}
+                      for (decay, scale), ps in sorted(groups.items(), key=lambda kv: (not kv[0][0], kv[0][1]))],
+                     lr=self.lr_start, betas=self.betas)
 
     def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any, optimizer_closure: Any = None) -> None:
         values = self.schedule_values(self.global_step)

@@ -92,6 +92,9 @@ class Supervised(WFMMethod):
 
             encoder = load_backbone(backbone)
         super().__init__(encoder=encoder, channel_sampling=channel_sampling, **kwargs)
+        if self.lr_scales:
+            raise ValueError("lr_scales is a pretraining option; supervised and fine-tuning runs scale the lr by "
+                             "layer with layer_decay")
         if task_kind not in TASK_KINDS:
             raise ValueError(f"task_kind must be one of {TASK_KINDS}, got {task_kind!r}")
         if task_kind == "classification":
