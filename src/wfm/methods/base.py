@@ -24,6 +24,22 @@ from wfm.models.encoder import ViTEncoder
 _STAGE_ID = {"train": 0, "val": 1, "test": 2, "predict": 3}
 
 
+def adamw_group(decay: bool, lr_scale: float = 1.0, **fields: Any) -> dict[str, Any]:
+    """An empty AdamW parameter group in wfm's convention, to be filled with ``params``.
+
+    ``decay``: whether the weight-decay schedule applies; groups of 1-D tensors (biases, norms, tokens: see
+    :func:`is_decayed`) are never decayed (the I-JEPA / MAE convention) and pin ``weight_decay`` at 0.
+    ``lr_scale`` multiplies the scheduled lr every step (``WFMMethod.optimizer_step``). ``fields`` are kept for
+    inspection (e.g. fine-tuning's ``layer``).
+    """
+    return {"params": [], "decay": decay, "lr_scale": lr_scale, **({} if decay else {"weight_decay": 0.0}), **fields}
+
+
+def is_decayed(p: nn.Parameter) -> bool:
+    """Whether weight decay applies to ``p``: matrices and kernels yes; biases, norms and tokens (1-D) no."""
+    return p.ndim > 1
+
+
 def adamw(groups: list[dict[str, Any]], lr: float, betas: tuple[float, float]) -> torch.optim.AdamW:
     """AdamW over ``groups``, with the fused kernel when every parameter lives where torch has one (CPU, CUDA).
 
@@ -251,22 +267,22 @@ class WFMMethod(L.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         name_of = {id(p): name for name, p in self.named_parameters()}
-        groups: dict[tuple[bool, float], list[nn.Parameter]] = {}
+        groups: dict[tuple[bool, float], dict[str, Any]] = {}
         used: set[str] = set()
         for p in (p for m in self.trainable_modules() for p in m.parameters() if p.requires_grad):
             name = name_of[id(p)]
             prefix = max((k for k in self.lr_scales if name.startswith(k + ".")), key=len, default=None)
             if prefix is not None:
                 used.add(prefix)
-            # biases, norms, tokens and other 1-D tensors are not decayed (I-JEPA / MAE convention)
-            groups.setdefault((p.ndim > 1, self.lr_scales.get(prefix, 1.0)), []).append(p)
+            key = (is_decayed(p), self.lr_scales.get(prefix, 1.0))
+            groups.setdefault(key, adamw_group(*key))["params"].append(p)
         unused = sorted(set(self.lr_scales) - used)
         if unused:
             raise ValueError(f"lr_scales: no trainable parameter under {unused} (names look like "
                              f"{next(n for n, _ in self.named_parameters())!r})")
-        return adamw([{"params": ps, "decay": decay, "lr_scale": scale, **({} if decay else {"weight_decay": 0.0})}
-                      for (decay, scale), ps in sorted(groups.items(), key=lambda kv: (not kv[0][0], kv[0][1]))],
-                     lr=self.lr_start, betas=self.betas)
+        # the group order is what optimizer checkpoints map by index: decayed groups first, then by lr scale
+        order = sorted(groups, key=lambda k: (not k[0], k[1]))
+        return adamw([groups[k] for k in order], lr=self.lr_start, betas=self.betas)
 
     def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any, optimizer_closure: Any = None) -> None:
         values = self.schedule_values(self.global_step)

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 
 from torch import nn
 
+from wfm.methods.base import adamw_group, is_decayed
 from wfm.models.encoder import ViTEncoder
 from wfm.models.lora import add_lora, lora_parameters
 
@@ -82,13 +83,9 @@ def param_groups(
     def add(p: nn.Parameter, layer: int) -> None:
         if not p.requires_grad:
             return
-        decay = p.ndim > 1
         scale = 1.0 if layer_decay is None else layer_decay ** (depth + 1 - layer)
-        g = groups.setdefault((layer, decay),
-                              {"params": [], "decay": decay, "layer": layer, "lr_scale": scale})
-        if not decay:
-            g["weight_decay"] = 0.0
-        g["params"].append(p)
+        key = (layer, is_decayed(p))
+        groups.setdefault(key, adamw_group(key[1], scale, layer=layer))["params"].append(p)
 
     for name, p in encoder.named_parameters():
         add(p, encoder_layer_id(name, depth) if layer_decay is not None else 0)
