@@ -6,6 +6,7 @@ median step time after warm-up and the one-off compile time (first steps). Laten
 
     python tools/bench_compile.py                        # writes docs/benchmarks.md, "Compiled vs eager"
     python tools/bench_compile.py --size 56 --patch 8 --dim 128 --depth 4 --out -
+    python tools/bench_compile.py --static --out -      # best case of shape bucketing: one shape, dynamic=False
 """
 
 from __future__ import annotations
@@ -28,21 +29,27 @@ from wfm.models import ViTEncoder  # noqa: E402
 
 
 def make(method: str, args: argparse.Namespace, compile: bool) -> torch.nn.Module:
+    """The method's model; compiled as ``compile=True`` does, or with static shapes under ``--static``."""
     torch.manual_seed(0)
     enc = ViTEncoder(img_size=args.size, patch_size=args.patch, embed_dim=args.dim, depth=args.depth,
                      num_heads=args.heads, channel_embed="fixed")
     if method == "jepa":
-        model = JEPA(encoder=enc, masking=MaskGenerator("region", num_targets=4), compile=compile)
+        model = JEPA(encoder=enc, masking=MaskGenerator("region", num_targets=4), compile=compile and not args.static)
     else:
-        model = MAE(encoder=enc, compile=compile)
+        model = MAE(encoder=enc, compile=compile and not args.static)
     model.configure_model()
+    if compile and args.static:
+        for module in model.compiled_modules():
+            module.compile(dynamic=False)
     return model
 
 
-def stepper(model: torch.nn.Module, batches: list[dict]) -> Callable[[int], None]:
+def stepper(model: torch.nn.Module, batches: list[dict], static: bool = False) -> Callable[[int], None]:
+    """One train step per call; ``static``: every step the 2-channel batch with the same masks (one shape)."""
     opt = model.configure_optimizers()
 
     def step(i: int) -> None:
+        i = 1 if static else i
         loss = model.shared_step(batches[i % len(batches)], np.random.default_rng(i), "train")["loss"]
         loss.backward()
         opt.step()
@@ -84,6 +91,9 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=256)
     ap.add_argument("--depth", type=int, default=8)
     ap.add_argument("--heads", type=int, default=8)
+    ap.add_argument("--static", action="store_true",
+                    help="one batch and one mask draw for every step, compiled with dynamic=False: the most a "
+                         "static-shape (bucketed) compile could gain")
     ap.add_argument("--out", default="docs/benchmarks.md")
     args = ap.parse_args()
     g = torch.Generator().manual_seed(0)
@@ -93,26 +103,32 @@ def main() -> None:
         batches.append({"x": x, "channels": torch.randint(1, c + 1, (args.batch,), generator=g)})
     rows = []
     for method in ("jepa", "mae"):
-        eager, compiled = stepper(make(method, args, False), batches), stepper(make(method, args, True), batches)
+        eager = stepper(make(method, args, False), batches, args.static)
+        compiled = stepper(make(method, args, True), batches, args.static)
         warm_up(eager, args.warm)
         first = warm_up(compiled, args.warm)
         eager_s, comp_s, ratio = interleaved(eager, compiled, args.steps, args.warm)
         rows.append(f"| {method.upper()} | {1e3 * eager_s:.0f} | {1e3 * comp_s:.0f} | {ratio:.2f}× | {first:.0f} |")
         print(rows[-1], flush=True)
+    if args.static:
+        shapes = ("one 2-channel batch and one mask draw for every step (a single shape), compiled with "
+                  "`dynamic=False`: the most a static-shape (bucketed) compile could gain over eager")
+    else:
+        shapes = ("batches of 1-4 channels with channel sampling and region masks (token counts vary step to "
+                  "step); `compile=True` compiles encoder, predictor/decoder and target encoder in place with "
+                  "`dynamic=True` (inductor)")
     lines = [
         f"{torch.get_num_threads()} threads, torch {torch.__version__}, fp32, batch {args.batch}, "
-        f"{args.size} x {args.size} inputs, patch {args.patch}, {args.dim}-d x {args.depth} blocks; batches of 1-4 "
-        f"channels with channel sampling and region masks (token counts vary step to step). After {args.warm} "
-        f"warm-up steps of each, {args.steps} eager and {args.steps} compiled steps are timed in turn (each pair "
-        "on the same batch and masks, so a drift of the machine's state moves both alike); step times are "
-        "medians, the speed-up is the median of the per-pair ratios. `compile=True` compiles encoder, "
-        "predictor/decoder and target encoder in place with `dynamic=True` (inductor).",
+        f"{args.size} x {args.size} inputs, patch {args.patch}, {args.dim}-d x {args.depth} blocks; {shapes}. "
+        f"After {args.warm} warm-up steps of each, {args.steps} eager and {args.steps} compiled steps are timed in "
+        "turn (each pair on the same batch and masks, so a drift of the machine's state moves both alike); step "
+        "times are medians, the speed-up is the median of the per-pair ratios.",
         "",
         "| method | eager step (ms) | compiled step (ms) | speed-up (median of pairs) | warm-up incl. compile (s) |",
         "|---|---|---|---|---|",
         *rows,
     ]
-    publish(lines, args.out, "Compiled vs eager")
+    publish(lines, args.out, "Compiled vs eager, static shapes" if args.static else "Compiled vs eager")
 
 
 if __name__ == "__main__":
