@@ -31,6 +31,22 @@ def test_predictor_and_gradients_reach_context_encoder_never_target() -> None:
     assert all(p.grad is None and not p.requires_grad for p in model.target_encoder.parameters())
 
 
+def test_predict_grad_false_keeps_the_prediction_loss_out_of_the_encoder() -> None:
+    batch = {"x": torch.randn(4, 3, 32, 32), "channels": torch.tensor([3, 1, 2, 3])}
+    # no regulariser: the encoder gets no gradient at all, the predictor still learns
+    model = tiny_jepa(predict_grad=False)
+    out = model.shared_step(batch, np.random.default_rng(0), "train")
+    out["loss"].backward()
+    assert model.predictor.proj_out.weight.grad.abs().sum() > 0
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.encoder.parameters())
+    # with a token-level regulariser the encoder trains, by the regulariser alone
+    control = tiny_jepa(predict_grad=False, regularizer="sigreg", reg_weight=0.5, reg_level="token")
+    out = control.shared_step(batch, np.random.default_rng(0), "train")
+    out["loss"].backward()
+    grads = [p.grad.clone() for p in control.encoder.parameters() if p.grad is not None]
+    assert grads and any(g.abs().sum() > 0 for g in grads)
+
+
 def test_target_encoder_not_in_optimizer() -> None:
     model = tiny_jepa()
     opt = model.configure_optimizers()

@@ -66,6 +66,11 @@ class JEPA(MomentumMethod):
             masking across band groups, for latents): what relates channels (the phase between real and
             imaginary parts, the geometry between base stations) becomes predictable and has to be encoded.
             Default 0: the same positions are hidden on every channel (the paper).
+        predict_grad: let the prediction loss train the context encoder (default). ``False`` is a control: the
+            predictor's input is detached, so the predictor still learns to predict but the encoder (and through
+            the EMA the probed target encoder) moves only by the regulariser. A gain over random features that
+            this control also shows is the regulariser's, not the prediction objective's (docs/results.md, "The
+            regulariser alone").
         **kwargs: EMA momentum (:class:`~wfm.methods.momentum.MomentumMethod`: ``momentum_start`` 0.996,
             ``momentum_end`` 1.0), optimisation and sampling arguments (:class:`~wfm.methods.base.WFMMethod`).
     """
@@ -89,6 +94,7 @@ class JEPA(MomentumMethod):
         pixel_weight: float = 0.0,
         pixel_norm: bool = False,
         channel_holdout: float = 0.0,
+        predict_grad: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(encoder=encoder, **kwargs)
@@ -122,6 +128,7 @@ class JEPA(MomentumMethod):
             raise ValueError(f"pixel_weight must be >= 0, got {pixel_weight}")
         self.pixel_weight, self.pixel_norm = float(pixel_weight), bool(pixel_norm)
         self.channel_holdout = check_holdout(channel_holdout)
+        self.predict_grad = bool(predict_grad)
         self.masking = masking if masking is not None else MaskGenerator()
         # impossible masking parameters fail here, at start-up, before any data is read
         self.masking.check(self.encoder.grid_size)
@@ -208,7 +215,8 @@ class JEPA(MomentumMethod):
         z, z_valid = enc(x[:, :cs], views.context_channels, keep=ctx_idx, keep_valid=ctx_valid,
                          channel_ids=channel_ids[:, :cs], modality=modality)
         pred, pred_valid = self.predictor(
-            pad_channel_slots(z[:, p:], cs, c), pad_channel_slots(z_valid[:, p:], cs, c), ctx_idx, tgt_idx,
+            pad_channel_slots(z[:, p:] if self.predict_grad else z[:, p:].detach(), cs, c),
+            pad_channel_slots(z_valid[:, p:], cs, c), ctx_idx, tgt_idx,
             tgt_valid, pred_channels, channel_ids, modality
         )
         if self.loss_name == "mse":
