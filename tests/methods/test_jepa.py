@@ -39,12 +39,11 @@ def test_predict_grad_false_keeps_the_prediction_loss_out_of_the_encoder() -> No
     out["loss"].backward()
     assert model.predictor.proj_out.weight.grad.abs().sum() > 0
     assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.encoder.parameters())
-    # with a token-level regulariser the encoder trains, by the regulariser alone
+    # with a token-level regulariser the encoder still trains: the regulariser's gradient is all it gets
     control = tiny_jepa(predict_grad=False, regularizer="sigreg", reg_weight=0.5, reg_level="token")
     out = control.shared_step(batch, np.random.default_rng(0), "train")
     out["loss"].backward()
-    grads = [p.grad.clone() for p in control.encoder.parameters() if p.grad is not None]
-    assert grads and any(g.abs().sum() > 0 for g in grads)
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in control.encoder.parameters())
 
 
 def test_target_encoder_not_in_optimizer() -> None:
