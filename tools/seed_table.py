@@ -4,12 +4,18 @@ Each ``LABEL=DIR[,DIR...]`` names one method and its runs (one per pretraining s
 mean over its probe splits of its first row (the pretrained encoder); the table gives, per task, the mean ±
 std of those over the runs. ``--baseline ROW`` adds a row read from every run given (e.g. ``strongest
 random``, which is re-drawn with each run's seed), pooled over all of them. Columns are the union of the
-runs' tasks (a single-modality run leaves the other modality's cells empty).
+runs' tasks (a single-modality run leaves the other modality's cells empty). ``--paired A:B`` adds the row
+"A − B": the per-seed differences of two methods whose runs are listed in the same seed order, mean ± std. A
+method and its control started from the same seed share their initial weights, so the paired difference drops
+the spread between initialisations that the two rows' own stds carry (e.g. JEPA against its
+``predict_grad: false`` control).
 
     python tools/seed_table.py --title "Multimodal (quickstart size)" \\
         "multimodal JEPA=runs/multimodal_jepa/seed0,runs/multimodal_jepa/seed1,runs/multimodal_jepa/seed2" \\
         "IQ-only JEPA=runs/iq_jepa/seed0,runs/iq_jepa/seed1,runs/iq_jepa/seed2" \\
         --baseline "strongest random" --out docs/results.md
+    python tools/seed_table.py "JEPA=runs/cpu_proof/s0,runs/cpu_proof/s1" \
+        "regulariser alone=runs/cpu_proof/ctrl_s0,runs/cpu_proof/ctrl_s1" --paired "JEPA:regulariser alone"
 """
 
 from __future__ import annotations
@@ -31,18 +37,20 @@ def header(key: str) -> str:
     return f"{task} {metric} {'(m) ↓' if metric == 'error' else '(%) ↑'}"
 
 
-def cell(values: list[float], key: str) -> str:
+def cell(values: list[float], key: str, signed: bool = False) -> str:
     if not values:
         return "—"
     a = np.asarray(values)
     d = 2 if key.endswith("/error") else 1
-    return f"{a.mean():.{d}f} ± {a.std():.{d}f}"
+    return f"{a.mean():{'+' if signed else ''}.{d}f} ± {a.std():.{d}f}"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("methods", nargs="+", help="LABEL=DIR[,DIR...]: a method's runs, one per pretraining seed")
     ap.add_argument("--baseline", action="append", default=[], help="a row pooled from every run (repeatable)")
+    ap.add_argument("--paired", action="append", default=[], metavar="A:B",
+                    help="add the row A − B of per-seed differences (same seed order; repeatable)")
     ap.add_argument("--title", default="Seeds")
     ap.add_argument("--out", default="-", help="Markdown file to update (section --title), or - to print only")
     args = ap.parse_args()
@@ -73,6 +81,16 @@ def main() -> None:
         k = counts.get(name, 0) if name in rows else 0
         n = f" ({k} seed{'s' if k > 1 else ''})" if k else ""
         lines.append(f"| {name}{n} | " + " | ".join(cell(cells.get(c, []), c) for c in columns) + " |")
+    for spec in args.paired:
+        a, sep, b = spec.partition(":")
+        if not sep or a not in rows or b not in rows:
+            ap.error(f"--paired {spec!r}: expected A:B with A and B labels of the methods given")
+        if counts[a] != counts[b]:
+            ap.error(f"--paired {spec!r}: {a!r} has {counts[a]} runs and {b!r} {counts[b]}; pairs need one per seed")
+        diffs = {c: [x - y for x, y in zip(rows[a][c], rows[b][c])]
+                 for c in columns if len(rows[a].get(c, [])) == len(rows[b].get(c, [])) == counts[a]}
+        lines.append(f"| {a} − {b} (paired, {counts[a]} seeds) | "
+                     + " | ".join(cell(diffs.get(c, []), c, signed=True) for c in columns) + " |")
     lines += ["", "Each cell: mean ± std over the runs (pretraining seeds) of each run's mean over its probe "
               "splits; baseline rows pool every run that has them."]
     publish(lines, args.out, args.title)

@@ -1,0 +1,54 @@
+"""tools/seed_table.py: mean ± std over seeds and the paired difference of a method and its control."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "seed_table.py"
+
+
+def _run_dir(root: Path, name: str, rfs: float, err: float) -> str:
+    d = root / name
+    d.mkdir()
+    (d / "probe_results.csv").write_text(
+        "method,rfs/acc,rfs/acc_std,rfs/acc_values,positioning/error,positioning/error_std,positioning/error_values\n"
+        f"JEPA,{rfs},0.5,{rfs},{err},0.1,{err}\n"
+        "strongest random,70.0,0.1,70.0,8.0,0.1,8.0\n")
+    return str(d)
+
+
+def _table(*args: str) -> str:
+    out = subprocess.run([sys.executable, str(TOOL), *args, "--out", "-"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_paired_row_is_the_mean_and_std_of_per_seed_differences(tmp_path):
+    a = ",".join([_run_dir(tmp_path, "a0", 76.0, 7.0), _run_dir(tmp_path, "a1", 80.0, 7.5)])
+    b = ",".join([_run_dir(tmp_path, "b0", 75.0, 7.4), _run_dir(tmp_path, "b1", 76.0, 7.7)])
+    text = _table(f"JEPA={a}", f"control={b}", "--paired", "JEPA:control", "--baseline", "strongest random")
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in text.splitlines() if line.startswith("| ") and "---" not in line}
+    assert rows["JEPA (2 seeds)"] == ["78.0 ± 2.0", "7.25 ± 0.25"]
+    # differences +1.0 and +4.0 on rfs, -0.4 and -0.2 m on positioning
+    assert rows["JEPA − control (paired, 2 seeds)"] == ["+2.5 ± 1.5", "-0.30 ± 0.10"]
+    assert rows["strongest random"] == ["70.0 ± 0.0", "8.00 ± 0.00"]
+
+
+def test_paired_needs_one_run_per_seed_on_both_sides(tmp_path):
+    a = ",".join([_run_dir(tmp_path, "a0", 76.0, 7.0), _run_dir(tmp_path, "a1", 80.0, 7.5)])
+    b = _run_dir(tmp_path, "b0", 75.0, 7.4)
+    out = subprocess.run([sys.executable, str(TOOL), f"JEPA={a}", f"control={b}", "--paired", "JEPA:control",
+                          "--out", "-"], capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "'JEPA' has 2 runs and 'control' 1" in out.stderr
+
+
+@pytest.mark.parametrize("spec", ["JEPA", "JEPA:nope"])
+def test_paired_names_unknown_labels(tmp_path, spec):
+    a = _run_dir(tmp_path, "a0", 76.0, 7.0)
+    out = subprocess.run([sys.executable, str(TOOL), f"JEPA={a}", "--paired", spec, "--out", "-"],
+                         capture_output=True, text=True)
+    assert out.returncode != 0 and "expected A:B" in out.stderr
