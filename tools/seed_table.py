@@ -14,7 +14,7 @@ the spread between initialisations that the two rows' own stds carry (e.g. JEPA 
         "multimodal JEPA=runs/multimodal_jepa/seed0,runs/multimodal_jepa/seed1,runs/multimodal_jepa/seed2" \\
         "IQ-only JEPA=runs/iq_jepa/seed0,runs/iq_jepa/seed1,runs/iq_jepa/seed2" \\
         --baseline "strongest random" --out docs/results.md
-    python tools/seed_table.py "JEPA=runs/cpu_proof/s0,runs/cpu_proof/s1" \
+    python tools/seed_table.py "JEPA=runs/cpu_proof/s0,runs/cpu_proof/s1" \\
         "regulariser alone=runs/cpu_proof/ctrl_s0,runs/cpu_proof/ctrl_s1" --paired "JEPA:regulariser alone"
 """
 
@@ -87,7 +87,7 @@ def main() -> None:
             ap.error(f"--paired {spec!r}: expected A:B with A and B labels of the methods given")
         if counts[a] != counts[b]:
             ap.error(f"--paired {spec!r}: {a!r} has {counts[a]} runs and {b!r} {counts[b]}; pairs need one per seed")
-        diffs = {c: [x - y for x, y in zip(rows[a][c], rows[b][c])]
+        diffs = {c: [x - y for x, y in zip(rows[a][c], rows[b][c], strict=True)]
                  for c in columns if len(rows[a].get(c, [])) == len(rows[b].get(c, [])) == counts[a]}
         lines.append(f"| {a} − {b} (paired, {counts[a]} seeds) | "
                      + " | ".join(cell(diffs.get(c, []), c, signed=True) for c in columns) + " |")

@@ -19,8 +19,12 @@ def _run_dir(root: Path, name: str, rfs: float, err: float) -> str:
     return str(d)
 
 
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(TOOL), *args, "--out", "-"], capture_output=True, text=True)
+
+
 def _table(*args: str) -> str:
-    out = subprocess.run([sys.executable, str(TOOL), *args, "--out", "-"], capture_output=True, text=True)
+    out = _run(*args)
     assert out.returncode == 0, out.stderr
     return out.stdout
 
@@ -40,8 +44,7 @@ def test_paired_row_is_the_mean_and_std_of_per_seed_differences(tmp_path):
 def test_paired_needs_one_run_per_seed_on_both_sides(tmp_path):
     a = ",".join([_run_dir(tmp_path, "a0", 76.0, 7.0), _run_dir(tmp_path, "a1", 80.0, 7.5)])
     b = _run_dir(tmp_path, "b0", 75.0, 7.4)
-    out = subprocess.run([sys.executable, str(TOOL), f"JEPA={a}", f"control={b}", "--paired", "JEPA:control",
-                          "--out", "-"], capture_output=True, text=True)
+    out = _run(f"JEPA={a}", f"control={b}", "--paired", "JEPA:control")
     assert out.returncode != 0
     assert "'JEPA' has 2 runs and 'control' 1" in out.stderr
 
@@ -49,6 +52,5 @@ def test_paired_needs_one_run_per_seed_on_both_sides(tmp_path):
 @pytest.mark.parametrize("spec", ["JEPA", "JEPA:nope"])
 def test_paired_names_unknown_labels(tmp_path, spec):
     a = _run_dir(tmp_path, "a0", 76.0, 7.0)
-    out = subprocess.run([sys.executable, str(TOOL), f"JEPA={a}", "--paired", spec, "--out", "-"],
-                         capture_output=True, text=True)
+    out = _run(f"JEPA={a}", "--paired", spec)
     assert out.returncode != 0 and "expected A:B" in out.stderr
