@@ -3,12 +3,15 @@
 Each ``LABEL=DIR[,DIR...]`` names one method and its runs (one per pretraining seed). A run contributes the
 mean over its probe splits of its first row (the pretrained encoder); the table gives, per task, the mean ±
 std of those over the runs. ``--baseline ROW`` adds a row read from every run given (e.g. ``strongest
-random``, which is re-drawn with each run's seed), pooled over all of them. Columns are the union of the
+random``: random-init encoders drawn with the probe callback's ``random_init_seed``, 0 unless set, so the
+same encoders in every run of one encoder config), pooled over all of them. Columns are the union of the
 runs' tasks (a single-modality run leaves the other modality's cells empty). ``--paired A:B`` adds the row
 "A − B": the per-seed differences of two methods whose runs are listed in the same seed order, mean ± std. A
 method and its control started from the same seed share their initial weights, so the paired difference drops
 the spread between initialisations that the two rows' own stds carry (e.g. JEPA against its
-``predict_grad: false`` control).
+``predict_grad: false`` control). ``--gain ROW`` adds, per method, the row "LABEL − ROW": each run's
+difference to that run's own ``ROW`` (e.g. ``strongest random``), mean ± std — the comparison to make when
+the methods' encoders differ (another token size, another width) and each has its own random baseline.
 
     python tools/seed_table.py --title "Multimodal (quickstart size)" \\
         "multimodal JEPA=runs/multimodal_jepa/seed0,runs/multimodal_jepa/seed1,runs/multimodal_jepa/seed2" \\
@@ -16,6 +19,8 @@ the spread between initialisations that the two rows' own stds carry (e.g. JEPA 
         --baseline "strongest random" --out docs/results.md
     python tools/seed_table.py "JEPA=runs/cpu_proof/s0,runs/cpu_proof/s1" \\
         "regulariser alone=runs/cpu_proof/ctrl_s0,runs/cpu_proof/ctrl_s1" --paired "JEPA:regulariser alone"
+    python tools/seed_table.py "segments of 32=runs/iq_jepa/seg32_s0,runs/iq_jepa/seg32_s1" \\
+        "segments of 64=runs/iq_jepa/seg64_s0,runs/iq_jepa/seg64_s1" --gain "strongest random"
 """
 
 from __future__ import annotations
@@ -51,6 +56,8 @@ def main() -> None:
     ap.add_argument("--baseline", action="append", default=[], help="a row pooled from every run (repeatable)")
     ap.add_argument("--paired", action="append", default=[], metavar="A:B",
                     help="add the row A − B of per-seed differences (same seed order; repeatable)")
+    ap.add_argument("--gain", action="append", default=[], metavar="ROW",
+                    help="add, per method, its runs' differences to their own ROW (repeatable)")
     ap.add_argument("--title", default="Seeds")
     ap.add_argument("--out", default="-", help="Markdown file to update (section --title), or - to print only")
     args = ap.parse_args()
@@ -58,6 +65,7 @@ def main() -> None:
     baselines: dict[str, dict[str, list[float]]] = {}
     columns: list[str] = []
     counts: dict[str, int] = {}
+    gains: dict[tuple[str, str], dict[str, list[float]]] = {}  # (LABEL, ROW) -> per-run differences by column
     for spec in args.methods:
         label, _, dirs = spec.partition("=")
         if not dirs:
@@ -73,6 +81,13 @@ def main() -> None:
                     target.setdefault(name, {}).setdefault(key, []).append(mean)
                     if key not in columns:
                         columns.append(key)
+            for g in args.gain:
+                if g not in results:
+                    ap.error(f"--gain {g!r}: {d}/probe_results.csv has no row {g!r} (rows: {list(results)})")
+                own = next(iter(results.values()))
+                for key, (mean, _std) in results[g].items():
+                    if key in own:
+                        gains.setdefault((label, g), {}).setdefault(key, []).append(own[key][0] - mean)
     lines = [
         "| encoder | " + " | ".join(header(c) for c in columns) + " |",
         "|---|" + "---:|" * len(columns),
@@ -81,6 +96,10 @@ def main() -> None:
         k = counts.get(name, 0) if name in rows else 0
         n = f" ({k} seed{'s' if k > 1 else ''})" if k else ""
         lines.append(f"| {name}{n} | " + " | ".join(cell(cells.get(c, []), c) for c in columns) + " |")
+    for (label, g), cells in gains.items():
+        k = counts[label]
+        lines.append(f"| {label} − {g} ({k} seed{'s' if k > 1 else ''}) | "
+                     + " | ".join(cell(cells.get(c, []), c, signed=True) for c in columns) + " |")
     for spec in args.paired:
         a, sep, b = spec.partition(":")
         if not sep or a not in rows or b not in rows:
