@@ -50,6 +50,10 @@ def cell(values: list[float], key: str, signed: bool = False) -> str:
     return f"{a.mean():{'+' if signed else ''}.{d}f} ± {a.std():.{d}f}"
 
 
+def seeds(k: int) -> str:
+    return f"{k} seed{'s' if k > 1 else ''}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("methods", nargs="+", help="LABEL=DIR[,DIR...]: a method's runs, one per pretraining seed")
@@ -94,11 +98,10 @@ def main() -> None:
     ]
     for name, cells in {**rows, **baselines}.items():
         k = counts.get(name, 0) if name in rows else 0
-        n = f" ({k} seed{'s' if k > 1 else ''})" if k else ""
+        n = f" ({seeds(k)})" if k else ""
         lines.append(f"| {name}{n} | " + " | ".join(cell(cells.get(c, []), c) for c in columns) + " |")
     for (label, g), cells in gains.items():
-        k = counts[label]
-        lines.append(f"| {label} − {g} ({k} seed{'s' if k > 1 else ''}) | "
+        lines.append(f"| {label} − {g} ({seeds(counts[label])}) | "
                      + " | ".join(cell(cells.get(c, []), c, signed=True) for c in columns) + " |")
     for spec in args.paired:
         a, sep, b = spec.partition(":")
@@ -108,7 +111,7 @@ def main() -> None:
             ap.error(f"--paired {spec!r}: {a!r} has {counts[a]} runs and {b!r} {counts[b]}; pairs need one per seed")
         diffs = {c: [x - y for x, y in zip(rows[a][c], rows[b][c], strict=True)]
                  for c in columns if len(rows[a].get(c, [])) == len(rows[b].get(c, [])) == counts[a]}
-        lines.append(f"| {a} − {b} (paired, {counts[a]} seeds) | "
+        lines.append(f"| {a} − {b} (paired, {seeds(counts[a])}) | "
                      + " | ".join(cell(diffs.get(c, []), c, signed=True) for c in columns) + " |")
     lines += ["", "Each cell: mean ± std over the runs (pretraining seeds) of each run's mean over its probe "
               "splits; baseline rows pool every run that has them."]
