@@ -54,6 +54,10 @@ def seeds(k: int) -> str:
     return f"{k} seed{'s' if k > 1 else ''}"
 
 
+def table_row(name: str, cells: dict[str, list[float]], columns: list[str], signed: bool = False) -> str:
+    return f"| {name} | " + " | ".join(cell(cells.get(c, []), c, signed) for c in columns) + " |"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("methods", nargs="+", help="LABEL=DIR[,DIR...]: a method's runs, one per pretraining seed")
@@ -77,8 +81,9 @@ def main() -> None:
         counts[label] = 0
         for d in dirs.split(","):
             results = read_results_csv(Path(d) / "probe_results.csv")
+            own = next(iter(results.values()))  # the first row: the pretrained encoder
             counts[label] += 1
-            for name, cells in [(label, next(iter(results.values())))] + [
+            for name, cells in [(label, own)] + [
                     (b, results[b]) for b in args.baseline if b in results]:
                 target = rows if name == label else baselines
                 for key, (mean, _std) in cells.items():
@@ -88,7 +93,6 @@ def main() -> None:
             for g in args.gain:
                 if g not in results:
                     ap.error(f"--gain {g!r}: {d}/probe_results.csv has no row {g!r} (rows: {list(results)})")
-                own = next(iter(results.values()))
                 for key, (mean, _std) in results[g].items():
                     if key in own:
                         gains.setdefault((label, g), {}).setdefault(key, []).append(own[key][0] - mean)
@@ -98,11 +102,9 @@ def main() -> None:
     ]
     for name, cells in {**rows, **baselines}.items():
         k = counts.get(name, 0) if name in rows else 0
-        n = f" ({seeds(k)})" if k else ""
-        lines.append(f"| {name}{n} | " + " | ".join(cell(cells.get(c, []), c) for c in columns) + " |")
+        lines.append(table_row(f"{name} ({seeds(k)})" if k else name, cells, columns))
     for (label, g), cells in gains.items():
-        lines.append(f"| {label} − {g} ({seeds(counts[label])}) | "
-                     + " | ".join(cell(cells.get(c, []), c, signed=True) for c in columns) + " |")
+        lines.append(table_row(f"{label} − {g} ({seeds(counts[label])})", cells, columns, signed=True))
     for spec in args.paired:
         a, sep, b = spec.partition(":")
         if not sep or a not in rows or b not in rows:
@@ -111,8 +113,7 @@ def main() -> None:
             ap.error(f"--paired {spec!r}: {a!r} has {counts[a]} runs and {b!r} {counts[b]}; pairs need one per seed")
         diffs = {c: [x - y for x, y in zip(rows[a][c], rows[b][c], strict=True)]
                  for c in columns if len(rows[a].get(c, [])) == len(rows[b].get(c, [])) == counts[a]}
-        lines.append(f"| {a} − {b} (paired, {seeds(counts[a])}) | "
-                     + " | ".join(cell(diffs.get(c, []), c, signed=True) for c in columns) + " |")
+        lines.append(table_row(f"{a} − {b} (paired, {seeds(counts[a])})", diffs, columns, signed=True))
     lines += ["", "Each cell: mean ± std over the runs (pretraining seeds) of each run's mean over its probe "
               "splits; baseline rows pool every run that has them."]
     publish(lines, args.out, args.title)

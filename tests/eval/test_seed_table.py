@@ -9,14 +9,19 @@ import pytest
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "seed_table.py"
 
 
-def _run_dir(root: Path, name: str, rfs: float, err: float) -> str:
+def _write_run(root: Path, name: str, csv: str) -> str:
     d = root / name
     d.mkdir()
-    (d / "probe_results.csv").write_text(
-        "method,rfs/acc,rfs/acc_std,rfs/acc_values,positioning/error,positioning/error_std,positioning/error_values\n"
-        f"JEPA,{rfs},0.5,{rfs},{err},0.1,{err}\n"
-        "strongest random,70.0,0.1,70.0,8.0,0.1,8.0\n")
+    (d / "probe_results.csv").write_text(csv)
     return str(d)
+
+
+def _run_dir(root: Path, name: str, rfs: float, err: float) -> str:
+    return _write_run(root, name,
+                      "method,rfs/acc,rfs/acc_std,rfs/acc_values,positioning/error,positioning/error_std,"
+                      "positioning/error_values\n"
+                      f"JEPA,{rfs},0.5,{rfs},{err},0.1,{err}\n"
+                      "strongest random,70.0,0.1,70.0,8.0,0.1,8.0\n")
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -61,12 +66,10 @@ def test_paired_names_unknown_labels(tmp_path, spec):
 
 
 def _run_dir_with_baseline(root: Path, name: str, rfs: float, base: float) -> str:
-    d = root / name
-    d.mkdir()
-    (d / "probe_results.csv").write_text(
-        "method,rfs/acc,rfs/acc_std,rfs/acc_values\n"
-        f"JEPA,{rfs},0.5,{rfs}\nrandom-init,{base - 1},0.1,{base - 1}\nstrongest random,{base},0.1,{base}\n")
-    return str(d)
+    return _write_run(root, name,
+                      "method,rfs/acc,rfs/acc_std,rfs/acc_values\n"
+                      f"JEPA,{rfs},0.5,{rfs}\nrandom-init,{base - 1},0.1,{base - 1}\n"
+                      f"strongest random,{base},0.1,{base}\n")
 
 
 def test_gain_row_is_each_run_against_its_own_baseline(tmp_path):
