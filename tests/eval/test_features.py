@@ -35,6 +35,25 @@ def test_extract_features_order_dtype_mode():
     np.testing.assert_allclose(one_ch[7], ref[0].numpy(), atol=1e-5)
 
 
+def test_features_are_fp32_by_default_even_where_bf16_is_native(monkeypatch):
+    # probe numbers must not depend on the machine: bf16 rounding weakens random-init features more than
+    # trained ones, so the default extraction stays fp32 on a CPU that has native bf16, too
+    import wfm.eval.features as features
+
+    torch.manual_seed(0)
+    enc = ViTEncoder(**CFG)
+    dm = ToyDownstream(num_samples=12, batch_size=6)
+    calls = []
+    real = features.autocast_context
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    monkeypatch.setattr(features, "autocast_context", lambda d, bf16: calls.append(bf16) or real(d, bf16))
+    default, _ = extract_features(enc, dm.probe_dataloader())
+    assert calls and not any(calls)
+    with torch.no_grad():
+        ref = torch.cat([enc.eval().features(b["x"], b["channels"]) for b in dm.probe_dataloader()])
+    np.testing.assert_array_equal(default, ref.numpy())
+
+
 def test_toy_split_contract():
     dm = ToyDownstream(num_samples=50)
     tr, te = dm.split_indices(0)

@@ -28,7 +28,8 @@ class CollapseMonitor(Callback):
         std_threshold: collapse when the mean per-dimension std across samples falls below this.
         patience: consecutive collapsed epochs before warning / stopping.
         stop_on_collapse: set ``trainer.should_stop`` once collapse has lasted ``patience`` epochs.
-        bf16: bf16 autocast for the feature pass.
+        bf16: bf16 autocast for the feature pass where native (default off: fp32 features, the same numbers on every
+            machine; :func:`wfm.eval.features.extract_features` says why).
     """
 
     def __init__(
@@ -38,7 +39,7 @@ class CollapseMonitor(Callback):
         std_threshold: float = 1e-3,
         patience: int = 1,
         stop_on_collapse: bool = False,
-        bf16: bool = True,
+        bf16: bool = False,
     ) -> None:
         super().__init__()
         if num_batches < 1 or patience < 1:

@@ -40,7 +40,8 @@ class ProbeCallback(Callback):
         every_n_epochs: probe after every n-th training epoch.
         max_samples: probe on a fixed random subset of at most this many samples per task (None: all).
         seed: seed of the split and of the subset.
-        bf16: bf16 autocast for feature extraction.
+        bf16: bf16 autocast for feature extraction where native (default off: fp32 features, the same numbers on every
+            machine; :func:`wfm.eval.features.extract_features` says why).
         final_seeds: if given, at the end of ``fit`` run the full protocol (every sample, one split per seed,
             mean ± std) on the trained backbone and on random-init encoders of the same config (the report of
             :mod:`wfm.eval.report`), print the table and write ``probe_results.{md,csv}`` into the run's log
@@ -58,7 +59,7 @@ class ProbeCallback(Callback):
         every_n_epochs: int = 1,
         max_samples: int | None = 2000,
         seed: int = 0,
-        bf16: bool = True,
+        bf16: bool = False,
         final_seeds: list[int] | None = None,
         plots: bool = True,
         random_init_seed: int = 0,

@@ -93,7 +93,8 @@ class LinearProbeEvaluator(LightningModule):
             (rows ``random-init`` = the backbone's own init, ``random-init (<scheme>)``, ``strongest random``).
         output_dir: where to write ``probe_results.{md,csv}``; default next to the checkpoint, else the
             trainer's log dir.
-        bf16: bf16 autocast for feature extraction.
+        bf16: bf16 autocast for feature extraction where native (default off: fp32 features, the same numbers on every
+            machine; :func:`wfm.eval.features.extract_features` says why).
         max_train: optional cap on probe training samples per seed.
         name: row label of the backbone in the table (default: the checkpoint file's stem).
         random_init_seed: torch seed of the random-init encoders, so the floor rows are reproducible.
@@ -114,7 +115,7 @@ class LinearProbeEvaluator(LightningModule):
         seeds: list[int] | None = None,
         compare_random_init: bool = True,
         output_dir: str | None = None,
-        bf16: bool = True,
+        bf16: bool = False,
         max_train: int | None = None,
         name: str | None = None,
         random_init_seed: int = 0,

@@ -31,7 +31,7 @@ def autocast_context(device: torch.device, bf16: bool) -> contextlib.AbstractCon
 
 
 def encode_batch(
-    encoder: nn.Module, batch: Mapping[str, Any], bf16: bool = True, max_channels: int | None = None
+    encoder: nn.Module, batch: Mapping[str, Any], bf16: bool = False, max_channels: int | None = None
 ) -> torch.Tensor:
     """Pooled float32 (B, D) features of one batch dict (``x``, ``channels``) on the encoder's device.
 
@@ -77,7 +77,7 @@ def extract_features(
     encoder: nn.Module,
     loader: Iterable[Mapping[str, Any]],
     device: str | torch.device | None = None,
-    bf16: bool = True,
+    bf16: bool = False,
     max_channels: int | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Pooled features of every sample of ``loader`` and its labels, in loader order.
@@ -86,7 +86,12 @@ def extract_features(
         encoder: module with ``features(x, channels) -> (B, D)`` (a :class:`~wfm.models.encoder.ViTEncoder`).
         loader: yields batch dicts (``x``, ``channels``, label keys) as made by ``pad_collate``.
         device: where to run; None keeps the encoder where it is. The encoder is moved back afterwards.
-        bf16: bf16 autocast where available (CPU included); features are returned as float32 anyway.
+        bf16: bf16 autocast where the device runs it natively (CPU included); features are returned as
+            float32 anyway. Off by default: probe numbers must not depend on the machine, and bf16 rounding
+            weakens random-init encoders' features far more than trained ones (on a CPU with native bf16,
+            2026-12-05: the quickstart's random-init row probed rfs 70.1 / positioning 8.39 m / beam 71.2 in
+            bf16 against 70.8 / 8.19 / 72.2 in fp32, its JEPA encoder within 0.15 of its fp32 values), which
+            would inflate every gap over random features (docs/results.md, "Probe features in fp32").
         max_channels: keep only the first ``k`` channels of each sample.
 
     Returns:

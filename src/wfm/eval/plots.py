@@ -148,7 +148,7 @@ def channel_robustness(
     split_fn: SplitFn,
     channel_counts: Iterable[int],
     seeds: Sequence[int] = (0, 1, 2),
-    bf16: bool = True,
+    bf16: bool = False,
 ) -> dict[int, ProbeResult]:
     """Probe score when the encoder sees only the first ``k`` channels of every sample."""
     out = {}
