@@ -110,6 +110,31 @@ def test_lr_scales_refuse_a_prefix_that_matches_nothing() -> None:
         _method("jepa", lr_scales={"encoder.iq": 0.0})
 
 
+@pytest.mark.parametrize("kind", ["jepa", "mae"])
+def test_modality_weight_sets_each_modalitys_share_of_the_step(kind: str, cpu_trainer, tmp_path: Path) -> None:
+    L.seed_everything(0)
+    model = _method(kind, modality_weight={"iq": 0.0})
+    before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+    trainer = cpu_trainer(max_steps=3, accumulate_grad_batches=2, limit_val_batches=0)
+    trainer.fit(model, _data(tmp_path))
+    after = model.encoder.state_dict()
+    # IQ batches still run (their loss is logged, unweighted) but add nothing to the step: the IQ
+    # tokenizer's undecayed bias and the IQ row of the modality affine never move, the image path does
+    assert torch.isfinite(trainer.logged_metrics["train/loss_step"])
+    assert torch.equal(before["iq.proj.bias"], after["iq.proj.bias"])
+    assert torch.equal(before["modality_shift"][1], after["modality_shift"][1])
+    assert not torch.equal(before["modality_shift"][0], after["modality_shift"][0])
+    assert not torch.equal(before["patch_embed.bias"], after["patch_embed.bias"])
+    assert model.modality_weight == {"image": 1.0, "iq": 0.0}
+
+
+def test_modality_weight_refuses_unknown_modalities_and_negative_factors() -> None:
+    with pytest.raises(ValueError, match=r"modality_weight: 'audio' is not a modality of the encoder"):
+        _method("jepa", modality_weight={"audio": 1.0})
+    with pytest.raises(ValueError, match=r"modality_weight factors must be >= 0, got iq: -1"):
+        _method("mae", modality_weight={"iq": -1.0})
+
+
 def _fit(make_trainer, tmp: Path, data_root: Path, stop: int | None = None, ckpt: str | None = None):
     L.seed_everything(0)
     model = _method("jepa")

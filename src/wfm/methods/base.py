@@ -74,6 +74,11 @@ class WFMMethod(L.LightningModule):
             3.0}``: the IQ tokenizer of a multimodal run learns at 3x the scheduled lr, as the IQ-only recipe's
             whole encoder does). Every trainable parameter whose name starts with ``prefix.`` gets the factor
             (the longest matching prefix wins); a prefix that matches nothing is refused.
+        modality_weight: factors on the training loss of each modality's batches, ``{modality: factor}``
+            (modalities left out keep 1). In round-robin multimodal runs the gradients of one batch per
+            modality are summed into each optimizer step, so these set each modality's share of the shared
+            blocks' update (e.g. ``{iq: 0.5}``); parameters only one modality reaches (its tokenizer) see a
+            scaled gradient, which AdamW's normalisation largely undoes. Validation losses are not weighted.
     """
 
     def __init__(
@@ -91,6 +96,7 @@ class WFMMethod(L.LightningModule):
         encoder_config: dict[str, Any] | None = None,
         compile: bool = False,
         lr_scales: dict[str, float] | None = None,
+        modality_weight: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
         self.lr_scales = {str(k): float(v) for k, v in (lr_scales or {}).items()}
@@ -103,6 +109,14 @@ class WFMMethod(L.LightningModule):
         if encoder is None:  # a checkpoint's record of the encoder (resume, load_from_checkpoint), else the default
             encoder = ViTEncoder(**encoder_config) if encoder_config is not None else ViTEncoder()
         self.encoder = encoder
+        self.modality_weight = {m: 1.0 for m in encoder.modalities}
+        for mod, factor in (modality_weight or {}).items():
+            if mod not in self.modality_weight:
+                raise ValueError(f"modality_weight: {mod!r} is not a modality of the encoder "
+                                 f"{encoder.modalities}")
+            if not float(factor) >= 0:
+                raise ValueError(f"modality_weight factors must be >= 0, got {mod}: {factor}")
+            self.modality_weight[mod] = float(factor)
         encoder_config = dict(encoder.config)  # recorded (hparams are read from the locals here)
         # objects stay out of hparams: checkpoints must load with torch.load(weights_only=True)
         self.save_hyperparameters(ignore=["encoder", "masking", "backbone"])
@@ -179,6 +193,9 @@ class WFMMethod(L.LightningModule):
         out = self.shared_step(batch, self.step_rng(batch_idx, "train"), "train")
         loss = out["loss"]
         self._watch_finite(loss.detach())
+        factor = self.modality_weight[self.encoder.modality_of(batch["x"])]
+        if factor != 1.0:  # the logged loss stays unweighted (comparable across runs and with validation)
+            loss = loss * factor
         logging = self._is_logging_step()
         if logging:
             self.check_finite()  # the one host sync of the steady state, at logging steps only
