@@ -52,6 +52,17 @@ def adamw(groups: list[dict[str, Any]], lr: float, betas: tuple[float, float]) -
     return torch.optim.AdamW(groups, lr=lr, betas=betas, fused=fused)
 
 
+def per_modality(name: str, value: Any, modalities: tuple[str, ...], default: Any) -> dict[str, Any]:
+    """One setting per modality from a single value (every modality) or a ``{modality: value}`` mapping
+    (modalities it leaves out get ``default``); a key the encoder does not take is an error."""
+    if not isinstance(value, dict):
+        return dict.fromkeys(modalities, value)
+    unknown = sorted(set(value) - set(modalities))
+    if unknown:
+        raise ValueError(f"{name}: unknown modalities {unknown}; this encoder takes {list(modalities)}")
+    return {m: value.get(m, default) for m in modalities}
+
+
 class WFMMethod(L.LightningModule):
     """Base LightningModule.
 
@@ -109,14 +120,11 @@ class WFMMethod(L.LightningModule):
         if encoder is None:  # a checkpoint's record of the encoder (resume, load_from_checkpoint), else the default
             encoder = ViTEncoder(**encoder_config) if encoder_config is not None else ViTEncoder()
         self.encoder = encoder
-        self.modality_weight = {m: 1.0 for m in encoder.modalities}
-        for mod, factor in (modality_weight or {}).items():
-            if mod not in self.modality_weight:
-                raise ValueError(f"modality_weight: {mod!r} is not a modality of the encoder "
-                                 f"{encoder.modalities}")
-            if not float(factor) >= 0:
-                raise ValueError(f"modality_weight factors must be >= 0, got {mod}: {factor}")
-            self.modality_weight[mod] = float(factor)
+        factors = per_modality("modality_weight", dict(modality_weight or {}), encoder.modalities, 1.0)
+        self.modality_weight = {mod: float(f) for mod, f in factors.items()}
+        negative = {mod: f for mod, f in self.modality_weight.items() if not f >= 0}
+        if negative:
+            raise ValueError(f"modality_weight factors must be >= 0, got {negative}")
         encoder_config = dict(encoder.config)  # recorded (hparams are read from the locals here)
         # objects stay out of hparams: checkpoints must load with torch.load(weights_only=True)
         self.save_hyperparameters(ignore=["encoder", "masking", "backbone"])

@@ -18,6 +18,7 @@ from torch import nn
 
 from wfm.channel_sampling import check_holdout, pad_channel_slots
 from wfm.masking import MaskGenerator, mask_to_indices
+from wfm.methods.base import per_modality
 from wfm.methods.mae import pixel_targets
 from wfm.methods.momentum import MomentumMethod
 from wfm.methods.regularizers import REGULARIZERS, regularizer_loss
@@ -257,17 +258,6 @@ class JEPA(MomentumMethod):
         per_token = (self.pixel_head[modality](pred).float() - pix).pow(2).mean(-1)
         w = pred_valid.float()
         return (per_token * w).sum() / w.sum().clamp_min(1.0)
-
-
-def per_modality(name: str, value: Any, modalities: tuple[str, ...], default: Any) -> dict[str, Any]:
-    """One setting per modality from a single value (every modality) or a ``{modality: value}`` mapping
-    (modalities it leaves out get ``default``); a key the encoder does not take is an error."""
-    if not isinstance(value, dict):
-        return dict.fromkeys(modalities, value)
-    unknown = sorted(set(value) - set(modalities))
-    if unknown:
-        raise ValueError(f"{name}: unknown modalities {unknown}; this encoder takes {list(modalities)}")
-    return {m: value.get(m, default) for m in modalities}
 
 
 def gather_positions(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
