@@ -31,7 +31,7 @@ def run(mode: str, devices: int = 2, batch_size: int = 4, steps: int = 4, n: int
     """One fit; returns this rank's record."""
     L.seed_everything(0, workers=True)
     if mode == "shared":
-        model = tiny_jepa(masking=StepMasking(strategy="region", num_targets=2, min_context=4),
+        model = tiny_jepa(masking=StepMasking(num_targets=2, min_context=4),
                           channel_sampling="none")
         # one process reads the order of the DistributedSampler's epoch 0 (seed 0), so both see the same batches
         dm = IndexedDataModule(n=n, batch_size=batch_size, max_channels=1, perm_seed=0 if devices == 1 else None)

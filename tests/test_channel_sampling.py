@@ -1,11 +1,11 @@
-"""wfm.channel_sampling: uniform channel counts on 1..C, distinct real channels in input order, batch mode."""
+"""wfm.views.channels: uniform channel counts on 1..C, distinct real channels in input order, batch mode."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from wfm.channel_sampling import sample_channels
+from wfm.views.channels import sample_channels
 
 
 def test_channel_sampling_is_uniform_on_1_to_c() -> None:
@@ -46,7 +46,7 @@ def test_host_counts_give_the_same_draw_and_the_datamodules_keep_them_off_the_de
 
 
 def test_holdout_hides_1_to_k_minus_1_channels_and_keeps_the_groups_in_slot_order() -> None:
-    from wfm.channel_sampling import draw_holdout
+    from wfm.views.channels import draw_holdout
 
     counts = np.array([1, 2, 3, 4] * 250)
     order, n_in = draw_holdout(counts, 4, np.random.default_rng(0), prob=1.0)

@@ -63,10 +63,10 @@ def test_export_roundtrip_and_cli(tmp_path):
 
 
 def test_export_context_encoder_of_a_jepa_checkpoint(tmp_path):
-    from wfm.masking import MaskGenerator
+    from wfm.views import RegionMask
     from wfm.methods.jepa import JEPA
 
-    model = JEPA(encoder=_encoder(0), masking=MaskGenerator("region", num_targets=2), predictor_dim=16,
+    model = JEPA(encoder=_encoder(0), masking=RegionMask(num_targets=2), predictor_dim=16,
                  predictor_depth=1, predictor_heads=2)
     with torch.no_grad():  # make the two encoders differ, as after training
         for p in model.encoder.parameters():

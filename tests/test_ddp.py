@@ -19,9 +19,9 @@ import torch
 from ddp_worker import run
 from tiny import IndexedDataModule
 
-from wfm.channel_sampling import sample_channels
+from wfm.views.channels import sample_channels
 from wfm.data.collate import pad_collate
-from wfm.masking import MaskGenerator
+from wfm.views import RegionMask
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 B, STEPS = 4, 4
@@ -83,7 +83,7 @@ def test_masks_and_channel_draws_differ_across_ranks_and_are_reproducible(ddp_ru
         assert not np.allclose(r0["rng_draws"][s], r1["rng_draws"][s])
     assert any(not torch.equal(a, b) for a, b in zip(r0["masks"], r1["masks"], strict=True))
     dm = IndexedDataModule(n=64, batch_size=B)  # same samples as the worker's
-    masking = MaskGenerator("region", num_targets=2, min_context=4)  # tiny_jepa's
+    masking = RegionMask(num_targets=2, min_context=4)  # tiny_jepa's
     for r in ddp_run:
         for s, (idx, mask) in enumerate(zip(r["indices"], r["masks"], strict=True)):
             rng = np.random.default_rng([0, 0, s, 0, r["rank"]])

@@ -6,13 +6,22 @@ import numpy as np
 import pytest
 import torch
 
-from wfm.masking import MaskGenerator, mask_to_indices
+from wfm.views import FrequencyMask, MaskGeometry, MixedMask, RandomMask, RegionMask, TimeMask, mask_to_indices
 
 GRID = (7, 7)
+GEOMETRIES = {"region": RegionMask, "frequency": FrequencyMask, "time": TimeMask, "random": RandomMask,
+              "mixed": MixedMask}
+
+
+def geometry(strategy: str, num_targets: int = 4, **kw) -> MaskGeometry:
+    """A geometry by its name, as a config names it by class_path (random masking has one target)."""
+    if strategy not in GEOMETRIES:
+        raise ValueError(f"masking strategy must be one of {tuple(GEOMETRIES)}, got {strategy!r}")
+    return GEOMETRIES[strategy](**kw) if strategy == "random" else GEOMETRIES[strategy](num_targets, **kw)
 
 
 def draw(strategy: str, m: int = 4, b: int = 64, seed: int = 0, grid=GRID, **kw):
-    gen = MaskGenerator(strategy, num_targets=m, **kw)
+    gen = geometry(strategy, num_targets=m, **kw)
     gen.check(grid)
     return gen(b, grid, np.random.default_rng(seed))
 
@@ -67,7 +76,7 @@ def test_every_grid_position_can_be_masked() -> None:
 
 
 def test_sampling_terminates_on_tiny_grids_and_is_reproducible() -> None:
-    gen = MaskGenerator("region", num_targets=6, target_scale=(0.9, 1.0), min_context=3)
+    gen = RegionMask(num_targets=6, target_scale=(0.9, 1.0), min_context=3)
     gen.check((2, 2))
     a = gen(32, (2, 2), np.random.default_rng(1))
     b = gen(32, (2, 2), np.random.default_rng(1))
@@ -92,7 +101,7 @@ def test_mixed_draws_one_geometry_per_batch() -> None:
 )
 def test_impossible_parameters_fail_clearly(kwargs: dict, grid, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        MaskGenerator(**kwargs).check(grid)
+        geometry(**kwargs).check(grid)
 
 
 def test_mask_to_indices_round_trip() -> None:

@@ -133,7 +133,7 @@ def test_nan_loss_stops_with_step_and_last_checkpoint_stays_loadable(cpu_trainer
     [
         (["--model.init_args.encoder.init_args.patch_size", "7"], "patch_size=7 must divide img_size"),
         (["--model.init_args.encoder.init_args.pool", "max"], "pool must be 'mean' or 'cls'"),
-        (["--model.init_args.masking.init_args.strategy", "frequency",
+        (["--model.init_args.masking", "wfm.views.FrequencyMask",
           "--model.init_args.masking.init_args.num_targets", "9"], "9 bands of 1 don't fit"),
     ],
     ids=["patch-size", "pooling", "masking"],

@@ -86,8 +86,8 @@ def _config(tmp_path: Path) -> Path:
         "model": {"class_path": "wfm.methods.jepa.JEPA", "init_args": {
             "encoder": {"class_path": "wfm.models.ViTEncoder",
                         "init_args": {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 4}},
-            "masking": {"class_path": "wfm.masking.MaskGenerator",
-                        "init_args": {"strategy": "region", "num_targets": 2, "min_context": 4}},
+            "masking": {"class_path": "wfm.views.RegionMask",
+                        "init_args": {"num_targets": 2, "min_context": 4}},
             "predictor_dim": 16, "predictor_depth": 1, "predictor_heads": 2}},
         "data": {"class_path": "tiny.IndexedDataModule", "init_args": {"n": 48, "batch_size": 4, "shuffle": True}},
     }

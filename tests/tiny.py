@@ -17,13 +17,13 @@ from torch.utils.data import DataLoader
 from wfm.data.collate import pad_collate
 from wfm.data.datamodules.pretrain import EpochShuffleSampler
 from wfm.data.datamodules.resumable import ResumableDataLoader  # noqa: F401 (re-exported for tests)
-from wfm.masking import MaskGenerator, Masks
+from wfm.views import MaskGeometry, Masks, RegionMask
 from wfm.methods.jepa import JEPA
 
 
 def tiny_jepa(**kw: Any) -> JEPA:
     enc = tiny_encoder(depth=1)  # img_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=4
-    args: dict[str, Any] = dict(encoder=enc, masking=MaskGenerator("region", num_targets=2, min_context=4),
+    args: dict[str, Any] = dict(encoder=enc, masking=RegionMask(num_targets=2, min_context=4),
                                 predictor_dim=16, predictor_depth=1, predictor_heads=2, warmup_fraction=0.25)
     args.update(kw)
     return JEPA(**args)
@@ -81,7 +81,7 @@ class IndexedDataModule(L.LightningDataModule):
         return dl
 
 
-class StepMasking(MaskGenerator):
+class StepMasking(RegionMask):
     """Region masks drawn from ``(seed, call number)`` only and shared by every sample of the batch.
 
     The draw ignores the rank, the batch size and the method's generator, so a 2-rank run with batch B and a
@@ -103,7 +103,7 @@ class StepMasking(MaskGenerator):
 class _RecordingMasking:
     """Delegates to a mask generator and keeps every context mask it returns."""
 
-    def __init__(self, inner: MaskGenerator, out: list[torch.Tensor]) -> None:
+    def __init__(self, inner: MaskGeometry, out: list[torch.Tensor]) -> None:
         self.inner, self.out = inner, out
 
     def __getattr__(self, name: str) -> Any:

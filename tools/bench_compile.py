@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchdoc import publish  # noqa: E402
 
-from wfm.masking import MaskGenerator  # noqa: E402
+from wfm.views import RegionMask  # noqa: E402
 from wfm.methods import JEPA, MAE  # noqa: E402
 from wfm.models import ViTEncoder  # noqa: E402
 
@@ -34,7 +34,7 @@ def make(method: str, args: argparse.Namespace, compile: bool) -> torch.nn.Modul
     enc = ViTEncoder(img_size=args.size, patch_size=args.patch, embed_dim=args.dim, depth=args.depth,
                      num_heads=args.heads, channel_embed="fixed")
     if method == "jepa":
-        model = JEPA(encoder=enc, masking=MaskGenerator("region", num_targets=4), compile=compile and not args.static)
+        model = JEPA(encoder=enc, masking=RegionMask(num_targets=4), compile=compile and not args.static)
     else:
         model = MAE(encoder=enc, compile=compile and not args.static)
     model.configure_model()

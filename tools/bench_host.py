@@ -21,9 +21,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchdoc import publish  # noqa: E402
 
-from wfm.channel_sampling import draw_channel_subset, sample_channels  # noqa: E402
+from wfm.views.channels import draw_channel_subset, sample_channels  # noqa: E402
 from wfm.data.collate import pad_collate  # noqa: E402
-from wfm.masking import MaskGenerator, mask_to_indices  # noqa: E402
+from wfm.views import MaskGeometry, MixedMask, mask_to_indices  # noqa: E402
 
 
 def median_ms(fn, repeats: int) -> float:
@@ -58,10 +58,11 @@ def main() -> None:
     sample_ms = median_ms(lambda: draw_channel_subset(counts, 5, rng(), "sample"), args.repeats)
     gather_ms = median_ms(lambda: sample_channels(x, channels, rng(), "sample"), args.repeats)
     rows = []
-    for strategy in ("region", "frequency", "time", "random", "mixed"):
-        gen = MaskGenerator(strategy, num_targets=6)
+    mixed = MixedMask(num_targets=6)
+    for gen in (*mixed.parts(), mixed):
+        strategy = gen.name
 
-        def masks(gen: MaskGenerator = gen) -> None:
+        def masks(gen: MaskGeometry = gen) -> None:
             m = gen(b, grid, rng())
             mask_to_indices(m.context)
             mask_to_indices(m.targets)

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_step import device_name, sync  # noqa: E402
 from benchdoc import publish  # noqa: E402
 
-from wfm.masking import MaskGenerator  # noqa: E402
+from wfm.views import RegionMask  # noqa: E402
 from wfm.methods.jepa import JEPA  # noqa: E402
 from wfm.models import ViTEncoder  # noqa: E402
 
@@ -48,7 +48,7 @@ def optimizers(model: JEPA, fused: bool) -> torch.optim.Optimizer:
 
 def bench(enc_kw: dict, jepa_kw: dict, steps: int, device: str) -> dict:
     torch.manual_seed(0)
-    models = {f: JEPA(encoder=ViTEncoder(**enc_kw), masking=MaskGenerator("region", num_targets=4),
+    models = {f: JEPA(encoder=ViTEncoder(**enc_kw), masking=RegionMask(num_targets=4),
                       **jepa_kw).to(device) for f in (False, True)}
     opts = {f: optimizers(m, f) for f, m in models.items()}
     for opt in opts.values():

@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_step import autocast, bench, device_name, matmul_peak, time_steps  # noqa: E402
 from benchdoc import publish  # noqa: E402
 
-from wfm.masking import MaskGenerator, Masks  # noqa: E402
+from wfm.views import Masks, RegionMask  # noqa: E402
 
 IMG, PATCH, DIM, DEPTH, HEADS = 112, 16, 256, 8, 8
 HEAD_DIM, HEAD_DEPTH, HEAD_HEADS = 128, 4, 4  # predictor (JEPA) / decoder (MAE)
@@ -255,7 +255,7 @@ def reference_row(name: str, make, root: Path, batch: int, steps: int, bf16: boo
 
 def wfm_tokens(batch: int, draws: int = 20) -> tuple[float, float]:
     """Mean context and total target positions of wfm's region masks (the I-JEPA geometry) on the 7 x 7 grid."""
-    gen = MaskGenerator("region", num_targets=4)
+    gen = RegionMask(num_targets=4)
     rng = np.random.default_rng(0)
     ctx, tgt = [], []
     for _ in range(draws):

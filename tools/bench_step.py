@@ -27,7 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchdoc import publish  # noqa: E402
 
-from wfm.masking import MaskGenerator  # noqa: E402
+from wfm.views import RegionMask  # noqa: E402
 from wfm.methods.jepa import JEPA  # noqa: E402
 from wfm.models import ViTEncoder  # noqa: E402
 
@@ -85,7 +85,7 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 10, device: str =
 def make_method(name: str, img_size: int = 112, compile: bool = False, iq_length: int = 0) -> torch.nn.Module:
     enc = ViTEncoder(img_size=img_size, patch_size=16, embed_dim=256, depth=8, num_heads=8, iq_length=iq_length)
     if name == "jepa":
-        model = JEPA(encoder=enc, masking=MaskGenerator("region", num_targets=4), channel_sampling="none",
+        model = JEPA(encoder=enc, masking=RegionMask(num_targets=4), channel_sampling="none",
                      compile=compile)
     else:
         from wfm.methods.mae import MAE

@@ -28,7 +28,7 @@ from wfm.data.datamodules import DownstreamDataModule, PretrainDataModule
 from wfm.eval.features import extract_features
 from wfm.eval.probe import linear_probe
 from wfm.eval.report import random_encoders
-from wfm.masking import MaskGenerator
+from wfm.views import RegionMask
 from wfm.methods import JEPA, MAE
 from wfm.models import ViTEncoder
 
@@ -47,11 +47,11 @@ def build(cfg: dict) -> tuple[L.LightningModule, PretrainDataModule, int, dict]:
     data_kw = {**DATA, **cfg.pop("data", {})}
     epochs = cfg.pop("epochs", 6)
     method = cfg.pop("method", "jepa")
-    mask_kw = cfg.pop("masking", dict(strategy="region", num_targets=4))
+    masking = cfg.pop("masking", RegionMask(num_targets=4))
     L.seed_everything(cfg.pop("seed_everything", 0))
     enc = ViTEncoder(**enc_kw)
     if method == "jepa":
-        model = JEPA(encoder=enc, masking=MaskGenerator(**mask_kw), **{**JEPA_ARGS, **cfg})
+        model = JEPA(encoder=enc, masking=masking, **{**JEPA_ARGS, **cfg})
     else:
         model = MAE(encoder=enc, **{**MAE_ARGS, **cfg})
     return model, PretrainDataModule(**data_kw), epochs, enc_kw

@@ -22,8 +22,9 @@ from pathlib import Path
 import yaml
 
 from wfm.eval.tables import atomic_write_text, read_results_csv
+from wfm.views import class_path
 
-STRATEGY_KEY = "model.init_args.masking.init_args.strategy"
+STRATEGY_KEY = "model.init_args.masking"  # takes a geometry's class_path (wfm.views.class_path)
 TARGETS_KEY = "model.init_args.masking.init_args.num_targets"
 BACKBONE_KEY = "model.init_args.backbone"
 OUTPUT_KEY = "model.init_args.output_dir"
@@ -53,13 +54,16 @@ def fit_command(
     strategy_key: str,
     targets_key: str,
     extra: Sequence[str],
+    values: Mapping[str, str] | None = None,
 ) -> list[str]:
+    """The ``wfm fit`` command of one grid point; ``values`` maps a strategy name to what ``strategy_key`` is
+    set to (``main`` passes each geometry's class_path), else the name itself."""
     cmd = [
         wfm,
         "fit",
         "--config",
         config,
-        f"--{strategy_key}={key[0]}",
+        f"--{strategy_key}={(values or {}).get(key[0], key[0])}",
         f"--trainer.default_root_dir={run_dir}",
     ]
     if key[1] is not None:
@@ -198,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.strategy_key,
                 args.targets_key,
                 shlex.split(args.fit_args),
+                values={key[0]: class_path(key[0])} if args.strategy_key == STRATEGY_KEY else None,
             )
             if args.dry_run:
                 print(shlex.join(fit))

@@ -13,17 +13,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar, RichModelSummary, RichProgressBar
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from wfm.allocator import keep_freed_memory
 from wfm.callbacks.text_progress import TextProgress
 from wfm.checkpoint_io import AtomicCheckpointIO
+from wfm.lightning_adapter import AdaptedCLI
 
 
-class WFMCLI(LightningCLI):
+class WFMCLI(AdaptedCLI):
     """LightningCLI with a checkpoint callback that is always there (``--ckpt_path last`` needs ``last.ckpt``)
     and checkpoints saved atomically (:class:`~wfm.checkpoint_io.AtomicCheckpointIO`)."""
 
@@ -34,7 +34,7 @@ class WFMCLI(LightningCLI):
             {"checkpoint.save_last": True, "checkpoint.save_top_k": 0, "checkpoint.enable_version_counter": False}
         )
 
-    def _parse_ckpt_path(self) -> None:
+    def check_checkpoint(self) -> None:
         # LightningCLI restores the model from the checkpoint's hyperparameters: a checkpoint of another method
         # would silently replace the configured one; refuse it, naming the file
         sub = self.config.get("subcommand")
@@ -51,15 +51,14 @@ class WFMCLI(LightningCLI):
                 raise ConfigError(f"{ckpt_path}: written by a {_short(written)} run, cannot resume a "
                                   f"{_short(configured)} run from it (to start from its encoder instead, fine-tune: "
                                   "--model.init_args.backbone)")
-        super()._parse_ckpt_path()
 
-    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
+    def extra_callbacks(self, trainer_config: dict[str, Any]) -> list[Callback]:
         # the default progress display unless the config brings its own or turns it off: the Rich bar on a
         # terminal, plain lines when stdout is a log file (nohup, Slurm), where the Rich bar shows nothing
-        given = [c for c in (config.get("callbacks") or []) if isinstance(c, ProgressBar)]
-        if config.get("enable_progress_bar") is not False and not given:
-            callbacks = [*callbacks, RichProgressBar() if sys.stdout.isatty() else TextProgress()]
-        return super()._instantiate_trainer(config, callbacks)
+        given = [c for c in (trainer_config.get("callbacks") or []) if isinstance(c, ProgressBar)]
+        if trainer_config.get("enable_progress_bar") is not False and not given:
+            return [RichProgressBar() if sys.stdout.isatty() else TextProgress()]
+        return []
 
     def instantiate_classes(self) -> None:
         # a bad value (patch size, pooling, a missing or corrupt file...) is a usage error: one line, exit code 2

@@ -7,14 +7,14 @@ import pytest
 import torch
 from helpers import RandomDataModule, tiny_encoder
 
-from wfm.channel_sampling import draw_holdout
-from wfm.masking import MaskGenerator
+from wfm.views.channels import draw_holdout
+from wfm.views import FrequencyMask, RegionMask
 from wfm.methods.jepa import JEPA
 
 
 def tiny_jepa(**kw) -> JEPA:
     enc = tiny_encoder()
-    args = dict(encoder=enc, masking=MaskGenerator("region", num_targets=2, min_context=4),
+    args = dict(encoder=enc, masking=RegionMask(num_targets=2, min_context=4),
                 predictor_dim=16, predictor_depth=1, predictor_heads=2)
     args.update(kw)
     return JEPA(**args)
@@ -128,7 +128,7 @@ def test_checkpoint_carries_target_encoder_as_backbone(cpu_trainer, tmp_path) ->
 
 def test_bad_method_configuration_fails_before_data() -> None:
     with pytest.raises(ValueError, match="don't fit"):
-        tiny_jepa(masking=MaskGenerator("frequency", num_targets=5))  # 4x4 grid: 5 bands can't fit
+        tiny_jepa(masking=FrequencyMask(num_targets=5))  # 4x4 grid: 5 bands can't fit
     with pytest.raises(ValueError, match="loss must be one of"):
         tiny_jepa(loss="l1")
 

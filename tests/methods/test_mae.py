@@ -137,7 +137,7 @@ def test_bad_configuration_fails_early() -> None:
 def test_channel_holdout_reconstructs_hidden_channels_everywhere_from_the_others() -> None:
     """A held-out channel never reaches the encoder (its pixels do not change the reconstruction) and all its
     patches count in the loss, visible positions included."""
-    from wfm.channel_sampling import draw_holdout
+    from wfm.views.channels import draw_holdout
 
     torch.manual_seed(0)
     model = tiny_mae(channel_holdout=1.0, channel_sampling="none")

@@ -14,7 +14,7 @@ from tiny import StopAt
 
 from wfm.data.datamodules import PretrainDataModule
 from wfm.data.datamodules.sampler import ChannelGroupedBatchSampler
-from wfm.masking import MaskGenerator
+from wfm.views import RegionMask
 from wfm.methods import JEPA, MAE
 from wfm.models import ViTEncoder
 
@@ -28,7 +28,7 @@ def _encoder() -> ViTEncoder:
 
 def _method(kind: str, **kw) -> L.LightningModule:
     if kind == "jepa":
-        return JEPA(encoder=_encoder(), masking=MaskGenerator("region", num_targets=2, min_context=4),
+        return JEPA(encoder=_encoder(), masking=RegionMask(num_targets=2, min_context=4),
                     predictor_dim=16, predictor_depth=1, predictor_heads=2, warmup_fraction=0.25,
                     momentum_start=0.9, momentum_end=0.99, **kw)
     return MAE(encoder=_encoder(), decoder_dim=16, decoder_depth=1, decoder_heads=2, warmup_fraction=0.25, **kw)
@@ -184,7 +184,7 @@ def test_masks_are_drawn_on_the_grid_of_the_batch_modality() -> None:
 
 
 def test_regulariser_only_on_the_chosen_modality() -> None:
-    model = JEPA(encoder=_encoder(), masking=MaskGenerator("region", num_targets=2, min_context=4),
+    model = JEPA(encoder=_encoder(), masking=RegionMask(num_targets=2, min_context=4),
                  predictor_dim=16, predictor_depth=1, predictor_heads=2, regularizer="vicreg", reg_weight=1.0,
                  reg_modalities=["iq"])
     rng = np.random.default_rng(0)
@@ -199,7 +199,7 @@ def test_regulariser_only_on_the_chosen_modality() -> None:
 def test_each_modality_gets_its_own_regulariser(monkeypatch) -> None:  # noqa: ANN001
     import wfm.methods.jepa as jepa_module
 
-    model = JEPA(encoder=_encoder(), masking=MaskGenerator("region", num_targets=2, min_context=4),
+    model = JEPA(encoder=_encoder(), masking=RegionMask(num_targets=2, min_context=4),
                  predictor_dim=16, predictor_depth=1, predictor_heads=2,
                  regularizer={"image": "sigreg", "iq": "vicreg"}, reg_weight={"image": 0.05, "iq": 10.0},
                  reg_level={"image": "token"})

@@ -65,14 +65,14 @@ def test_channel_variance_monitor() -> None:
 
 def test_token_level_regulariser_sees_every_valid_context_token_and_no_padding(monkeypatch) -> None:  # noqa: ANN001
     import wfm.methods.jepa as jepa_module
-    from wfm.masking import MaskGenerator
+    from wfm.views import RegionMask
     from wfm.methods.jepa import JEPA
     from wfm.models import ViTEncoder
 
     def model(level: str) -> JEPA:
         torch.manual_seed(0)
         enc = ViTEncoder(img_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2, channel_embed="fixed")
-        return JEPA(encoder=enc, masking=MaskGenerator("region", num_targets=2, min_context=4), predictor_dim=16,
+        return JEPA(encoder=enc, masking=RegionMask(num_targets=2, min_context=4), predictor_dim=16,
                     predictor_depth=1, predictor_heads=2, regularizer="sigreg", reg_weight=0.1, reg_level=level,
                     channel_sampling="none")
 

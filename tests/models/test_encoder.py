@@ -168,7 +168,7 @@ def test_channel_identity_survives_channel_sampling() -> None:
     """A channel keeps its code wherever sampling puts it: tokens depend on which channel, not which slot."""
     import numpy as np
 
-    from wfm.channel_sampling import sample_channels
+    from wfm.views.channels import sample_channels
 
     torch.manual_seed(0)
     enc = tiny(channel_embed="fixed", max_channels=4)

@@ -16,10 +16,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from wfm.channel_sampling import MODES, Views, holdout_views
 from wfm.checkpoint import BACKBONE_KEY, backbone_entry, upgrade_state_dict
+from wfm.choices import check_choice
+from wfm.lightning_adapter import should_update_logs
 from wfm.methods import schedules
 from wfm.models.encoder import ViTEncoder
+from wfm.views.channels import ChannelSampling, Views, holdout_views
 
 _STAGE_ID = {"train": 0, "val": 1, "test": 2, "predict": 3}
 
@@ -102,7 +104,7 @@ class WFMMethod(L.LightningModule):
         weight_decay_start: float = 0.04,
         weight_decay_end: float = 0.4,
         betas: Sequence[float] = (0.9, 0.999),
-        channel_sampling: str = "sample",
+        channel_sampling: ChannelSampling = "sample",
         seed: int = 0,
         encoder_config: dict[str, Any] | None = None,
         compile: bool = False,
@@ -113,8 +115,7 @@ class WFMMethod(L.LightningModule):
         self.lr_scales = {str(k): float(v) for k, v in (lr_scales or {}).items()}
         if any(v <= 0 for v in self.lr_scales.values()):
             raise ValueError(f"lr_scales factors must be > 0, got {self.lr_scales}")
-        if channel_sampling not in MODES:
-            raise ValueError(f"channel_sampling must be one of {MODES}, got {channel_sampling!r}")
+        check_choice("channel_sampling", channel_sampling, ChannelSampling)
         if not 0 <= warmup_fraction < 1:
             raise ValueError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}")
         if encoder is None:  # a checkpoint's record of the encoder (resume, load_from_checkpoint), else the default
@@ -184,14 +185,14 @@ class WFMMethod(L.LightningModule):
     def maybe_sample_channels(
         self, batch: dict[str, torch.Tensor], rng: np.random.Generator, stage: str
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(x, channels, channel_ids)``: a channel subset in training (:mod:`wfm.channel_sampling`), else all."""
+        """``(x, channels, channel_ids)``: a channel subset in training (:mod:`wfm.views.channels`), else all."""
         views = self.sample_views(batch, rng, stage, holdout=0.0)
         return views.x, views.channels, views.channel_ids
 
     def sample_views(self, batch: dict[str, torch.Tensor], rng: np.random.Generator, stage: str,
                      holdout: float) -> Views:
         """A channel subset and, with ``holdout`` > 0, channels hidden from the context, in training
-        (:func:`~wfm.channel_sampling.holdout_views`); all channels, all visible, otherwise."""
+        (:func:`~wfm.views.channels.holdout_views`); all channels, all visible, otherwise."""
         train = stage == "train"
         return holdout_views(batch["x"], batch["channels"], rng, self.channel_sampling if train else "none",
                              holdout if train else 0.0, counts=batch.get("channels_host"))
@@ -201,7 +202,7 @@ class WFMMethod(L.LightningModule):
         out = self.shared_step(batch, self.step_rng(batch_idx, "train"), "train")
         loss = out["loss"]
         self._watch_finite(loss.detach())
-        factor = self.modality_weight[self.encoder.modality_of(batch["x"])]
+        factor = self.modality_weight[self.encoder.family(batch.get("modality"))]
         if factor != 1.0:  # the logged loss stays unweighted (comparable across runs and with validation)
             loss = loss * factor
         logging = self._is_logging_step()
@@ -245,13 +246,7 @@ class WFMMethod(L.LightningModule):
             )
 
     def _is_logging_step(self) -> bool:
-        trainer = self._trainer
-        if trainer is None:
-            return True
-        connector = getattr(trainer, "_logger_connector", None)
-        if connector is not None and hasattr(connector, "should_update_logs"):
-            return bool(connector.should_update_logs)
-        return (self.global_step + 1) % max(int(trainer.log_every_n_steps), 1) == 0
+        return True if self._trainer is None else should_update_logs(self._trainer)
 
     def _rank_mean(self, value: torch.Tensor) -> torch.Tensor:
         if self._trainer is None or self.trainer.world_size <= 1:
@@ -272,9 +267,9 @@ class WFMMethod(L.LightningModule):
 
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
         """Pooled backbone features plus the batch's labels (``wfm predict`` writes them to HDF5)."""
-        feats = self.backbone.features(batch["x"], batch["channels"])
+        feats = self.backbone.features(batch["x"], batch["channels"], modality=batch.get("modality"))
         out = {"features": feats.float()}
-        out.update({k: v for k, v in batch.items() if k not in ("x", "channels")})
+        out.update({k: v for k, v in batch.items() if k not in ("x", "channels", "modality")})
         return out
 
     @property

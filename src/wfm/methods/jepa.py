@@ -9,24 +9,27 @@ encoder, updated once per optimizer step, and is the foundation model that gets 
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wfm.channel_sampling import check_holdout, pad_channel_slots
-from wfm.masking import MaskGenerator, mask_to_indices
+from wfm.choices import check_choice
 from wfm.methods.base import per_modality
 from wfm.methods.mae import pixel_targets
 from wfm.methods.momentum import MomentumMethod
-from wfm.methods.regularizers import REGULARIZERS, regularizer_loss
+from wfm.methods.regularizers import Regularizer, regularizer_loss
 from wfm.models.encoder import ViTEncoder, init_vit_weights
 from wfm.models.predictor import Predictor
+from wfm.models.tokenizers import TOKENIZERS
+from wfm.models.tokenizers.iq import IQ
+from wfm.views import MaskGeometry, RegionMask, TimeMask, mask_to_indices
+from wfm.views.channels import check_holdout, pad_channel_slots
 
-LOSSES = ("mse", "smooth_l1")
-REG_LEVELS = ("pooled", "token")
+RegLevel = Literal["pooled", "token"]
+Loss = Literal["mse", "smooth_l1"]
 
 
 class JEPA(MomentumMethod):
@@ -34,8 +37,8 @@ class JEPA(MomentumMethod):
 
     Args:
         encoder: context encoder (the target encoder starts as an exact copy).
-        masking: mask generator (default: region masking, 4 targets).
-        iq_masking: mask generator of IQ batches, for an encoder that also takes IQ (default: 1-D block masking,
+        masking: mask geometry (:mod:`wfm.views`; default: region masking, 4 targets).
+        iq_masking: mask geometry of IQ batches, for an encoder that also takes IQ (default: 1-D block masking,
             ``time`` spans of 1/8 of the segments, 4 targets, the same spans on every sampled antenna).
         predictor_dim, predictor_depth, predictor_heads: narrow predictor ViT (paper: 128-d, 4 heads, 4 blocks).
         loss: ``mse`` (paper eq. 5) or ``smooth_l1`` (I-JEPA reference code).
@@ -79,19 +82,19 @@ class JEPA(MomentumMethod):
     def __init__(
         self,
         encoder: ViTEncoder | None = None,
-        masking: MaskGenerator | None = None,
-        iq_masking: MaskGenerator | None = None,
+        masking: MaskGeometry | None = None,
+        iq_masking: MaskGeometry | None = None,
         predictor_dim: int = 128,
         predictor_depth: int = 4,
         predictor_heads: int = 4,
-        loss: str = "mse",
+        loss: Loss = "mse",
         max_channels: int = 64,
-        predictor_channel_embed: str = "fixed",
+        predictor_channel_embed: Literal["fixed", "learned"] = "fixed",
         target_layers: int = 1,
-        regularizer: str | dict[str, str] = "none",
+        regularizer: Regularizer | dict[str, Regularizer] = "none",
         reg_weight: float | dict[str, float] = 0.0,
         reg_modalities: list[str] | tuple[str, ...] | None = None,
-        reg_level: str | dict[str, str] = "pooled",
+        reg_level: RegLevel | dict[str, RegLevel] = "pooled",
         pixel_weight: float = 0.0,
         pixel_norm: bool = False,
         channel_holdout: float = 0.0,
@@ -103,8 +106,7 @@ class JEPA(MomentumMethod):
             raise ValueError(f"target_layers must be in [1, {len(self.encoder.blocks)}] (the encoder's depth), "
                              f"got {target_layers}")
         self.target_layers = int(target_layers)
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        check_choice("loss", loss, Loss)
         known = self.encoder.modalities
         if reg_modalities is not None and (not reg_modalities or any(m not in known for m in reg_modalities)):
             raise ValueError(f"reg_modalities must be a non-empty subset of the encoder's modalities {known}, "
@@ -117,12 +119,10 @@ class JEPA(MomentumMethod):
         self.regularizers: dict[str, tuple[str, float, str]] = {}
         for mod in known:
             name, weight, level = names[mod], float(weights[mod]), levels[mod]
-            if name not in REGULARIZERS:
-                raise ValueError(f"regularizer must be one of {REGULARIZERS}, got {name!r}")
+            check_choice("regularizer", name, Regularizer)
+            check_choice("reg_level", level, RegLevel)
             if weight < 0:
                 raise ValueError(f"reg_weight must be >= 0, got {weight}")
-            if level not in REG_LEVELS:
-                raise ValueError(f"reg_level must be one of {REG_LEVELS}, got {level!r}")
             if name != "none" and mod in chosen:
                 self.regularizers[mod] = (name, weight, level)
         if pixel_weight < 0:
@@ -130,15 +130,15 @@ class JEPA(MomentumMethod):
         self.pixel_weight, self.pixel_norm = float(pixel_weight), bool(pixel_norm)
         self.channel_holdout = check_holdout(channel_holdout)
         self.predict_grad = bool(predict_grad)
-        self.masking = masking if masking is not None else MaskGenerator()
+        self.masking = masking if masking is not None else RegionMask()
         # impossible masking parameters fail here, at start-up, before any data is read
         self.masking.check(self.encoder.grid_size)
         iq = self.encoder.iq
         self.iq_masking = None
         if iq is not None:
-            self.iq_masking = iq_masking or MaskGenerator("time", num_targets=4, band_fraction=1 / 8,
-                                                          min_context=min(10, iq.num_segments // 4))
-            self.iq_masking.check(self.encoder.grid("iq"))
+            self.iq_masking = iq_masking or TimeMask(num_targets=4, band_fraction=1 / 8,
+                                                     min_context=min(10, iq.num_segments // 4))
+            self.iq_masking.check(self.encoder.grid(IQ))
         self.loss_name = loss
         self.target_encoder = copy.deepcopy(self.encoder)
         self.target_encoder.requires_grad_(False)
@@ -149,13 +149,17 @@ class JEPA(MomentumMethod):
         )
         self.pixel_head = None
         if self.pixel_weight > 0:
-            d, sizes = self.encoder.embed_dim, {"image": self.encoder.patch_size ** 2}
+            d, sizes = self.encoder.embed_dim, {next(iter(TOKENIZERS)): self.encoder.patch_size ** 2}
             if iq is not None:
-                sizes["iq"] = 2 * iq.segment
+                sizes[IQ] = 2 * iq.segment
             self.pixel_head = nn.ModuleDict({m: nn.Linear(d, k) for m, k in sizes.items()})
             init_vit_weights(self.pixel_head, self.encoder.init)
 
     backbone_name = "target"
+
+    def masking_for(self, family: str) -> MaskGeometry:
+        """The mask geometry of a token family's batches: ``iq_masking`` for IQ, ``masking`` otherwise."""
+        return self.iq_masking if family == IQ else self.masking
 
     @property
     def backbone(self) -> ViTEncoder:
@@ -185,11 +189,10 @@ class JEPA(MomentumMethod):
         x, channels, channel_ids, held_out = views.x, views.channels, views.channel_ids, views.held_out
         enc = self.encoder
         b, c = x.shape[:2]
-        modality = enc.modality_of(x)
+        modality = enc.family(batch.get("modality"))  # the batch says what it holds; the family keys settings
         grid = enc.grid(modality)
         n, p = grid[0] * grid[1], enc.num_prefix_tokens
-        masking = self.iq_masking if modality == "iq" else self.masking
-        masks = masking(b, grid, rng)  # on the host: indices are computed there, then moved (no host sync)
+        masks = self.masking_for(modality)(b, grid, rng)  # on the host: indices are computed there, then moved (no host sync)
         m = masks.targets.shape[1]
         # held-out channels are predicted at the context positions too: one more target block
         targets = masks.targets if held_out is None else torch.cat([masks.targets, masks.context[:, None]], 1)

@@ -1,7 +1,8 @@
 """Masked autoencoder (the WavesFM baseline) on the same per-channel ViT encoder as LatentWave.
 
 Each sample hides a random 75 % of the (frequency x time) grid positions — the same positions on every
-channel, drawn as the argsort of uniform noise from the step's generator. The encoder sees only the visible
+channel, drawn as the argsort of uniform noise from the step's generator (the ``random`` geometry,
+:class:`~wfm.views.RandomMask`; any other geometry can be given instead). The encoder sees only the visible
 positions; a narrow decoder (:class:`~wfm.models.decoder.MAEDecoder`) fills the hidden ones with mask tokens
 and reconstructs the pixels of every patch. The loss is the mean squared error on hidden patches of real
 channels only, optionally against per-patch normalised pixels (``norm_pix_loss``). The encoder is what gets
@@ -16,11 +17,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from wfm.channel_sampling import check_holdout, pad_channel_slots
 from wfm.methods.base import WFMMethod
 from wfm.models.decoder import MAEDecoder
 from wfm.models.encoder import ViTEncoder
-from wfm.models.iq_tokenizer import segment_iq
+from wfm.models.tokenizers.iq import IQ, segment_iq
+from wfm.views import MaskGeometry, RandomMask, mask_to_indices
+from wfm.views.channels import check_holdout, pad_channel_slots
 
 
 def patchify(x: torch.Tensor, patch_size: int) -> torch.Tensor:
@@ -36,8 +38,8 @@ def patchify(x: torch.Tensor, patch_size: int) -> torch.Tensor:
 def pixel_targets(x: torch.Tensor, encoder: ViTEncoder, modality: str = "image", norm: bool = False) -> torch.Tensor:
     """(B, C, N, P*P) pixels of every patch of ``encoder``'s grid (per-patch normalised with ``norm``: zero
     mean, unit variance); for IQ the (B, A, S, 2*segment) segments of
-    :func:`~wfm.models.iq_tokenizer.segment_iq`. What MAE's decoder and JEPA's pixel head reconstruct."""
-    if modality == "iq":
+    :func:`~wfm.models.tokenizers.iq.segment_iq`. What MAE's decoder and JEPA's pixel head reconstruct."""
+    if modality == IQ:
         target = segment_iq(x.float(), encoder.iq.segment)
     else:
         target = patchify(x.float(), encoder.patch_size)
@@ -48,20 +50,25 @@ def pixel_targets(x: torch.Tensor, encoder: ViTEncoder, modality: str = "image",
     return target
 
 
+def visible_and_hidden(masking: MaskGeometry, batch_size: int, grid: tuple[int, int],
+                       rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """MAE's view of a geometry's draw: keep (B, K) visible grid positions in increasing order, keep_valid
+    (B, K) (False on padding where samples keep fewer), and mask (B, N) bool, True where hidden."""
+    masks = masking(batch_size, grid, rng)
+    keep, keep_valid = mask_to_indices(masks.context)
+    return keep, keep_valid, ~masks.context
+
+
 def random_masking(
     batch_size: int, num_patches: int, ratio: float, rng: np.random.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample random masking by the argsort of uniform noise.
+    """Per-sample random masking by the argsort of uniform noise (:class:`~wfm.views.RandomMask`, at least one
+    position visible and one hidden), on a grid of ``num_patches`` positions.
 
     Returns:
         keep (B, K) visible grid positions in increasing order, and mask (B, N) bool, True where hidden.
     """
-    n_keep = int(round(num_patches * (1.0 - ratio)))
-    n_keep = min(max(n_keep, 1), num_patches - 1)  # always something to see and something to reconstruct
-    noise = torch.from_numpy(rng.random((batch_size, num_patches)))
-    keep = torch.argsort(noise, dim=1)[:, :n_keep].sort(dim=1).values
-    mask = torch.ones(batch_size, num_patches, dtype=torch.bool)
-    mask.scatter_(1, keep, False)
+    keep, _, mask = visible_and_hidden(RandomMask(ratio, min_context=1), batch_size, (1, num_patches), rng)
     return keep, mask
 
 
@@ -76,6 +83,8 @@ class MAE(WFMMethod):
         iq_mask_ratio: share of IQ time segments hidden per sample (the multimodal WFM: 70 %), for an encoder
             that also takes IQ.
         norm_pix_loss: reconstruct per-patch normalised pixels (zero mean, unit variance per patch).
+        masking: the mask geometry of image batches (:mod:`wfm.views`); None (default) is random masking of
+            ``mask_ratio`` (:class:`~wfm.views.RandomMask`), MAE's.
         channel_holdout: probability (training only) that a sample with two or more (sampled) channels hides a
             random 1..k-1 of them from the encoder entirely; the decoder reconstructs them everywhere from the
             other channels (cross-channel reconstruction, SatMAE's independent masking across band groups).
@@ -97,6 +106,7 @@ class MAE(WFMMethod):
         norm_pix_loss: bool = False,
         channel_holdout: float = 0.0,
         max_channels: int = 64,
+        masking: MaskGeometry | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(encoder=encoder, **kwargs)
@@ -107,6 +117,9 @@ class MAE(WFMMethod):
         self.mask_ratio = float(mask_ratio)
         self.iq_mask_ratio = float(iq_mask_ratio)
         self.norm_pix_loss = bool(norm_pix_loss)
+        self.masking = masking if masking is not None else RandomMask(self.mask_ratio, min_context=1)
+        self.masking.check(self.encoder.grid_size)
+        self.iq_masking = RandomMask(self.iq_mask_ratio, min_context=1)
         self.channel_holdout = check_holdout(channel_holdout)
         iq = self.encoder.iq
         self.decoder = MAEDecoder(
@@ -129,12 +142,10 @@ class MAE(WFMMethod):
         x, channels, channel_ids, held_out = views.x, views.channels, views.channel_ids, views.held_out
         enc = self.encoder
         b, c = x.shape[:2]
-        modality = enc.modality_of(x)
+        modality = enc.family(batch.get("modality"))  # the batch says what it holds; the family keys settings
         grid = enc.grid(modality)
-        ratio = self.iq_mask_ratio if modality == "iq" else self.mask_ratio
-        keep, mask = random_masking(b, grid[0] * grid[1], ratio, rng)
-        keep, mask = keep.to(x.device), mask.to(x.device)
-        keep_valid = torch.ones_like(keep, dtype=torch.bool)
+        masking = self.iq_masking if modality == IQ else self.masking
+        keep, keep_valid, mask = (t.to(x.device) for t in visible_and_hidden(masking, b, grid, rng))
         channel_valid = enc.channel_valid(x, channels)
 
         # held-out channels (``channel_holdout``) sit behind the encoder's and reach the decoder as mask tokens

@@ -13,11 +13,17 @@ the penalty is a pure function of the step.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-REGULARIZERS = ("none", "vicreg", "sigreg")
+from wfm.choices import choices
+
+#: the anti-collapse penalties: none, VICReg's variance + covariance terms, LeJEPA's SIGReg
+Regularizer = Literal["none", "vicreg", "sigreg"]
+REGULARIZERS = choices(Regularizer)
 
 
 def vicreg(z: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:

@@ -21,6 +21,7 @@ from torch import nn
 
 from wfm.models.encoder import check_channel_ids, default_channel_ids, key_padding_mask
 from wfm.models.narrow_vit import NarrowViT
+from wfm.models.tokenizers.iq import IQ
 
 
 class MAEDecoder(NarrowViT):
@@ -85,7 +86,7 @@ class MAEDecoder(NarrowViT):
 
         Returns:
             (B, C, N, P*P) predicted pixels of every patch, row-major grid order; for IQ (B, A, S, 2*segment),
-            the layout of :func:`~wfm.models.iq_tokenizer.segment_iq`.
+            the layout of :func:`~wfm.models.tokenizers.iq.segment_iq`.
         """
         b, c = channel_valid.shape
         k = keep.shape[1]
@@ -122,6 +123,6 @@ class MAEDecoder(NarrowViT):
         mask = key_padding_mask(valid)
         for blk in self.blocks:
             x = blk(x, attn_mask=mask)
-        head = self.head_iq if modality == "iq" else self.head
+        head = self.head_iq if modality == IQ else self.head
         out = head(self.norm(x[:, num_prefix:]))
         return out.view(b, c, n, -1)

@@ -8,9 +8,11 @@ sample's count are padding and are hidden from attention by a key-padding mask, 
 other token's output.
 
 With ``iq_length > 0`` the same encoder also takes raw IQ streams ``(B, A, 2, T)`` (the multimodal WFM):
-:class:`~wfm.models.iq_tokenizer.IQTokenizer` makes per-antenna segment tokens laid out exactly like patch
+:class:`~wfm.models.tokenizers.iq.IQTokenizer` makes per-antenna segment tokens laid out exactly like patch
 tokens (antennas as channels, a ``1 x S`` grid of time segments), a feature-wise affine (scale, shift) per
-modality follows each tokenizer, and the blocks, pooling and export are shared.
+token family follows each tokenizer, and the blocks, pooling and export are shared. Which tokenizer embeds an
+input is told by the input's modality (the batch's ``modality``), looked up in the tokenizer registry
+(:mod:`wfm.models.tokenizers`), never guessed from its shape.
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
+from typing import Any, Literal
 
 import torch
 from timm.models.vision_transformer import Block as TimmBlock
 from torch import nn
 
-from wfm.models.iq_tokenizer import IQTokenizer
-from wfm.models.pos_embed import channel_codes, sincos_2d
+from wfm.choices import check_choice, choices
+from wfm.models.pos_embed import channel_codes
+from wfm.models.tokenizers import TOKENIZERS, family_of
 
 
 def _pair(v: int | Sequence[int]) -> tuple[int, int]:
@@ -64,30 +68,25 @@ def key_padding_mask(valid: torch.Tensor) -> torch.Tensor | None:
 #: weight initialisations: ``xavier`` (MAE's code: xavier-uniform linears and patch projection) or ``ijepa``
 #: (I-JEPA's model code: truncated normal, std 0.02, and the output projections of block ``i`` (1-based) of
 #: attention and MLP divided by ``sqrt(2 i)``)
-INIT_SCHEMES = ("xavier", "ijepa")
+Init = Literal["xavier", "ijepa"]
+INIT_SCHEMES = choices(Init)
 IJEPA_STD = 0.02
-
-#: the modalities an encoder can know, in the order of its per-modality affine rows
-MODALITIES = ("image", "iq")
 
 #: how a token says which channel it comes from: not at all, a learned embedding of the channel index, or a
 #: fixed code (:func:`~wfm.models.pos_embed.channel_codes`) at the scale of the position embedding
-CHANNEL_EMBEDS = ("none", "learned", "fixed")
+ChannelEmbed = Literal["none", "learned", "fixed"]
+CHANNEL_EMBEDS = choices(ChannelEmbed)
 
 
 def check_init(init: str) -> str:
-    if init not in INIT_SCHEMES:
-        raise ValueError(f"init must be one of {INIT_SCHEMES}, got {init!r}")
-    return init
+    return check_choice("init", init, Init)
 
 
 def check_channel_embed(mode: str | bool) -> str:
     """A ``CHANNEL_EMBEDS`` mode; the booleans of older configs mean ``learned`` (True) / ``none`` (False)."""
     if isinstance(mode, bool):
         return "learned" if mode else "none"
-    if mode not in CHANNEL_EMBEDS:
-        raise ValueError(f"channel_embed must be one of {CHANNEL_EMBEDS}, got {mode!r}")
-    return mode
+    return check_choice("channel_embed", mode, ChannelEmbed)
 
 
 def init_vit_weights(module: nn.Module, init: str = "xavier") -> None:
@@ -162,11 +161,13 @@ class ViTEncoder(nn.Module):
         max_channels: number of channel (and antenna) indices the channel embeddings know.
         init: weight initialisation (``INIT_SCHEMES``).
         iq_length: time samples per antenna of raw IQ inputs ``(B, A, 2, T)``; 0 (default) for an image-only
-            encoder. An encoder with IQ tells the modality of an input by its shape (``(2, iq_length)`` per
-            channel is IQ), or is told with ``modality=``.
+            encoder. An encoder with several tokenizers is told each input's modality (``modality=``, from the
+            batch).
         iq_segment: complex samples per IQ token (the paper: 16).
         antenna_embed: antenna identity of IQ tokens (``CHANNEL_EMBEDS``; fixed codes orthogonal to the
             image channels' codes), looked up by antenna index as channels are.
+        tokenizer_options: ``{family: options}`` for tokenizers registered in :mod:`wfm.models.tokenizers`
+            beyond the patch and IQ ones (each reads its own options in ``build``; recorded in checkpoints).
     """
 
     def __init__(
@@ -179,12 +180,13 @@ class ViTEncoder(nn.Module):
         mlp_ratio: float = 4.0,
         cls_token: bool = False,
         pool: str = "mean",
-        channel_embed: str | bool = "none",
+        channel_embed: ChannelEmbed | bool = "none",
         max_channels: int = 16,
-        init: str = "xavier",
+        init: Init = "xavier",
         iq_length: int = 0,
         iq_segment: int = 16,
-        antenna_embed: str | bool = "fixed",
+        antenna_embed: ChannelEmbed | bool = "fixed",
+        tokenizer_options: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         super().__init__()
         # kept so a checkpoint can rebuild exactly this encoder (wfm.checkpoint.load_backbone)
@@ -196,6 +198,8 @@ class ViTEncoder(nn.Module):
         if iq_length:  # only IQ encoders record the IQ keys: image-only configs stay as they were
             self.config.update(iq_length=int(iq_length), iq_segment=int(iq_segment),
                                antenna_embed=check_channel_embed(antenna_embed))
+        if tokenizer_options:  # options of registered tokenizers beyond the built-in two, by family
+            self.config["tokenizer_options"] = {str(k): dict(v) for k, v in tokenizer_options.items()}
         self.img_size = _pair(img_size)
         self.patch_size = int(patch_size)
         h, w = self.img_size
@@ -211,54 +215,72 @@ class ViTEncoder(nn.Module):
         self.pool = pool
         self.max_channels = max_channels
 
-        self.patch_embed = nn.Conv2d(1, embed_dim, kernel_size=self.patch_size, stride=self.patch_size)
-        self.register_buffer("pos_embed", sincos_2d(embed_dim, *self.grid_size), persistent=False)
+        # one tokenizer per token family this encoder's config enables, in registry order (the affine rows);
+        # the patch path is registered first and the others after the channel embedding, the module order
+        # (and so the optimizer's parameter order) checkpoints have always had
+        built = {family: cls.build(self.config, embed_dim) for family, cls in TOKENIZERS.items()}
+        self.families: tuple[str, ...] = tuple(f for f, t in built.items() if t is not None)
+        first, *others = TOKENIZERS
+        self.add_module(TOKENIZERS[first].attr, built[first])
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim)) if cls_token else None
         mode = self.config["channel_embed"]
         self.channel_embed = None if mode == "none" else ChannelEmbedding(mode, max_channels, embed_dim)
         self.init = self.config["init"]
-        self.iq: IQTokenizer | None = None
         self.antenna_embed: ChannelEmbedding | None = None
         self.modality_scale: nn.Parameter | None = None
         self.modality_shift: nn.Parameter | None = None
-        if iq_length:
-            self.iq = IQTokenizer(int(iq_length), int(iq_segment), embed_dim)
-            if (2, self.iq.length) == self.img_size:
-                raise ValueError(f"img_size {self.img_size} equals the IQ shape (2, iq_length): inputs would be "
-                                 "ambiguous")
+        for family in others:  # ``self.iq`` is None on an image-only encoder
+            self.add_module(TOKENIZERS[family].attr, built[family])
+        if "antenna_embed" in self.config:  # the IQ tokens' antenna identity, orthogonal to the channel codes
             amode = self.config["antenna_embed"]
             self.antenna_embed = None if amode == "none" else ChannelEmbedding(
                 amode, max_channels, embed_dim, code_offset=max_channels)
-            # the multimodal WFM's modality-specific feature-wise affine, one row per MODALITIES entry
-            self.modality_scale = nn.Parameter(torch.ones(len(MODALITIES), embed_dim))
-            self.modality_shift = nn.Parameter(torch.zeros(len(MODALITIES), embed_dim))
+        if len(self.families) > 1:
+            # the multimodal WFM's family-specific feature-wise affine, one row per family
+            self.modality_scale = nn.Parameter(torch.ones(len(self.families), embed_dim))
+            self.modality_shift = nn.Parameter(torch.zeros(len(self.families), embed_dim))
         self.blocks = nn.ModuleList(Block(embed_dim, num_heads, mlp_ratio) for _ in range(depth))
         self.norm = _LayerNorm(embed_dim)
         self.reset_parameters()
 
     @property
     def modalities(self) -> tuple[str, ...]:
-        """The input modalities this encoder takes (recorded in checkpoints through ``config``)."""
-        return MODALITIES if self.iq is not None else ("image",)
+        """The token families this encoder takes (``image``, ``iq``, ...): what per-family settings are keyed
+        by (recorded in checkpoints through ``config``)."""
+        return self.families
 
-    def modality_of(self, x: torch.Tensor) -> str:
-        """``"iq"`` for ``(B, A, 2, iq_length)`` inputs of an IQ encoder, else ``"image"``."""
-        if self.iq is not None and x.ndim == 4 and tuple(x.shape[2:]) == (2, self.iq.length):
-            return "iq"
-        return "image"
+    @property
+    def pos_embed(self) -> torch.Tensor:
+        """(N, D) fixed 2-D positions of the patch grid."""
+        return self.patch_embed.pos_embed
 
-    def grid(self, modality: str = "image") -> tuple[int, int]:
-        """Token grid of one channel: the patch grid, or ``(1, S)`` time segments for IQ."""
-        if modality == "iq":
-            if self.iq is None:
-                raise ValueError("this encoder has no IQ tokenizer (iq_length=0)")
-            return (1, self.iq.num_segments)
-        return self.grid_size
+    def family(self, modality: str | None = None) -> str:
+        """The token family of an input of data ``modality`` (``spectrogram``, ``csi``, ``iq``, or a family's
+        own name); None is allowed only for an encoder of one family."""
+        if modality is None:
+            if len(self.families) > 1:
+                raise ValueError(f"this encoder takes several token families {list(self.families)}: say which "
+                                 "one an input is (modality=, the batch's 'modality')")
+            return self.families[0]
+        family = family_of(modality)
+        if family not in self.families:
+            raise ValueError(f"this encoder has no {family.upper()} tokenizer for modality {modality!r} (it takes "
+                             f"{list(self.families)}; build it with that tokenizer's options, e.g. iq_length > 0 "
+                             "for raw IQ)")
+        return family
 
-    def _affine(self, tok: torch.Tensor, modality: str) -> torch.Tensor:
+    def tokenizer(self, modality: str | None = None) -> nn.Module:
+        """The tokenizer that embeds inputs of ``modality`` (see :meth:`family`)."""
+        return getattr(self, TOKENIZERS[self.family(modality)].attr)
+
+    def grid(self, modality: str | None = None) -> tuple[int, int]:
+        """Token grid of one channel of a ``modality`` input: the patch grid, or ``(1, S)`` time segments for IQ."""
+        return tuple(self.tokenizer(modality).grid)
+
+    def _affine(self, tok: torch.Tensor, family: str) -> torch.Tensor:
         if self.modality_scale is None:
             return tok
-        i = MODALITIES.index(modality)
+        i = self.families.index(family)
         return tok * self.modality_scale[i].to(tok.dtype) + self.modality_shift[i].to(tok.dtype)
 
     def reset_parameters(self) -> None:
@@ -299,15 +321,14 @@ class ViTEncoder(nn.Module):
         """
         if x.ndim != 4:
             raise ValueError(f"encoder input must be (B, C, H, W) or IQ (B, A, 2, T), got shape {tuple(x.shape)}")
-        modality = modality or self.modality_of(x)
-        if modality == "iq":
-            tok = self._iq_tokens(x)
-            table, what, who = self.antenna_embed, "antennas but the antenna embedding", "encoder (antennas)"
-        elif modality == "image":
-            tok = self._image_tokens(x)
-            table, what, who = self.channel_embed, "channels but channel_embed", "encoder"
-        else:
-            raise ValueError(f"modality must be one of {self.modalities}, got {modality!r}")
+        family = self.family(modality)
+        tokenizer = getattr(self, TOKENIZERS[family].attr)
+        tok = tokenizer.tokens(x)
+        tok = self._affine(tok, family) + tokenizer.pos_embed.to(tok.dtype)
+        identity = tokenizer.identity
+        table = getattr(self, identity) if identity is not None else None
+        what = "channels but channel_embed" if identity == "channel_embed" else f"channels but {identity}"
+        who = "encoder" if identity == "channel_embed" else f"encoder ({identity})"
         if table is not None:  # channel (antenna) identity, looked up by the input index each slot holds
             b, c = tok.shape[:2]
             if channel_ids is None and c > self.max_channels:
@@ -316,21 +337,6 @@ class ViTEncoder(nn.Module):
             ids = check_channel_ids(ids, b, c, self.max_channels, who)
             tok = tok + table(ids).to(tok.dtype)[:, :, None, :]
         return tok
-
-    def _image_tokens(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) -> patch tokens with the image affine and positions, (B, C, N, D)."""
-        b, c, h, w = x.shape
-        if (h, w) != self.img_size:
-            raise ValueError(f"encoder expects inputs of size {self.img_size}, got ({h}, {w})")
-        tok = self.patch_embed(x.reshape(b * c, 1, h, w))  # (B*C, D, gh, gw)
-        tok = tok.flatten(2).transpose(1, 2).reshape(b, c, self.num_patches, -1)
-        return self._affine(tok, "image") + self.pos_embed.to(tok.dtype)
-
-    def _iq_tokens(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, A, 2, T) -> segment tokens with the IQ affine and time positions, (B, A, S, D)."""
-        if self.iq is None:
-            raise ValueError("this encoder has no IQ tokenizer (iq_length=0); build it with iq_length > 0")
-        return self._affine(self.iq(x), "iq") + self.iq.pos_embed.to(x.dtype)
 
     def forward(
         self,
@@ -350,7 +356,8 @@ class ViTEncoder(nn.Module):
                 every channel; None encodes all ``N`` positions.
             keep_valid: (B, K) bool, False where ``keep`` is padding (samples keeping fewer positions).
             channel_ids: (B, C) input channel index of every slot (after channel sampling); None: slot = index.
-            modality: ``"image"`` or ``"iq"``; None tells it by the input's shape (:meth:`modality_of`).
+            modality: the input's data modality (the batch's ``modality``: ``spectrogram``, ``csi``, ``iq``) or
+                token family (``image``, ``iq``); None only for an encoder of one family (:meth:`family`).
 
         Returns:
             tokens (B, T, D) with ``T = prefix + C * K`` channel-major, and valid (B, T) bool.

@@ -16,6 +16,7 @@ from torch import nn
 
 from wfm.models.encoder import Block, ChannelEmbedding, init_vit_weights
 from wfm.models.pos_embed import sincos_1d, sincos_2d
+from wfm.models.tokenizers.iq import IQ
 
 
 class NarrowViT(nn.Module):
@@ -73,7 +74,7 @@ class NarrowViT(nn.Module):
 
     def tables(self, modality: str = "image") -> tuple[torch.Tensor, ChannelEmbedding]:
         """The position table ``(N, width)`` and the channel (antenna) embedding of ``modality``."""
-        if modality == "iq":
+        if modality == IQ:
             if self.antenna_embed is None:
                 raise ValueError("this model was built for an image-only encoder; it cannot take IQ tokens")
             return self.pos_embed_iq, self.antenna_embed

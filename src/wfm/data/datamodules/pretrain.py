@@ -14,10 +14,10 @@ from wfm.data.collate import pad_collate, with_host_counts
 from wfm.data.datamodules.resumable import ResumableDataLoader
 from wfm.data.datamodules.sampler import ChannelGroupedBatchSampler
 from wfm.data.datasets.builtin import build_builtin, is_builtin
-from wfm.data.datasets.h5 import H5Dataset
 from wfm.data.datasets.open import dataset_modality, open_dataset
 from wfm.data.datasets.resident import ResidentDataset, resident_collate
 from wfm.data.split import train_test_split
+from wfm.lightning_adapter import uses_distributed_sampler
 
 #: every input representation of the built-in downstream tasks: spectrograms, CSI magnitude, CSI real/imag
 DEFAULT_PRETRAIN = ("spectrogram", "csi", "csi2", "csi_ri", "csi2_ri")
@@ -170,8 +170,7 @@ class PretrainDataModule(LightningDataModule):
         trainer = getattr(self, "trainer", None)
         if trainer is None or trainer.world_size <= 1:
             return
-        connector = getattr(trainer, "_accelerator_connector", None)
-        if getattr(connector, "use_distributed_sampler", False):
+        if uses_distributed_sampler(trainer):
             raise ValueError(
                 "PretrainDataModule(group_by_channels=True) shards batches across ranks itself; "
                 "set trainer.use_distributed_sampler: false (or group_by_channels: false)"
@@ -218,21 +217,8 @@ class PretrainDataModule(LightningDataModule):
         return self._loader(self.val_set, self.val_channels, self.val_kinds, train=False)
 
 
-def channel_counts(ds: Dataset) -> list[int]:
-    """Channel count of every sample of ``ds`` read from dataset metadata (no sample is loaded)."""
-    if isinstance(ds, H5Dataset):
-        return [ds.num_channels] * len(ds)
-    if isinstance(ds, Subset):
-        inner = channel_counts(ds.dataset)
-        return [inner[i] for i in ds.indices]
-    if isinstance(ds, ConcatDataset):
-        return [c for part in ds.datasets for c in channel_counts(part)]
-    raise ValueError(f"cannot read channel counts of {type(ds).__name__} without loading samples")
-
-
 __all__ = [
     "ChannelGroupedBatchSampler",
     "EpochShuffleSampler",
     "PretrainDataModule",
-    "channel_counts",
 ]

@@ -12,13 +12,17 @@ draw is a pure function of the step (exact resume, per-rank).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 
+from wfm.choices import choices
 from wfm.models.encoder import default_channel_ids
 
-MODES = ("sample", "batch", "none")
+#: how channels are sampled in training: ``k`` per sample, one ``k`` per batch, or all
+ChannelSampling = Literal["sample", "batch", "none"]
+MODES = choices(ChannelSampling)
 
 
 def sample_channels(

@@ -11,10 +11,15 @@ pooling and export are shared with spectrograms and CSI.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
 from wfm.models.pos_embed import sincos_1d
+
+#: the token family (and data modality) of raw IQ streams
+IQ = "iq"
 
 
 def segment_iq(x: torch.Tensor, segment: int) -> torch.Tensor:
@@ -46,6 +51,12 @@ class IQTokenizer(nn.Module):
         embed_dim: token width.
     """
 
+    family = IQ
+    #: the data modalities this tokenizer embeds
+    modalities = (IQ,)
+    #: the encoder attribute it lives under (state-dict prefix) and the channel-identity table it uses
+    attr, identity = "iq", "antenna_embed"
+
     def __init__(self, length: int, segment: int, embed_dim: int) -> None:
         super().__init__()
         if segment < 1 or length < segment or length % segment:
@@ -56,7 +67,19 @@ class IQTokenizer(nn.Module):
         self.segment = int(segment)
         self.num_segments = self.length // self.segment
         self.proj = nn.Linear(2 * self.segment, embed_dim)
+        self.grid = (1, self.num_segments)
         self.register_buffer("pos_embed", sincos_1d(embed_dim, torch.arange(self.num_segments)), persistent=False)
+
+    @classmethod
+    def build(cls, config: dict[str, Any], embed_dim: int) -> IQTokenizer | None:
+        """An IQ path for encoders built with ``iq_length > 0``, else none."""
+        if not config.get("iq_length"):
+            return None
+        return cls(int(config["iq_length"]), int(config.get("iq_segment", 16)), embed_dim)
+
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, A, 2, T) -> projected segments (B, A, S, D)."""
+        return self(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, A, 2, T)`` -> projected segments ``(B, A, S, D)``; the encoder then applies the modality's

@@ -1,0 +1,60 @@
+"""Every use of Lightning's internals in wfm, in one place. Written against Lightning 2.6 (2.6.6).
+
+Lightning has no public API for these four things; each function or hook below says what it reads. When
+Lightning changes one of them, this is the file to update (``tests/test_lightning_adapter.py`` checks that
+every attribute read here still exists on the installed Lightning).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.cli import LightningCLI
+
+#: the Lightning release this adapter was written against
+WRITTEN_AGAINST = "2.6.6"
+
+
+def should_update_logs(trainer: Trainer) -> bool:
+    """Whether this training step is one whose logged values get written (``log_every_n_steps``).
+
+    Reads ``trainer._logger_connector.should_update_logs``; a Lightning without it falls back to the step
+    count, which differs only in edge cases (the last step before ``should_stop``).
+    """
+    connector = getattr(trainer, "_logger_connector", None)
+    if connector is not None and hasattr(connector, "should_update_logs"):
+        return bool(connector.should_update_logs)
+    return (trainer.global_step + 1) % max(int(trainer.log_every_n_steps), 1) == 0
+
+
+def uses_distributed_sampler(trainer: Trainer) -> bool:
+    """Whether the trainer will replace a DataLoader's sampler by a ``DistributedSampler``
+    (``Trainer(use_distributed_sampler=...)``, kept on ``trainer._accelerator_connector``)."""
+    connector = getattr(trainer, "_accelerator_connector", None)
+    return bool(getattr(connector, "use_distributed_sampler", False))
+
+
+class AdaptedCLI(LightningCLI):
+    """LightningCLI with two public-named hooks on its private steps.
+
+    - :meth:`check_checkpoint` runs before ``LightningCLI._parse_ckpt_path`` merges a ``--ckpt_path``
+      checkpoint's hyperparameters into the config (so the configured model class can still be compared);
+    - :meth:`extra_callbacks` adds callbacks that depend on the trainer config, in
+      ``LightningCLI._instantiate_trainer``.
+    """
+
+    def check_checkpoint(self) -> None:
+        """Validate the parsed config against its ``ckpt_path`` before Lightning restores hyperparameters."""
+
+    def extra_callbacks(self, trainer_config: dict[str, Any]) -> list[Callback]:
+        """Callbacks to add to the trainer built from ``trainer_config``."""
+        return []
+
+    def _parse_ckpt_path(self) -> None:
+        self.check_checkpoint()
+        super()._parse_ckpt_path()
+
+    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
+        return super()._instantiate_trainer(config, [*callbacks, *self.extra_callbacks(config)])
