@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from plugins.toy_geometry import CheckerMask
 from plugins.toy_tokenizer import VectorTokenizer
 from tiny import tiny_jepa
+
 from wfm.checkpoint import backbone_entry, build_encoder
 from wfm.models import ViTEncoder
 from wfm.models.tokenizers import TOKENIZERS, family_of
@@ -75,3 +75,17 @@ def test_an_unregistered_modality_is_refused_by_name() -> None:
         enc.features(torch.randn(1, 1, 32, 32), modality="radar")
     with pytest.raises(ValueError, match="no IQ tokenizer"):
         enc.features(torch.randn(1, 1, 2, 64), modality="iq")
+
+
+def test_jepa_trains_on_a_toy_family_with_the_batch_modality(monkeypatch) -> None:
+    from wfm.methods import JEPA
+    from wfm.views import TimeMask
+
+    monkeypatch.setitem(TOKENIZERS, VectorTokenizer.family, VectorTokenizer)
+    model = JEPA(encoder=_vector_encoder(), masking=TimeMask(num_targets=2, band_fraction=1 / 6, min_context=2),
+                 predictor_dim=16, predictor_depth=1, predictor_heads=2)
+    batch = {"x": torch.randn(4, 2, 1, 24), "channels": torch.tensor([2, 2, 1, 2]), "modality": "vector"}
+    out = model.shared_step(batch, np.random.default_rng(0), "train")
+    out["loss"].backward()
+    assert torch.isfinite(out["loss"]) and model.encoder.vector.proj.weight.grad is not None
+    assert model.encoder.patch_embed.weight.grad is None  # the batch said vector: the patch path never ran

@@ -23,9 +23,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchdoc import publish  # noqa: E402
 
-from wfm.views import RegionMask  # noqa: E402
 from wfm.methods import JEPA, MAE  # noqa: E402
 from wfm.models import ViTEncoder  # noqa: E402
+from wfm.views import RegionMask  # noqa: E402
 
 
 def make(method: str, args: argparse.Namespace, compile: bool) -> torch.nn.Module:

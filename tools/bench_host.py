@@ -21,9 +21,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchdoc import publish  # noqa: E402
 
-from wfm.views.channels import draw_channel_subset, sample_channels  # noqa: E402
 from wfm.data.collate import pad_collate  # noqa: E402
 from wfm.views import MaskGeometry, MixedMask, mask_to_indices  # noqa: E402
+from wfm.views.channels import draw_channel_subset, sample_channels  # noqa: E402
 
 
 def median_ms(fn, repeats: int) -> float:

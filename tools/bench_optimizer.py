@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_step import device_name, sync  # noqa: E402
 from benchdoc import publish  # noqa: E402
 
-from wfm.views import RegionMask  # noqa: E402
 from wfm.methods.jepa import JEPA  # noqa: E402
 from wfm.models import ViTEncoder  # noqa: E402
+from wfm.views import RegionMask  # noqa: E402
 
 SIZES = {
     "LatentWave (256-d x 8, predictor 128-d x 4)": (dict(img_size=112, patch_size=16, embed_dim=256, depth=8,

@@ -1,6 +1,6 @@
 """Benchmark: time of the linear-probe fits (the sklearn part of `wfm test`), BLAS single- vs multi-threaded.
 
-Features of a random-init quickstart-size encoder (56 x 56, patch 8, 128-d x 4) on the built-in tasks,
+Features of a random-init quickstart-size encoder (56 x 56, patch 8, 128-d x 4) on the built-in image-like tasks,
 1600 samples each, the protocol's 3 split seeds; times ``wfm.eval.probe.probe_once`` (BLAS limited to one
 thread, what wfm does) against the same fit with the BLAS pools left at their default size. Writes
 docs/benchmarks.md (section "Probe fit").
@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchdoc import publish  # noqa: E402
 
 from wfm.data.datamodules import DownstreamDataModule  # noqa: E402
+from wfm.data.synthetic import builtin_tasks, describe  # noqa: E402
 from wfm.eval import probe  # noqa: E402
 from wfm.eval.features import extract_features  # noqa: E402
 from wfm.models import ViTEncoder  # noqa: E402
@@ -35,10 +36,12 @@ def fit_seconds(fit, feats, target, task, split_fn, seeds) -> tuple[float, float
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tasks", nargs="+", default=["rfs", "positioning", "beam", "los"])
+    ap.add_argument("--tasks", nargs="+", default=None,
+                    help="built-in tasks (default: every built-in task that is not raw IQ)")
     ap.add_argument("--n", type=int, default=1600)
     ap.add_argument("--out", default="docs/benchmarks.md", help="Markdown file to update, or - to print only")
     args = ap.parse_args()
+    args.tasks = args.tasks or [t for t in builtin_tasks() if describe(t).modality != "iq"]
     torch.manual_seed(0)
     enc = ViTEncoder(img_size=56, patch_size=8, embed_dim=128, depth=4, num_heads=4)
     blas = sorted({f"{i['internal_api']} x{i['num_threads']}" for i in threadpool_info()})

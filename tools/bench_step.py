@@ -27,9 +27,9 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchdoc import publish  # noqa: E402
 
-from wfm.views import RegionMask  # noqa: E402
 from wfm.methods.jepa import JEPA  # noqa: E402
 from wfm.models import ViTEncoder  # noqa: E402
+from wfm.views import RegionMask  # noqa: E402
 
 
 def sync(device: torch.device | str) -> None:

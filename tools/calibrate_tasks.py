@@ -13,6 +13,9 @@ A task is calibrated when supervised training beats the strongest random-feature
 docs/datasets_synthetic.md (section "Calibration", or "Calibration (IQ tasks)" for raw-IQ tasks, whose raw
 row is a linear probe on the whole flattened ``(A, 2, T)`` window and whose encoder has an IQ tokenizer).
 
+The tasks are the built-in registry's (:func:`wfm.data.synthetic.builtin_tasks`): by default every one that is
+not raw IQ; a multi-label task is calibrated on its first label.
+
     python tools/calibrate_tasks.py --n 2400 --epochs 20
     python tools/calibrate_tasks.py --n 2400 --epochs 15 --tasks rffp interference
 """
@@ -34,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchdoc import publish  # noqa: E402
 
 from wfm.data.datamodules import DownstreamDataModule  # noqa: E402
-from wfm.eval.features import extract_features  # noqa: E402
+from wfm.data.synthetic import builtin_tasks, describe  # noqa: E402
+from wfm.eval.features import batch_labels, extract_features  # noqa: E402
 from wfm.eval.probe import ProbeResult, linear_probe  # noqa: E402
 from wfm.eval.report import (
     probe_rows,  # noqa: E402
@@ -46,7 +50,6 @@ from wfm.models.encoder import ViTEncoder  # noqa: E402
 
 ENCODER = dict(img_size=56, patch_size=8, embed_dim=128, depth=4, num_heads=4, channel_embed="fixed")
 IQ_LENGTH = 1024
-IQ_TASK_TARGETS = {"rffp": "tx", "interference": "interference"}
 
 
 def raw_features(dm: DownstreamDataModule, pixels: int, iq: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -54,9 +57,8 @@ def raw_features(dm: DownstreamDataModule, pixels: int, iq: bool) -> tuple[np.nd
     for batch in dm.probe_dataloader():
         x = batch["x"]
         feats.append((x.flatten(1) if iq else F.adaptive_avg_pool2d(x, pixels).flatten(1)).numpy())
-        for k, v in batch.items():
-            if k not in ("x", "channels"):
-                targets.setdefault(k, []).append(torch.as_tensor(v).numpy())
+        for k, v in batch_labels(batch).items():
+            targets.setdefault(k, []).append(torch.as_tensor(v).numpy())
     return np.concatenate(feats), {k: np.concatenate(v) for k, v in targets.items()}
 
 
@@ -90,15 +92,16 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=56)
     ap.add_argument("--pixels", type=int, default=14)
     ap.add_argument("--epochs", type=int, default=20, help="supervised epochs (0: skip supervised training)")
-    ap.add_argument("--tasks", nargs="+", default=["rfs", "positioning", "beam", "los"])
+    ap.add_argument("--tasks", nargs="+", choices=builtin_tasks(), default=None, metavar="TASK",
+                    help=f"built-in tasks, of one kind: image-like or raw IQ (default: every one that is not raw "
+                         f"IQ; choices: {' '.join(builtin_tasks())})")
     ap.add_argument("--options", type=json.loads, default={},
                     help='generator options of the tasks as JSON, e.g. \'{"rffp": {"payload": "preamble"}}\'')
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="split seeds")
     ap.add_argument("--out", default="docs/datasets_synthetic.md", help="Markdown file to update, or - to print")
     args = ap.parse_args()
-    from wfm.data import synthetic
-
-    iq_tasks = [t for t in args.tasks if synthetic.BUILTIN[t].modality == "iq"]
+    args.tasks = args.tasks or [t for t in builtin_tasks() if describe(t).modality != "iq"]
+    iq_tasks = [t for t in args.tasks if describe(t).modality == "iq"]
     if iq_tasks and len(iq_tasks) != len(args.tasks):
         ap.error("calibrate image-like and IQ tasks in separate runs (separate tables)")
     iq = bool(iq_tasks)
@@ -109,7 +112,7 @@ def main() -> None:
     start = time.time()
     for name in args.tasks:
         dm_args = dict(dataset=name, n=args.n, size=IQ_LENGTH if iq else args.size, batch_size=64,
-                       target=IQ_TASK_TARGETS.get(name), options=args.options.get(name))
+                       target=next(iter(describe(name).labels)), options=args.options.get(name))
         dm = DownstreamDataModule(**{**dm_args, "batch_size": 256})
         dm.prepare_data()
         feats, targets = raw_features(dm, args.pixels, iq)

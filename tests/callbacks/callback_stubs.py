@@ -24,7 +24,7 @@ class ConstantBackbone(nn.Module):
         super().__init__()
         self.bias = nn.Parameter(torch.ones(32))
 
-    def features(self, x, channels=None):
+    def features(self, x, channels=None, modality=None):
         return self.bias.expand(x.shape[0], -1) + 0 * x.mean()
 
 

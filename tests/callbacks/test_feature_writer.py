@@ -28,3 +28,17 @@ def test_feature_writer(cpu_trainer, tmp_path):
         np.testing.assert_array_equal(f["index"][:], np.arange(20))
         assert f["tokens"].shape == (20, 3 * 16, 32)
         assert f["num_tokens"].shape == (20,)
+
+
+def test_feature_writer_keeps_the_batch_modality_as_an_attribute(cpu_trainer, tmp_path):
+    class Spectrogram(Method):
+        def predict_step(self, batch, batch_idx, dataloader_idx=0):
+            return {**super().predict_step(batch, batch_idx, dataloader_idx), "modality": "spectrogram"}
+
+    out = tmp_path / "toy.h5"
+    dm = ToyDownstream(num_samples=12, batch_size=8)
+    trainer = cpu_trainer(callbacks=[FeatureWriter(str(out))], **LIMITS)
+    trainer.predict(Spectrogram(), dataloaders=dm.probe_dataloader(), return_predictions=False)
+    with h5py.File(out) as f:
+        assert f.attrs["modality"] == "spectrogram" and "modality" not in f
+        assert f["features"].shape == (12, 32)

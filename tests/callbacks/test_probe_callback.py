@@ -27,12 +27,13 @@ def test_probe_callback_logs_and_caps(cpu_trainer):
     assert set(cb.baselines) == {"random-init", "random-init (ijepa)"}
     assert set(cb.baselines["random-init"]) == {"probe/cls/acc", "probe/pos/error"}
     # the 60-sample task is probed on a fixed 40-sample subset whose split follows split_indices
-    loader, sel, n = cb._subsets[0]
+    sub = cb._subsets[0]
+    loader, sel, n = sub.probe_dataloader(), sub.indices, sub.num_samples
     assert n == 60 and len(sel) == 40 and len(loader.dataset) == 40
-    tr, te = cb._split_fn(tasks[0], sel, n)(0)
+    tr, te = sub.split_indices(0)
     full_tr, _ = tasks[0].split_indices(0)
     assert set(sel[tr]) == set(full_tr) & set(sel) and not set(tr) & set(te)
-    assert cb._subsets[1][1] is None  # 30 <= 40: all samples
+    assert cb._subsets[1].indices is None  # 30 <= 40: all samples
 
 
 def test_probe_callback_final_report_writes_table_and_plots(cpu_trainer, tmp_path):

@@ -45,7 +45,7 @@ def _check(path: Path, size: int, channels: int, label_keys: set[str]) -> H5Data
     ds = H5Dataset(path, size=size)
     s = ds[len(ds) - 1]
     assert s["x"].shape == (channels, size, size) and torch.isfinite(s["x"]).all()
-    assert set(s) == {"x", "channels"} | label_keys
+    assert set(s) == {"x", "channels", "modality"} | label_keys and s["modality"] == ds.modality
     return ds
 
 

@@ -24,12 +24,16 @@ def test_resident_batches_equal_file_batches(tmp_path) -> None:
     for a, b in zip(files.train_dataloader(), resident.train_dataloader(), strict=True):
         assert torch.equal(a["channels"], b["channels"])
         torch.testing.assert_close(a["x"], b["x"], rtol=1e-6, atol=1e-6)
-    # one sample, and a batch that mixes channel counts (padded as pad_collate pads)
-    idx = [0, 9, 20]
+    # one sample, and a batch that mixes channel counts (padded as pad_collate pads) of one modality (csi: 4
+    # channels of magnitude, 2 of real/imag)
+    idx = [9, 20, 12]
     mixed = pad_collate([files.train_set[i] for i in idx])
     got = resident.train_set.__getitems__(idx)
     torch.testing.assert_close(got["x"], mixed["x"])
     assert torch.equal(got["channels"], mixed["channels"])
+    assert got["modality"] == mixed["modality"] == "csi"
+    with pytest.raises(ValueError, match=r"mixes samples of modalities \['csi', 'spectrogram'\]"):
+        resident.train_set.__getitems__([0, 9])
     assert resident.train_set.nbytes() == 4 * sum(t.numel() for t in resident.train_set.inputs)
 
 

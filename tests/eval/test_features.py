@@ -59,3 +59,22 @@ def test_toy_split_contract():
     tr, te = dm.split_indices(0)
     assert len(tr) == 40 and len(te) == 10 and not set(tr) & set(te)
     assert np.array_equal(dm.split_indices(0)[0], tr) and not np.array_equal(dm.split_indices(1)[0], tr)
+
+
+def test_the_batch_modality_reaches_the_encoder_and_is_no_label():
+    class Recording(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list = []
+
+        def features(self, x, channels=None, modality=None):
+            self.seen.append(modality)
+            return x.flatten(1)[:, :4]
+
+    enc = Recording()
+    batches = [{"x": torch.randn(3, 1, 2, 4), "channels": torch.ones(3, dtype=torch.long), "modality": "iq",
+                "label": torch.arange(3)}]
+    feats, targets = extract_features(enc, batches)
+    assert enc.seen == ["iq"] and feats.shape == (3, 4) and set(targets) == {"label"}
+    extract_features(enc, [{k: v for k, v in batches[0].items() if k != "modality"}])
+    assert enc.seen == ["iq", None]

@@ -1,5 +1,5 @@
 """wfm.eval.plots: mask examples, probe history, label efficiency, channel robustness and embedding plots are
-written as PNG files."""
+written as PNG files (the curves computed by wfm.eval.analyses)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 from helpers import PROBE_ENCODER_CFG
 from toy import ToyDownstream
 
-from wfm.eval import plots
+from wfm.eval import analyses, plots
 from wfm.eval.features import extract_features
 from wfm.models.encoder import ViTEncoder
 
@@ -33,13 +33,13 @@ def test_plots(tmp_path):
             baselines={"random-init": 40.0},
         ),
         plots.plot_label_efficiency(
-            plots.label_efficiency(
+            analyses.label_efficiency(
                 feats, targets, dm.task, dm.split_indices, fractions=(0.25, 1.0), seeds=(0,)
             ),
             tmp_path / "eff.png",
         ),
         plots.plot_channel_robustness(
-            plots.channel_robustness(
+            analyses.channel_robustness(
                 enc, dm.probe_dataloader(), dm.task, dm.split_indices, [1, 2], seeds=(0,)
             ),
             tmp_path / "chan.png",

@@ -1,12 +1,11 @@
-"""tools/seed_table.py: mean ± std over seeds and the paired difference of a method and its control."""
+"""wfm.seeds (the ``wfm-seeds`` command, was tools/seed_table.py): mean ± std over seeds and the paired difference
+of a method and its control."""
 
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "seed_table.py"
 
 
 def _write_run(root: Path, name: str, csv: str) -> str:
@@ -25,7 +24,7 @@ def _run_dir(root: Path, name: str, rfs: float, err: float) -> str:
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(TOOL), *args, "--out", "-"], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "wfm.seeds", *args, "--out", "-"], capture_output=True, text=True)
 
 
 def _table(*args: str) -> str:

@@ -118,3 +118,54 @@ def test_bad_arguments_fail_clearly(tmp_path) -> None:
     with pytest.raises(ValueError, match="no label 'beam'"):
         batch = {"x": torch.zeros(1, 1, 32, 32), "channels": torch.ones(1)}
         model.shared_step(batch, np.random.default_rng(0), "val")
+
+
+def _task_file(tmp_path, name: str, labels: dict, meta: dict):
+    from wfm.data.hdf5 import write_h5
+
+    x = torch.randn(20, 2, 32, 32, generator=torch.Generator().manual_seed(0)).numpy()
+    attrs = {"source": "t", "modality": "csi", "preprocessing": {}, "labels": meta}
+    return str(write_h5(tmp_path / name, x, labels, attrs))
+
+
+def test_task_from_data_sizes_the_head_from_the_file(cpu_trainer, tmp_path) -> None:
+    from wfm.data.datamodules import DownstreamDataModule
+    from wfm.data.hdf5 import label_meta
+
+    cls = _task_file(tmp_path, "cls.h5", {"tx": np.arange(20) % 5},
+                     label_meta({"tx": "classification"}, {"tx": tuple("abcde")}))
+    dm = DownstreamDataModule(cls, size=32, batch_size=8)
+    model = Supervised(encoder=tiny_encoder(), task_from_data=True)
+    assert model.head is None
+    tr = cpu_trainer(max_steps=2, enable_checkpointing=True, default_root_dir=str(tmp_path))
+    tr.fit(model, dm)
+    assert (model.target, model.task_kind, model.head.out_features) == ("tx", "classification", 5)
+    assert "val/acc" in tr.callback_metrics
+    tr.save_checkpoint(tmp_path / "cls.ckpt")
+    restored = Supervised.load_from_checkpoint(tmp_path / "cls.ckpt")  # the resolved task is in the hparams
+    x = torch.randn(2, 2, 32, 32)
+    assert restored.head.out_features == 5 and torch.allclose(restored(x), model(x), atol=1e-6)
+
+    pos = np.random.default_rng(0).normal(size=(20, 2)) * 10
+    reg = _task_file(tmp_path, "reg.h5", {"xy": pos}, label_meta({"xy": "regression"}, units={"xy": "m"}))
+    model = Supervised(encoder=tiny_encoder(), task_from_data=True)
+    cpu_trainer(max_steps=1, limit_val_batches=0).fit(model, DownstreamDataModule(reg, size=32, batch_size=8))
+    assert (model.task_kind, model.head.out_features, model.target_mean.shape) == ("regression", 2, (2,))
+
+
+def test_task_from_data_refuses_contradictions_and_a_datamodule_without_a_task(cpu_trainer, tmp_path) -> None:
+    from wfm.data.datamodules import DownstreamDataModule
+    from wfm.data.hdf5 import label_meta
+
+    cls = _task_file(tmp_path, "cls.h5", {"tx": np.arange(20) % 5},
+                     label_meta({"tx": "classification"}, {"tx": tuple("abcde")}))
+    for kw, match in (({"task_kind": "regression"}, "task_kind='regression' contradicts"),
+                      ({"num_classes": 3}, "fewer than the 5 classes")):
+        model = Supervised(encoder=tiny_encoder(), task_from_data=True, **kw)
+        with pytest.raises(ValueError, match=match):
+            cpu_trainer(max_steps=1).fit(model, DownstreamDataModule(cls, size=32, batch_size=8))
+    model = Supervised(encoder=tiny_encoder(img_size=16, patch_size=4), task_from_data=True)
+    with pytest.raises(ValueError, match="cls.h5: "):  # samples of another size, named before a step runs
+        cpu_trainer(max_steps=1).fit(model, DownstreamDataModule(cls, size=32, batch_size=8))
+    with pytest.raises(ValueError, match="has none: give target"):
+        cpu_trainer(max_steps=1).fit(Supervised(encoder=tiny_encoder(), task_from_data=True), RandomDataModule(n=8))

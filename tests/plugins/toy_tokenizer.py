@@ -19,6 +19,11 @@ class VectorTokenizer(nn.Module):
     family = "vector"
     modalities = ("vector",)
     attr, identity = "vector", "channel_embed"
+    description = "vectors"
+
+    def check_sample(self, hw: tuple[int, int], who: str) -> None:
+        if tuple(hw) != (1, self.length):
+            raise ValueError(f"vector samples are {hw}, but {who} takes (1, {self.length})")
 
     def __init__(self, length: int, chunk: int, embed_dim: int) -> None:
         super().__init__()

@@ -1,8 +1,10 @@
 """``ProbeCallback``: a cheap linear probe during pretraining, to watch representations improve.
 
-At the start of training (step 0, the initial weights) and then every ``every_n_epochs`` training epochs it
-runs the protocol of :mod:`wfm.eval.probe` with one seed on at most ``max_samples`` samples of each configured
-downstream DataModule, using ``pl_module.backbone`` as it is at that moment, and logs
+The callback decides when to probe and keeps the curve; the probing itself is :mod:`wfm.eval.report`'s, the
+same code as ``wfm test``'s. At the start of training (step 0, the initial weights) and then every
+``every_n_epochs`` training epochs it runs the protocol of :mod:`wfm.eval.probe` with one seed on a fixed
+subset of at most ``max_samples`` samples of each configured downstream DataModule
+(:class:`~wfm.eval.subset.ProbeSubset`), using ``pl_module.backbone`` as it is at that moment, and logs
 ``probe/<task>/<metric>`` plus its own cost ``probe/seconds``. At the start it also probes random-init
 encoders of the backbone's config under every init scheme on the same samples (``probe_random/...``), the
 horizontal lines of the probe-vs-step curves. Under DDP only rank 0 extracts and fits (other ranks wait at
@@ -12,7 +14,6 @@ checkpoint, so a resumed run keeps its curve.
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from pathlib import Path
@@ -21,15 +22,14 @@ from typing import Any
 import numpy as np
 import torch
 from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
-from torch.utils.data import DataLoader, Subset
 
 from wfm.data.datamodules.probe_suite import check_downstream
 from wfm.eval import plots
-from wfm.eval.features import extract_features
-from wfm.eval.probe import ProbeResult, linear_probe
-from wfm.eval.report import probe_rows, publish, random_encoders
+from wfm.eval.probe import ProbeResult
+from wfm.eval.report import probe_report, probe_rows, publish, random_encoders, task_features
+from wfm.eval.subset import ProbeSubset
 from wfm.eval.tables import atomic_write_text
-from wfm.masking import STRATEGIES, MaskGenerator
+from wfm.views import MaskGeometry, MixedMask
 
 
 class ProbeCallback(Callback):
@@ -83,54 +83,22 @@ class ProbeCallback(Callback):
         self.history: list[dict[str, float]] = []
         self.baselines: dict[str, dict[str, float]] = {}  # random row -> {probe key: value}
         self._prepared = False
-        self._subsets: list[tuple[DataLoader, np.ndarray | None, int]] = []
+        self._subsets: list[ProbeSubset] = []
 
     def _prepare(self) -> None:
         """Set the tasks up once and fix the sample subset (the same samples at every epoch)."""
         for dm in self.tasks:
             dm.prepare_data()
             dm.setup("test")
-            loader = dm.probe_dataloader()
-            n = len(loader.dataset)
-            if self.max_samples is None or n <= self.max_samples:
-                self._subsets.append((loader, None, n))
-                continue
-            sel = np.sort(np.random.default_rng(self.seed).choice(n, size=self.max_samples, replace=False))
-            sub = DataLoader(
-                Subset(loader.dataset, sel.tolist()),
-                batch_size=loader.batch_size or 64,
-                shuffle=False,
-                num_workers=loader.num_workers,
-                collate_fn=loader.collate_fn,
-                pin_memory=loader.pin_memory,
-            )
-            self._subsets.append((sub, sel, n))
+            self._subsets.append(ProbeSubset(dm, self.max_samples, self.seed))
         self._prepared = True
 
-    def _split_fn(self, dm: Any, sel: np.ndarray | None, n: int):
-        """The task's split restricted to the subset, re-indexed into subset rows."""
-        if sel is None:
-            return dm.split_indices
-        pos = np.full(n, -1, dtype=np.int64)
-        pos[sel] = np.arange(len(sel))
-
-        def split(seed: int) -> tuple[np.ndarray, np.ndarray]:
-            tr, te = dm.split_indices(seed)
-            tr, te = pos[np.asarray(tr)], pos[np.asarray(te)]
-            return tr[tr >= 0], te[te >= 0]
-
-        return split
-
     def run_probes(self, encoder: torch.nn.Module) -> dict[str, float]:
-        """Probe every task with ``encoder`` now; returns ``{"probe/<task>/<metric>": value}``."""
+        """Probe every task's subset with ``encoder`` now; returns ``{"probe/<task>/<metric>": value}``."""
         if not self._prepared:
             self._prepare()
-        out: dict[str, float] = {}
-        for dm, (loader, sel, n) in zip(self.tasks, self._subsets, strict=True):
-            feats, targets = extract_features(encoder, loader, bf16=self.bf16)
-            res = linear_probe(feats, targets, dm.task, self._split_fn(dm, sel, n), seeds=(self.seed,))
-            out[res.key] = res.mean
-        return out
+        rows = probe_rows(task_features({"now": encoder}, self._subsets, self.bf16), (self.seed,))
+        return {r.key: r.mean for r in rows["now"]}
 
     def _probe_and_log(self, trainer: Trainer, pl_module: LightningModule, with_baselines: bool) -> None:
         start = time.perf_counter()
@@ -178,23 +146,15 @@ class ProbeCallback(Callback):
         encoders = {type(pl_module).__name__: pl_module.backbone}
         for row, enc in random_encoders(pl_module.backbone.config, self.random_init_seed).items():
             encoders[row] = enc.to(pl_module.device)
-        per_task = []
-        for dm in self.tasks:
-            loader = dm.probe_dataloader()
-            feats = {}
-            for row, enc in encoders.items():
-                feats[row], targets = extract_features(enc, loader, bf16=self.bf16)
-            per_task.append((dm, feats, targets))
-        results = probe_rows(per_task, seeds)
+        report = probe_report(task_features(encoders, self.tasks, self.bf16), seeds, analyses=self.plots)
         out_dir = Path(out_dir)
-        # the probe curve (step 0 on) and its random baselines, for tools/learning_curves.py
+        # the probe curve (step 0 on) and its random baselines, for docs/experiments/scripts/learning_curves.py
         atomic_write_text(out_dir / "probe_history.json",
                           json.dumps({"history": self.history, "baselines": self.baselines}, indent=1))
         if self.plots:
             self._run_plots(pl_module, out_dir, trainer)
-        publish(results, out_dir, f"Linear probe after pretraining ({len(seeds)} seeds, mean ± std)", per_task,
-                seeds, self.plots, trainer)
-        return results
+        publish(report, out_dir, f"Linear probe after pretraining ({len(seeds)} seeds, mean ± std)", trainer)
+        return report.rows
 
     def _run_plots(self, pl_module: LightningModule, out_dir: Path, trainer: Any) -> None:
         """The run's own figures: probe metric vs step (with the random baselines) and mask examples."""
@@ -208,8 +168,9 @@ class ProbeCallback(Callback):
         if masking is not None and self.tasks:
             image = self.tasks[0].probe_dataloader().dataset[0]["x"]
             grid = tuple(pl_module.backbone.grid_size)
-            plots.plot_mask_examples(image, _mask_fn(masking, grid), grid, plot_dir / "masks.png",
-                                     strategies=_drawable(masking, grid), trainer=trainer)
+            geometries = _example_geometries(masking, grid)
+            plots.plot_mask_examples(image, _mask_fn(geometries, grid), grid, plot_dir / "masks.png",
+                                     strategies=list(geometries), trainer=trainer)
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self.final_seeds is None or not trainer.is_global_zero:
@@ -218,29 +179,28 @@ class ProbeCallback(Callback):
         self.final_results = self.final_report(pl_module, out_dir, trainer)
 
 
-def _with_strategy(masking: MaskGenerator, strategy: str) -> MaskGenerator:
-    gen = copy.copy(masking)
-    gen.strategy = strategy
-    return gen
-
-
-def _drawable(masking: MaskGenerator, grid: tuple[int, int]) -> list[str]:
-    """The geometries the run's masking parameters can draw on this grid (e.g. not M wide bands that don't fit)."""
-    ok = []
-    for strategy in STRATEGIES:
+def _example_geometries(masking: MaskGeometry, grid: tuple[int, int]) -> dict[str, MaskGeometry]:
+    """The run's geometries and, beside them, the paper's other geometries at the run's ``M`` and
+    ``min_context`` (what to compare with), each only if it can draw on this grid (e.g. not M wide bands that
+    don't fit)."""
+    standard = MixedMask(masking.num_targets, masking.min_context).parts()
+    out: dict[str, MaskGeometry] = {}
+    for geometry in (*masking.parts(), *standard):
+        if geometry.name in out:
+            continue
         try:
-            _with_strategy(masking, strategy).check(grid)
+            geometry.check(grid)
         except ValueError:
             continue
-        ok.append(strategy)
-    return ok
+        out[geometry.name] = geometry
+    return out
 
 
-def _mask_fn(masking: MaskGenerator, grid: tuple[int, int]):
+def _mask_fn(geometries: dict[str, MaskGeometry], grid: tuple[int, int]):
     rng = np.random.default_rng(0)
 
     def draw(strategy: str) -> tuple[torch.Tensor, torch.Tensor]:
-        masks = _with_strategy(masking, strategy)(1, grid, rng)
+        masks = geometries[strategy](1, grid, rng)
         return masks.context[0], masks.targets[0]
 
     return draw

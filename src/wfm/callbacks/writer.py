@@ -5,7 +5,8 @@ Rows are appended batch by batch to ``<output>.tmp`` and renamed to ``<output>``
 crashed run never leaves a truncated file under the final name. Layout: datasets ``features``, ``tokens``
 (zero-padded along T when token counts differ; ``num_tokens`` holds the real count), ``index`` (dataset
 indices when Lightning knows them) and one dataset per label key at the root for dataloader 0, under
-``dataloader_<i>/`` for further dataloaders. Under DDP each rank writes ``<stem>.rank<r><suffix>``.
+``dataloader_<i>/`` for further dataloaders; a string entry (the batch's ``modality``) is a fact about every
+row, kept as an attribute of that group. Under DDP each rank writes ``<stem>.rank<r><suffix>``.
 """
 
 from __future__ import annotations
@@ -123,10 +124,21 @@ class FeatureWriter(BasePredictionWriter):
         for key, value in prediction.items():
             if key in ("features", "tokens"):
                 continue
+            if isinstance(value, str):
+                self._set_attr(group, key, value)
+                continue
             arr = _np(value)
             if arr.ndim == 0 or arr.shape[0] != b:
                 raise ValueError(f"FeatureWriter: label '{key}' has shape {arr.shape}, expected {b} rows")
             self._append(group, key, arr)
+
+    @staticmethod
+    def _set_attr(group: Any, key: str, value: str) -> None:
+        old = group.attrs.get(key)
+        if old is not None and old != value:
+            raise ValueError(f"FeatureWriter: '{key}' is {value!r} here but {old!r} in earlier batches of the same "
+                             "dataloader; write each modality's features through its own dataloader")
+        group.attrs[key] = value
 
     def on_predict_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self._file is None:

@@ -1,4 +1,5 @@
-"""Batching samples with different channel counts: zero-pad the channel axis and record the real count."""
+"""Batching samples with different channel counts: zero-pad the channel axis and record the real count; the
+samples' modality becomes the batch's."""
 
 from __future__ import annotations
 
@@ -7,16 +8,24 @@ from typing import Any
 
 import torch
 
+from wfm.data.modalities import batch_modality
 
-def pad_collate(samples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+#: sample keys that are not stacked as tensors
+_NOT_STACKED = ("x", "channels", "modality")
+
+
+def pad_collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Stack sample dicts into a batch.
 
-    Each sample has ``x`` (C, H, W) and ``channels`` (int); other keys (labels) are stacked as they are.
-    ``x`` is zero-padded along C to the largest count in the batch; ``channels`` says how many are real.
-    Methods and the encoder treat slots past ``channels[b]`` as padding (masked from attention).
+    Each sample has ``x`` (C, H, W), ``channels`` (int) and, from the wfm datasets, ``modality`` (its data
+    modality's name); other keys (labels) are stacked as they are. ``x`` is zero-padded along C to the largest
+    count in the batch; ``channels`` says how many are real. Methods and the encoder treat slots past
+    ``channels[b]`` as padding (masked from attention). ``modality`` becomes one string, ``batch["modality"]``
+    (absent when no sample names one); samples of different modalities in one batch are a ValueError.
     """
     if not samples:
         raise ValueError("pad_collate got an empty list of samples")
+    modality = batch_modality([s.get("modality") for s in samples])
     cmax = max(int(s["x"].shape[0]) for s in samples)
     h, w = samples[0]["x"].shape[1:]
     x = torch.zeros(len(samples), cmax, h, w, dtype=samples[0]["x"].dtype)
@@ -24,12 +33,14 @@ def pad_collate(samples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         if tuple(s["x"].shape[1:]) != (h, w):
             raise ValueError(f"sample {i} of the batch has size {tuple(s['x'].shape[1:])}, expected {(h, w)}")
         x[i, : s["x"].shape[0]] = s["x"]
-    out: dict[str, torch.Tensor] = {
+    out: dict[str, Any] = {
         "x": x,
         "channels": torch.tensor([int(s["x"].shape[0]) for s in samples], dtype=torch.long),
     }
+    if modality is not None:
+        out["modality"] = modality
     for key in samples[0]:
-        if key in ("x", "channels"):
+        if key in _NOT_STACKED:
             continue
         out[key] = torch.stack([torch.as_tensor(s[key]) for s in samples])
     return out

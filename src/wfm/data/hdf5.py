@@ -29,41 +29,42 @@ from typing import Any
 import h5py
 import numpy as np
 
+from wfm.data.modalities import get_modality, modality_names
 from wfm.data.split import train_test_split
 from wfm.data.transforms import ChannelStats
 
 FORMAT_VERSION = 2
 REQUIRED_ATTRS = ("mean", "std", "preprocessing", "source", "modality", "labels", "format_version")
-MODALITIES = ("spectrogram", "csi", "iq")
 
 
+# The modality-dependent parts of the format, asked of the modality object (kept as functions for callers).
 def num_stats(modality: str, channels: int) -> int:
-    """Entries of the ``mean``/``std`` attributes: one per channel, or one per component (I, Q) for ``iq``."""
-    return 2 if modality == "iq" else int(channels)
+    """Entries of the ``mean``/``std`` attributes: one per channel, or one per component (I, Q) for IQ."""
+    return get_modality(modality).num_stats(channels)
 
 
 def stats_view(x: np.ndarray, modality: str) -> np.ndarray:
     """``(n, C, H, W)`` arranged so that axis 1 is what statistics are computed over (``ChannelStats``):
-    the channels, or the (I, Q) components of ``iq`` samples ``(n, A, 2, T)``."""
-    return np.asarray(x).transpose(0, 2, 1, 3) if modality == "iq" else np.asarray(x)
+    the channels, or the (I, Q) components of IQ samples ``(n, A, 2, T)``."""
+    return get_modality(modality).stats_view(x)
 
 
 def sample_hw(modality: str, size: int | Sequence[int]) -> tuple[int, int]:
     """The ``(H, W)`` of one channel of a sample of ``size``: ``(size, size)`` for an int, ``(2, size)`` (I / Q
-    x time samples) for ``iq``, else the given pair."""
-    if isinstance(size, (int, np.integer)):
-        return (2, int(size)) if modality == "iq" else (int(size), int(size))
-    hw = tuple(int(s) for s in size)
-    if len(hw) != 2:
-        raise ValueError(f"size must be an int or (H, W), got {size}")
-    return hw  # type: ignore[return-value]
+    x time samples) for IQ, else the given pair."""
+    return get_modality(modality).sample_hw(size)
 
 
 def check_sample_shape(path: Path, modality: str, shape: Sequence[int]) -> None:
-    """Refuse a per-sample shape that does not fit ``modality`` (``iq``: ``(A, 2, T)``)."""
-    if modality == "iq" and (len(shape) != 3 or int(shape[1]) != 2 or int(shape[2]) < 1):
-        raise ValueError(f"{path}: iq samples must be (antennas, 2, T) = antennas x (I, Q) x time, "
-                         f"got {tuple(shape)}")
+    """Refuse a per-sample shape that does not fit ``modality`` (IQ: ``(A, 2, T)``)."""
+    get_modality(modality).check_sample_shape(path, shape)
+
+
+def _known_modality(path: Path, modality: Any) -> None:
+    if not isinstance(modality, str) or modality not in modality_names():
+        raise ValueError(f"{path}: modality {modality!r}, expected one of {modality_names()}")
+
+
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 
 
@@ -148,8 +149,7 @@ class H5Writer:
             raise ValueError(
                 f"{self.path}: sample shape must be (C, H, W) with C >= 1, got {tuple(sample_shape)}"
             )
-        if modality not in MODALITIES:
-            raise ValueError(f"{self.path}: modality must be one of {MODALITIES}, got {modality!r}")
+        _known_modality(self.path, modality)
         check_sample_shape(self.path, modality, sample_shape)
         self.modality = modality
         self.sample_shape = tuple(int(s) for s in sample_shape)
@@ -398,8 +398,9 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
     """Open ``path``, check it is a complete wfm file and return its metadata.
 
     Returns ``{"path", "n", "shape" (C, H, W), "mean", "std", "preprocessing", "source", "modality",
-    "labels", "format_version", "attrs" (all raw attributes)}``. Raises FileNotFoundError for a missing
-    file and ValueError naming the file and what was expected for anything else.
+    "labels", "label_shapes" (key -> per-sample shape of that label), "format_version", "attrs" (all raw
+    attributes)}``. Raises FileNotFoundError for a missing file and ValueError naming the file and what was
+    expected for anything else.
     """
     p = Path(path)
     if not p.exists():
@@ -425,15 +426,14 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
         if missing:
             raise ValueError(f"{p}: missing attribute(s) {missing}; expected {list(REQUIRED_ATTRS)}")
         modality = raw["modality"]
-        if modality not in MODALITIES:
-            raise ValueError(f"{p}: modality {modality!r}, expected one of {MODALITIES}")
-        check_sample_shape(p, modality, shape[1:])
-        c = num_stats(modality, shape[1])
+        _known_modality(p, modality)
+        kind = get_modality(modality)
+        kind.check_sample_shape(p, shape[1:])
+        c = kind.num_stats(shape[1])
         mean = np.asarray(raw["mean"], np.float32).reshape(-1)
         std = np.asarray(raw["std"], np.float32).reshape(-1)
         if mean.shape != (c,) or std.shape != (c,):
-            per = "one per component I, Q" if modality == "iq" else "one per channel"
-            raise ValueError(f"{p}: mean/std have {mean.shape}/{std.shape} entries, expected {c} ({per})")
+            raise ValueError(f"{p}: mean/std have {mean.shape}/{std.shape} entries, expected {c} ({kind.stats_per})")
         if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
             raise ValueError(f"{p}: mean/std must be finite with std > 0, got mean={mean}, std={std}")
         version = int(raw["format_version"])
@@ -444,6 +444,7 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
             preprocessing = json.loads(raw["preprocessing"])
         except (TypeError, json.JSONDecodeError) as e:
             raise ValueError(f"{p}: 'labels'/'preprocessing' attributes are not valid JSON: {e}") from e
+        label_shapes: dict[str, tuple[int, ...]] = {}
         for key, meta in labels.items():
             if key not in f:
                 raise ValueError(f"{p}: label {key!r} declared in 'labels' but no dataset of that name")
@@ -451,6 +452,7 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
                 raise ValueError(f"{p}: label {key!r} has {f[key].shape[0]} rows, expected N={shape[0]}")
             if meta.get("kind") not in ("classification", "regression"):
                 raise ValueError(f"{p}: label {key!r} has kind {meta.get('kind')!r}")
+            label_shapes[key] = tuple(int(d) for d in f[key].shape[1:])
     return {
         "path": p,
         "n": int(shape[0]),
@@ -461,6 +463,7 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
         "source": raw["source"],
         "modality": modality,
         "labels": labels,
+        "label_shapes": label_shapes,
         "format_version": version,
         "attrs": raw,
     }

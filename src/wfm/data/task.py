@@ -1,8 +1,17 @@
-"""What a downstream dataset asks a model to predict: the contract between DataModules, probes and heads."""
+"""What a downstream dataset asks a model to predict: the contract between DataModules, probes and heads.
+
+A :class:`TaskInfo` is read from the data (a file's ``labels`` attribute and label shapes, see
+:meth:`TaskInfo.from_labels`), never restated in configs: a head is sized from it at setup.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from math import prod
+from typing import Any, Literal
+
+TaskKind = Literal["classification", "regression"]
 
 
 @dataclass(frozen=True)
@@ -16,20 +25,32 @@ class TaskInfo:
         num_classes: number of classes for classification, else None.
         class_names: optional names of the classes.
         units: unit of regression targets (``m`` for positions), else None.
+        dim: size of a regression target (3 for a position), None when unknown or for classification.
     """
 
     name: str
     target: str
-    kind: str
+    kind: TaskKind
     num_classes: int | None = None
     class_names: tuple[str, ...] = field(default_factory=tuple)
     units: str | None = None
+    dim: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("classification", "regression"):
             raise ValueError(f"task {self.name!r}: kind must be 'classification' or 'regression', got {self.kind!r}")
         if self.kind == "classification" and (self.num_classes is None or self.num_classes < 2):
             raise ValueError(f"task {self.name!r}: classification needs num_classes >= 2, got {self.num_classes}")
+
+    @classmethod
+    def from_labels(cls, name: str, target: str, info: Mapping[str, Any],
+                    shape: Sequence[int] | None = None) -> TaskInfo:
+        """The task of label ``target`` from its entry ``info`` of a file's ``labels`` attribute (``{"kind",
+        "num_classes", "class_names", "units"}``) and its per-sample ``shape`` (the regression target size)."""
+        kind = info["kind"]
+        dim = int(prod(shape)) if kind == "regression" and shape is not None else None
+        return cls(name=name, target=target, kind=kind, num_classes=info.get("num_classes"),
+                   class_names=tuple(info.get("class_names") or ()), units=info.get("units"), dim=dim)
 
     @property
     def metric(self) -> str:

@@ -3,9 +3,10 @@
 It loads a backbone (a wfm checkpoint or exported backbone; None = random init), collects pooled features of
 every sample of every task of a :class:`~wfm.data.datamodules.ProbeSuite` in ``test_step`` (for the backbone and,
 by default, randomly initialised encoders of the same config under every init scheme), and in
-``on_test_epoch_end`` builds the report of :mod:`wfm.eval.report` (linear probes of method.md §7, the
-``random-init`` and ``strongest random`` rows), prints it, logs ``probe/<task>/<metric>`` (and
-``probe_random_init/...``, ``probe_strongest_random/...``) and writes ``probe_results.md`` / ``.csv``.
+``on_test_epoch_end`` hands them to :mod:`wfm.eval.report`, which computes the report (linear probes of
+method.md §7, the ``random-init`` and ``strongest random`` rows, the analyses behind the figures) and
+publishes it (prints it, writes ``probe_results.md`` / ``.csv`` and the plots); the evaluator logs
+``probe/<task>/<metric>`` (and ``probe_random_init/...``, ``probe_strongest_random/...``).
 
 Distributed runs: Lightning's default ``DistributedSampler`` (no shuffling, padded by repeating the first
 samples) gives every rank the same number of samples, ``rank r`` holding samples ``r, r + W, r + 2W, ...``.
@@ -27,10 +28,10 @@ from torch.utils.data import DistributedSampler
 
 from wfm.checkpoint import check_config, load_backbone_with_meta, normalise_config
 from wfm.data.datamodules.probe_suite import check_downstream
-from wfm.eval.features import encode_batch
-from wfm.eval.plots import channel_robustness, plot_channel_robustness
+from wfm.eval.analyses import FRACTIONS
+from wfm.eval.features import batch_labels, encode_batch
 from wfm.eval.probe import ProbeResult
-from wfm.eval.report import RANDOM_ROW, STRONGEST_ROW, probe_rows, publish, random_encoders
+from wfm.eval.report import RANDOM_ROW, STRONGEST_ROW, probe_report, publish, random_encoders
 from wfm.models.encoder import ViTEncoder
 
 
@@ -59,26 +60,11 @@ def check_fits(task: Any, encoder: ViTEncoder, backbone: str) -> None:
     dm_ds = getattr(task, "dataset", None)
     if dm_ds is None or not hasattr(dm_ds, "meta"):
         return
-    c, h, w = dm_ds.meta["shape"]
-    c = dm_ds.num_channels
-    if dm_ds.meta["modality"] == "iq":
-        if encoder.iq is None:
-            raise ValueError(f"{dm_ds.path}: samples are IQ streams, but {backbone} has no IQ tokenizer "
-                             "(an encoder with iq_length > 0 takes them)")
-        if w != encoder.iq.length:
-            raise ValueError(f"{dm_ds.path}: IQ samples have {w} time samples, but {backbone} takes "
-                             f"{encoder.iq.length} (iq_length); convert the file at that length (or set the "
-                             "task's size)")
-        if encoder.antenna_embed is not None and c > encoder.max_channels:
-            raise ValueError(f"{dm_ds.path}: samples have {c} antennas, but {backbone} knows only "
-                             f"{encoder.max_channels} antenna codes (max_channels); keep fewer antennas")
-        return
-    if (h, w) != tuple(encoder.img_size):
-        raise ValueError(f"{dm_ds.path}: samples are {h} x {w}, but {backbone} takes {encoder.img_size[0]} x "
-                         f"{encoder.img_size[1]} inputs; convert the file at that size (or set the task's size)")
-    if encoder.channel_embed is not None and c > encoder.max_channels:
-        raise ValueError(f"{dm_ds.path}: samples have {c} channels, but {backbone} knows only "
-                         f"{encoder.max_channels} channel codes (max_channels); keep fewer channels")
+    _, h, w = dm_ds.meta["shape"]
+    try:
+        encoder.check_input(dm_ds.meta["modality"], dm_ds.num_channels, (h, w), backbone)
+    except ValueError as err:
+        raise ValueError(f"{dm_ds.path}: {err}") from None
 
 
 class LinearProbeEvaluator(LightningModule):
@@ -128,7 +114,7 @@ class LinearProbeEvaluator(LightningModule):
         if embedding not in ("pca", "tsne"):
             raise ValueError(f"LinearProbeEvaluator: embedding must be 'pca' or 'tsne', got {embedding!r}")
         self.plots = plots
-        self.plot_fractions = tuple(plot_fractions or (0.05, 0.1, 0.25, 0.5, 1.0))
+        self.plot_fractions = tuple(plot_fractions or FRACTIONS)
         self.embedding = embedding
         self.channel_counts = [int(k) for k in channel_counts or []]
         if any(k < 1 for k in self.channel_counts):
@@ -179,14 +165,13 @@ class LinearProbeEvaluator(LightningModule):
         for key, enc in self._encoders().items():
             # kept on the CPU: a whole task's features need not sit in accelerator memory
             store.setdefault(key, []).append(encode_batch(enc, batch, self.bf16).cpu())
-        for key, value in batch.items():
-            if key not in ("x", "channels"):
-                store["labels"].setdefault(key, []).append(torch.as_tensor(value).cpu())
+        for key, value in batch_labels(batch).items():
+            store["labels"].setdefault(key, []).append(torch.as_tensor(value).cpu())
 
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> dict:
         """``wfm predict``: the backbone's pooled features of the batch plus its labels (for ``FeatureWriter``)."""
         out = {"features": encode_batch(self.backbone, batch, self.bf16)}
-        out.update({k: v for k, v in batch.items() if k not in ("x", "channels")})
+        out.update(batch_labels(batch))
         return out
 
     def setup(self, stage: str) -> None:
@@ -240,11 +225,14 @@ class LinearProbeEvaluator(LightningModule):
             collected.append((dm, feats, labels))
         self._store = {}
 
-        results: dict[str, list[ProbeResult]] | None = None
+        report, results = None, None
         if self.trainer.is_global_zero:
             for dm, feats, _ in collected:
                 self._check_rows(dm, len(next(iter(feats.values()))))
-            results = probe_rows(collected, self.seeds, self.max_train)
+            report = probe_report(collected, self.seeds, self.max_train, analyses=self.plots,
+                                  fractions=self.plot_fractions, channel_encoder=self.backbone,
+                                  channel_counts=self.channel_counts, bf16=self.bf16)
+            results = report.rows
         if self.trainer.world_size > 1:
             results = self.trainer.strategy.broadcast(results, src=0)
         assert results is not None
@@ -255,14 +243,9 @@ class LinearProbeEvaluator(LightningModule):
         for row, prefix in ((RANDOM_ROW, "probe_random_init"), (STRONGEST_ROW, "probe_strongest_random")):
             for r in results.get(row, []) if row != self.row_name else []:
                 self.log(f"{prefix}/{r.task}/{r.metric}", r.mean, add_dataloader_idx=False, sync_dist=False)
-        if self.trainer.is_global_zero:
-            out = self._output_dir()
-            publish(results, out, f"Linear probe ({len(self.seeds)} seeds)", collected, self.seeds, self.plots,
-                    self.trainer, fractions=self.plot_fractions, embedding=self.embedding)
-            for dm, _, _ in collected if self.plots and self.channel_counts else []:
-                curve = channel_robustness(self.backbone, dm.probe_dataloader(), dm.task, dm.split_indices,
-                                           self.channel_counts, self.seeds, self.bf16)
-                plot_channel_robustness(curve, out / "plots" / f"{dm.task.name}_channels.png", self.trainer)
+        if report is not None:
+            publish(report, self._output_dir(), f"Linear probe ({len(self.seeds)} seeds)", self.trainer,
+                    self.embedding)
 
     @staticmethod
     def _check_rows(dm: Any, n: int) -> None:

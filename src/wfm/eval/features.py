@@ -10,7 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
-INPUT_KEYS = ("x", "channels")
+#: batch keys that describe the input rather than label it (everything else in a batch is a label)
+INPUT_KEYS = ("x", "channels", "modality")
 
 
 def autocast_context(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager:
@@ -35,7 +36,9 @@ def encode_batch(
 ) -> torch.Tensor:
     """Pooled float32 (B, D) features of one batch dict (``x``, ``channels``) on the encoder's device.
 
-    ``max_channels`` keeps only the first ``k`` channels of every sample (channel-count robustness).
+    The batch's ``modality`` (the data file's: ``spectrogram``, ``csi``, ``iq``), where it carries one, is
+    passed on to the encoder, which picks its tokenizer by it. ``max_channels`` keeps only the first ``k``
+    channels of every sample (channel-count robustness).
     """
     if "x" not in batch:
         raise KeyError(f"batch has no 'x' input (keys: {sorted(batch)})")
@@ -50,8 +53,13 @@ def encode_batch(
         x = x[:, :max_channels]
         channels = channels.clamp(max=max_channels) if channels is not None else None
     with autocast_context(device, bf16):
-        feats = encoder.features(x, channels)
+        feats = encoder.features(x, channels, modality=batch.get("modality"))
     return feats.float()
+
+
+def batch_labels(batch: Mapping[str, Any]) -> dict[str, Any]:
+    """The label entries of a batch dict: every key but :data:`INPUT_KEYS`."""
+    return {k: v for k, v in batch.items() if k not in INPUT_KEYS}
 
 
 def _device_of(module: nn.Module) -> torch.device:
@@ -83,8 +91,9 @@ def extract_features(
     """Pooled features of every sample of ``loader`` and its labels, in loader order.
 
     Args:
-        encoder: module with ``features(x, channels) -> (B, D)`` (a :class:`~wfm.models.encoder.ViTEncoder`).
-        loader: yields batch dicts (``x``, ``channels``, label keys) as made by ``pad_collate``.
+        encoder: module with ``features(x, channels, modality=...) -> (B, D)`` (a
+            :class:`~wfm.models.encoder.ViTEncoder`).
+        loader: yields batch dicts (``x``, ``channels``, ``modality``, label keys) as made by ``pad_collate``.
         device: where to run; None keeps the encoder where it is. The encoder is moved back afterwards.
         bf16: bf16 autocast where the device runs it natively (CPU included); features are returned as
             float32 anyway. Off by default: probe numbers must not depend on the machine, and bf16 rounding
@@ -95,7 +104,8 @@ def extract_features(
         max_channels: keep only the first ``k`` channels of each sample.
 
     Returns:
-        ``features`` float32 (N, D) and ``targets``: every label key of the batches -> an (N, ...) array.
+        ``features`` float32 (N, D) and ``targets``: every label key of the batches (all but
+        :data:`INPUT_KEYS`) -> an (N, ...) array.
     """
     original = _device_of(encoder)
     if device is not None:
@@ -106,9 +116,7 @@ def extract_features(
         with eval_mode(encoder), torch.inference_mode():
             for batch in loader:
                 feats.append(encode_batch(encoder, batch, bf16, max_channels).cpu())
-                for key, value in batch.items():
-                    if key in INPUT_KEYS:
-                        continue
+                for key, value in batch_labels(batch).items():
                     labels.setdefault(key, []).append(np.asarray(torch.as_tensor(value).cpu()))
     finally:
         if device is not None:

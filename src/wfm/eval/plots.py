@@ -1,14 +1,15 @@
 """Figures for reports: mask geometries, probe curves, label efficiency, channel robustness, embeddings.
 
-Every function draws with matplotlib's Agg backend (no display needed), saves a PNG and returns its path;
-pass ``trainer`` to also log the figure to W&B when a ``WandbLogger`` is attached (wandb is imported only
-then, so it may be absent).
+Plots only draw: every probe score they show was computed before (:mod:`wfm.eval.report`,
+:mod:`wfm.eval.analyses`); nothing here fits a probe or runs an encoder. Every function draws with
+matplotlib's Agg backend (no display needed), saves a PNG and returns its path; pass ``trainer`` to also log
+the figure to W&B when a ``WandbLogger`` is attached (wandb is imported only then, so it may be absent).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from wfm.data.task import TaskInfo  # noqa: E402
-from wfm.eval.features import extract_features  # noqa: E402
-from wfm.eval.probe import ProbeResult, SplitFn, linear_probe  # noqa: E402
+from wfm.eval.probe import ProbeResult  # noqa: E402
+from wfm.eval.tables import header  # noqa: E402
 
 MaskFn = Callable[[str], tuple[Any, Any]]
 
@@ -126,38 +126,7 @@ def plot_probe_history(
     return _save(fig, path, trainer, f"{key}_vs_step")
 
 
-def label_efficiency(
-    features: np.ndarray,
-    targets: Mapping[str, np.ndarray] | np.ndarray,
-    task: TaskInfo,
-    split_fn: SplitFn,
-    fractions: Iterable[float] = (0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0),
-    seeds: Sequence[int] = (0, 1, 2),
-) -> dict[float, ProbeResult]:
-    """Probe score when only a fraction of the training split is labelled (test split unchanged)."""
-    return {
-        float(f): linear_probe(features, targets, task, split_fn, seeds=seeds, train_fraction=float(f))
-        for f in fractions
-    }
-
-
-def channel_robustness(
-    encoder: torch.nn.Module,
-    loader: Iterable[Mapping[str, Any]],
-    task: TaskInfo,
-    split_fn: SplitFn,
-    channel_counts: Iterable[int],
-    seeds: Sequence[int] = (0, 1, 2),
-    bf16: bool = False,
-) -> dict[int, ProbeResult]:
-    """Probe score when the encoder sees only the first ``k`` channels of every sample."""
-    out = {}
-    for k in channel_counts:
-        feats, targets = extract_features(encoder, loader, bf16=bf16, max_channels=int(k))
-        out[int(k)] = linear_probe(feats, targets, task, split_fn, seeds=seeds)
-    return out
-
-
+#: points of a swept quantity (labelled share, channels kept) -> the probe result there
 Curve = Mapping[float, ProbeResult]
 
 
@@ -192,8 +161,7 @@ def plot_curve(
     if log_x:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)
-    unit = f" ({r0.units})" if r0.units else ""
-    ax.set_ylabel(f"{r0.task} {r0.metric}{unit} {'↑' if r0.higher_is_better else '↓'}")
+    ax.set_ylabel(header(r0))
     ax.grid(alpha=0.3)
     return _save(fig, path, trainer, Path(path).stem)
 
@@ -258,37 +226,35 @@ def plot_embedding(
 def probe_plots(
     out_dir: str | os.PathLike,
     per_task: Sequence[tuple[Any, Mapping[str, np.ndarray], Mapping[str, np.ndarray]]],
-    seeds: Sequence[int] = (0, 1, 2),
-    fractions: Iterable[float] = (0.05, 0.1, 0.25, 0.5, 1.0),
+    label_efficiency: Mapping[str, Mapping[str, Curve]],
+    channel_robustness: Mapping[str, Curve] | None = None,
     embedding: str = "pca",
     trainer: Any = None,
 ) -> list[Path]:
-    """The figures of a probe report, per task: label efficiency of every row and the first row's 2-D map.
+    """The figures of a probe report, per task: label efficiency of every row, the first row's 2-D map, and
+    the channel-robustness curve where one was computed.
 
     Args:
-        out_dir: the PNGs go to ``out_dir/plots/<task>_label_efficiency.png`` and
-            ``<task>_embedding_<method>.png``.
+        out_dir: the PNGs go to ``out_dir/plots/<task>_label_efficiency.png``,
+            ``<task>_embedding_<method>.png`` and ``<task>_channels.png``.
         per_task: ``(datamodule, {row name: (N, D) features}, labels by batch key)`` per task, as probed.
-        seeds: split seeds of the label-efficiency points (mean ± std over them).
-        fractions: labelled share of the training split at each point.
+        label_efficiency: task name -> row name -> labelled share -> result (:func:`wfm.eval.report.probe_report`).
+        channel_robustness: task name -> channels kept -> the backbone's result; tasks absent get no curve.
         embedding: ``pca`` or ``tsne``.
     """
     plot_dir = Path(out_dir) / "plots"
     paths: list[Path] = []
-    fractions = tuple(fractions)
     for dm, feats, labels in per_task:
         task = dm.task
-        # points with too few labelled samples to fit a probe (fewer than 2 per class, or than 10) are left out
-        n_train = len(dm.split_indices(int(seeds[0]))[0])
-        least = max(10, 2 * (task.num_classes or 0))
-        usable = [f for f in fractions if round(f * n_train) >= least] or [1.0]
-        curves = {
-            row: label_efficiency(f, labels, task, dm.split_indices, usable, seeds) for row, f in feats.items()
-        }
+        curves = label_efficiency[task.name]
         paths.append(plot_label_efficiency(curves, plot_dir / f"{task.name}_label_efficiency.png", trainer))
         emb_path = plot_dir / f"{task.name}_embedding_{embedding}.png"
         first = next(iter(feats.values()))
         paths.append(
             plot_embedding(first, labels[task.target], emb_path, embedding, task.class_names, trainer=trainer)
         )
+    for dm, _, _ in per_task:
+        curve = (channel_robustness or {}).get(dm.task.name)
+        if curve:
+            paths.append(plot_channel_robustness(curve, plot_dir / f"{dm.task.name}_channels.png", trainer))
     return paths

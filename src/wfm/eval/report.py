@@ -1,26 +1,35 @@
-"""The probe report — one function for ``wfm test`` and for the end of a pretraining run.
+"""The probe report: one owner of its numbers and files, for ``wfm test`` and for the end of a pretraining run.
 
 Rows: the backbone, a random-init encoder of the same config and init (``random-init``), one random-init
 encoder per other init scheme (``random-init (<scheme>)``), and ``strongest random``: per task the best of
 the random rows (highest accuracy, lowest error). A gap to the strongest row is one that no choice of
 initialisation gives for free — a weak init can make any pretraining look good against its own floor.
+
+:func:`probe_report` computes every number once, from every row's features of every task: the rows and the
+analyses behind the figures (label efficiency of every row, channel robustness of the backbone,
+:mod:`wfm.eval.analyses`). :func:`publish` writes, prints, logs and draws what it computed. The callers differ
+only in how they get the features: :class:`~wfm.eval.evaluator.LinearProbeEvaluator` in Lightning's test loop
+(gathered across ranks), :class:`~wfm.callbacks.ProbeCallback` with :func:`task_features`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+from torch import nn
 
+from wfm.eval.analyses import FRACTIONS, channel_robustness, label_efficiency, usable_fractions
+from wfm.eval.features import extract_features
 from wfm.eval.plots import probe_plots
 from wfm.eval.probe import ProbeResult, linear_probe
-from wfm.eval.tables import results_to_markdown, write_results
+from wfm.eval.tables import columns, format_cell, header, results_to_markdown, write_results
 from wfm.models.encoder import INIT_SCHEMES, ViTEncoder
 
 RANDOM_ROW = "random-init"
@@ -57,7 +66,7 @@ def strongest(rows: Sequence[Sequence[ProbeResult]]) -> list[ProbeResult]:
             cur = best.get(r.task)
             if cur is None or (r.mean > cur.mean if r.higher_is_better else r.mean < cur.mean):
                 best[r.task] = r
-    return [dataclasses.replace(r) for r in best.values()]
+    return [replace(r) for r in best.values()]
 
 
 def probe_rows(
@@ -74,42 +83,115 @@ def probe_rows(
     return results
 
 
+def task_features(
+    encoders: Mapping[str, nn.Module], tasks: Sequence[Any], bf16: bool = False
+) -> list[TaskFeatures]:
+    """Every encoder's features of every sample of every task's ``probe_dataloader()``, by row name.
+
+    ``tasks`` are downstream DataModules (set up) or anything with the same ``task``, ``probe_dataloader()``
+    and ``split_indices(seed)`` (a :class:`~wfm.eval.subset.ProbeSubset`).
+    """
+    per_task: list[TaskFeatures] = []
+    for dm in tasks:
+        loader = dm.probe_dataloader()
+        feats: dict[str, np.ndarray] = {}
+        labels: Mapping[str, np.ndarray] = {}
+        for row, enc in encoders.items():
+            feats[row], labels = extract_features(enc, loader, bf16=bf16)
+        per_task.append((dm, feats, labels))
+    return per_task
+
+
+@dataclass
+class ProbeReport:
+    """Every number a probe report shows, and the features they came from.
+
+    Attributes:
+        rows: row name -> one result per task (the table).
+        per_task: the features the rows were probed on (:data:`TaskFeatures`; the embedding maps draw them).
+        label_efficiency: task name -> row name -> labelled share -> result; None when no analyses were run.
+        channel_robustness: task name -> channels kept -> the backbone's result (empty when none were asked).
+    """
+
+    rows: dict[str, list[ProbeResult]]
+    per_task: list[TaskFeatures]
+    label_efficiency: dict[str, dict[str, dict[float, ProbeResult]]] | None = None
+    channel_robustness: dict[str, dict[int, ProbeResult]] = field(default_factory=dict)
+
+
+def probe_report(
+    per_task: Sequence[TaskFeatures],
+    seeds: Sequence[int],
+    max_train: int | None = None,
+    analyses: bool = True,
+    fractions: Sequence[float] = FRACTIONS,
+    channel_encoder: nn.Module | None = None,
+    channel_counts: Sequence[int] = (),
+    bf16: bool = False,
+) -> ProbeReport:
+    """The rows of every task and, with ``analyses``, the label-efficiency and channel-robustness curves.
+
+    Args:
+        per_task: every row's features of every task (:func:`task_features`, or gathered by ``wfm test``).
+        seeds: one split per seed, for the rows and every point of the curves.
+        max_train: cap on the rows' training samples per seed (the curves sweep the share instead).
+        analyses: also compute the curves behind the report's figures.
+        fractions: labelled shares of the label-efficiency curves; points with too few labelled samples for
+            a probe are left out (:func:`wfm.eval.analyses.usable_fractions`).
+        channel_encoder: the backbone whose channel robustness is measured (features extracted again per
+            count from each task's ``probe_dataloader()``); None measures none.
+        channel_counts: how many of the first channels the backbone sees at each point.
+        bf16: bf16 autocast for the channel-robustness features (:func:`wfm.eval.features.extract_features`).
+    """
+    per_task = list(per_task)
+    rows = probe_rows(per_task, seeds, max_train)
+    if not analyses:
+        return ProbeReport(rows, per_task)
+    efficiency: dict[str, dict[str, dict[float, ProbeResult]]] = {}
+    for dm, feats, labels in per_task:
+        usable = usable_fractions(dm.task, dm.split_indices, fractions, seeds[0])
+        efficiency[dm.task.name] = {
+            row: label_efficiency(f, labels, dm.task, dm.split_indices, usable, seeds) for row, f in feats.items()
+        }
+    robustness: dict[str, dict[int, ProbeResult]] = {}
+    for dm, _, _ in per_task if channel_encoder is not None and channel_counts else []:
+        robustness[dm.task.name] = channel_robustness(
+            channel_encoder, dm.probe_dataloader(), dm.task, dm.split_indices, channel_counts, seeds, bf16
+        )
+    return ProbeReport(rows, per_task, efficiency, robustness)
+
+
 def publish(
-    results: Mapping[str, Sequence[ProbeResult]],
+    report: ProbeReport,
     out_dir: str | os.PathLike,
     title: str,
-    per_task: Sequence[TaskFeatures] = (),
-    seeds: Sequence[int] = (0,),
-    plots: bool = True,
     trainer: Any = None,
-    **plot_kwargs: Any,
+    embedding: str = "pca",
 ) -> Path:
-    """Write ``probe_results.{md,csv}`` into ``out_dir``, print the table, draw the report's plots."""
-    md, _ = write_results(results, Path(out_dir))
-    print_table(results, title)
-    log_table(trainer, "probe_results", results)
+    """Write ``probe_results.{md,csv}`` into ``out_dir``, print the table, log it to W&B, and draw the
+    report's figures into ``out_dir/plots`` when it holds analyses (:func:`wfm.eval.plots.probe_plots`)."""
+    md, _ = write_results(report.rows, Path(out_dir))
+    print_table(report.rows, title)
+    log_table(trainer, "probe_results", report.rows)
     rank_zero_info(f"probe results written to {md} and {md.with_suffix('.csv')}")
-    if plots and per_task:
-        probe_plots(out_dir, per_task, seeds, trainer=trainer, **plot_kwargs)
+    if report.label_efficiency is not None and report.per_task:
+        probe_plots(out_dir, report.per_task, report.label_efficiency, report.channel_robustness, embedding,
+                    trainer)
         rank_zero_info(f"probe plots written to {Path(out_dir) / 'plots'}")
     return md
 
 
 def log_table(trainer: Any, key: str, results: Mapping[str, Sequence[ProbeResult]]) -> None:
     """Log the table to every attached W&B logger (a no-op without one; never fails the run)."""
-    from wfm.eval.tables import _columns, format_cell
-
     for logger in getattr(trainer, "loggers", []) or []:
         if type(logger).__name__ != "WandbLogger":
             continue
-        cols = _columns(results)
+        cols = columns(results)
         rows = [[name, *[format_cell({r.task: r for r in row}.get(c.task)) for c in cols]]
                 for name, row in results.items()]
         try:
             logger.log_table(key=key, columns=["method", *[f"{c.task}/{c.metric}" for c in cols]], data=rows)
         except Exception as err:  # a table must never take a run down
-            from lightning.pytorch.utilities import rank_zero_warn
-
             rank_zero_warn(f"could not log table {key!r} to W&B: {err}")
 
 
@@ -121,13 +203,11 @@ def print_table(results: Mapping[str, Sequence[ProbeResult]], title: str) -> Non
     except ImportError:  # rich is a dependency, but a table is not worth a crash
         print(results_to_markdown(results))
         return
-    from wfm.eval.tables import _columns, _header, format_cell
-
-    cols = _columns(results)
+    cols = columns(results)
     table = Table(title=title)
     table.add_column("method")
     for c in cols:
-        table.add_column(_header(c), justify="right")
+        table.add_column(header(c), justify="right")
     for name, row in results.items():
         by_task = {r.task: r for r in row}
         table.add_row(name, *[format_cell(by_task.get(c.task)) for c in cols])

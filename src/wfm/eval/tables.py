@@ -20,8 +20,8 @@ from wfm.eval.probe import ProbeResult
 Results = Mapping[str, Sequence[ProbeResult]]
 
 
-def _columns(results: Results) -> list[ProbeResult]:
-    """One representative result per task, in order of first appearance."""
+def columns(results: Results) -> list[ProbeResult]:
+    """One representative result per task (the table's columns), in order of first appearance."""
     seen: dict[str, ProbeResult] = {}
     for row in results.values():
         for r in row:
@@ -29,7 +29,8 @@ def _columns(results: Results) -> list[ProbeResult]:
     return list(seen.values())
 
 
-def _header(r: ProbeResult) -> str:
+def header(r: ProbeResult) -> str:
+    """A task column's heading: task, metric, unit and which way is better (``rfs acc (%) ↑``)."""
     unit = f" ({r.units})" if r.units else ""
     return f"{r.task} {r.metric}{unit} {'↑' if r.higher_is_better else '↓'}"
 
@@ -52,9 +53,9 @@ def _by_task(row: Sequence[ProbeResult]) -> dict[str, ProbeResult]:
 
 def results_to_markdown(results: Results, row_label: str = "method") -> str:
     """Markdown table: rows = keys of ``results`` (e.g. a checkpoint and ``random-init``), columns = tasks."""
-    cols = _columns(results)
+    cols = columns(results)
     lines = [
-        "| " + " | ".join([row_label] + [_header(c) for c in cols]) + " |",
+        "| " + " | ".join([row_label] + [header(c) for c in cols]) + " |",
         "|" + "|".join([":---"] + ["---:"] * len(cols)) + "|",
     ]
     for name, row in results.items():
@@ -65,14 +66,14 @@ def results_to_markdown(results: Results, row_label: str = "method") -> str:
 
 def results_to_csv(results: Results, row_label: str = "method") -> str:
     """CSV with columns ``method, <task>/<metric>, <task>/<metric>_std, <task>/<metric>_values`` per task."""
-    cols = _columns(results)
+    cols = columns(results)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    header = [row_label]
+    fields = [row_label]
     for c in cols:
         key = f"{c.task}/{c.metric}"
-        header += [key, f"{key}_std", f"{key}_values"]
-    writer.writerow(header)
+        fields += [key, f"{key}_std", f"{key}_values"]
+    writer.writerow(fields)
     for name, row in results.items():
         cells = _by_task(row)
         line: list[str] = [name]

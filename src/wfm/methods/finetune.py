@@ -17,26 +17,29 @@ the head ``1``: layers near the input, which hold the most general features, mov
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Literal
 
 from torch import nn
 
+from wfm.choices import check_choice, choices
 from wfm.methods.base import adamw_group, is_decayed
 from wfm.models.encoder import ViTEncoder
 from wfm.models.lora import add_lora, lora_parameters
 
-FINETUNE_MODES = ("full", "linear", "partial", "lora")
+#: what of the encoder trains (see the module docstring)
+FinetuneMode = Literal["full", "linear", "partial", "lora"]
+FINETUNE_MODES = choices(FinetuneMode)
 
 
 def apply_finetune_mode(
     encoder: ViTEncoder,
-    mode: str,
+    mode: FinetuneMode,
     partial_blocks: int = 1,
     lora_rank: int = 8,
     lora_alpha: float = 16.0,
 ) -> None:
     """Set ``requires_grad`` on ``encoder`` (and add LoRA adapters for ``lora``) in place."""
-    if mode not in FINETUNE_MODES:
-        raise ValueError(f"finetune must be one of {FINETUNE_MODES}, got {mode!r}")
+    check_choice("finetune", mode, FinetuneMode)
     depth = len(encoder.blocks)
     if mode == "full":
         encoder.requires_grad_(True)

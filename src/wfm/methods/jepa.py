@@ -189,10 +189,12 @@ class JEPA(MomentumMethod):
         x, channels, channel_ids, held_out = views.x, views.channels, views.channel_ids, views.held_out
         enc = self.encoder
         b, c = x.shape[:2]
-        modality = enc.family(batch.get("modality"))  # the batch says what it holds; the family keys settings
+        # the batch says what it holds; its token family keys the per-family settings
+        modality = enc.family(batch.get("modality"))
         grid = enc.grid(modality)
         n, p = grid[0] * grid[1], enc.num_prefix_tokens
-        masks = self.masking_for(modality)(b, grid, rng)  # on the host: indices are computed there, then moved (no host sync)
+        # on the host: indices are computed there, then moved (no host sync)
+        masks = self.masking_for(modality)(b, grid, rng)
         m = masks.targets.shape[1]
         # held-out channels are predicted at the context positions too: one more target block
         targets = masks.targets if held_out is None else torch.cat([masks.targets, masks.context[:, None]], 1)
@@ -221,7 +223,7 @@ class JEPA(MomentumMethod):
         pred, pred_valid = self.predictor(
             pad_channel_slots(z[:, p:] if self.predict_grad else z[:, p:].detach(), cs, c),
             pad_channel_slots(z_valid[:, p:], cs, c), ctx_idx, tgt_idx,
-            tgt_valid, pred_channels, channel_ids, modality
+            tgt_valid, pred_channels, channel_ids, modality, grid
         )
         if self.loss_name == "mse":
             per_token = F.mse_loss(pred.float(), target, reduction="none").mean(-1)

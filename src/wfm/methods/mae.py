@@ -142,7 +142,8 @@ class MAE(WFMMethod):
         x, channels, channel_ids, held_out = views.x, views.channels, views.channel_ids, views.held_out
         enc = self.encoder
         b, c = x.shape[:2]
-        modality = enc.family(batch.get("modality"))  # the batch says what it holds; the family keys settings
+        # the batch says what it holds; its token family keys the per-family settings
+        modality = enc.family(batch.get("modality"))
         grid = enc.grid(modality)
         masking = self.iq_masking if modality == IQ else self.masking
         keep, keep_valid, mask = (t.to(x.device) for t in visible_and_hidden(masking, b, grid, rng))

@@ -6,6 +6,10 @@ LoRA) with optional layer-wise lr decay. Classification trains with (label-smoot
 class-weighted) cross-entropy, regression with MSE on standardised targets. Validation and test report the
 probe protocol's headline metrics: ``acc`` = mean per-class accuracy in %, ``error`` = mean Euclidean error
 in the target's units (metres for positioning), computed on de-standardised predictions.
+
+What the head predicts (label key, kind, number of classes, target size) is given to the constructor, or with
+``task_from_data: true`` read at setup from the DataModule's :class:`~wfm.data.task.TaskInfo` — which a
+downstream DataModule reads from its file's ``labels`` attribute — so recipes do not restate it.
 """
 
 from __future__ import annotations
@@ -19,13 +23,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wfm.choices import check_choice
+from wfm.data.task import TaskInfo, TaskKind
 from wfm.eval.metrics import MeanPerClassAccuracy, MeanPositionError
 from wfm.methods.base import WFMMethod, adamw
-from wfm.methods.finetune import FINETUNE_MODES, apply_finetune_mode, param_groups
+from wfm.methods.finetune import FinetuneMode, apply_finetune_mode, param_groups
 from wfm.models.encoder import ViTEncoder
 from wfm.models.lora import merged_state_dict
+from wfm.views.channels import ChannelSampling
 
-TASK_KINDS = ("classification", "regression")
+#: what a constructor without ``task_from_data`` assumes for arguments left unset
+DEFAULT_TARGET, DEFAULT_KIND, DEFAULT_TARGET_DIM = "label", "classification", 3
 
 
 def _train_targets(datamodule: Any, target: str) -> torch.Tensor:
@@ -46,10 +54,15 @@ class Supervised(WFMMethod):
         encoder: encoder built from scratch (default: the LatentWave size); exclusive with ``backbone``.
         backbone: path of a pretrained backbone (Lightning ``.ckpt`` of any wfm method, or an exported
             ``.safetensors``/``.json`` pair), read with ``wfm.checkpoint.load_backbone``.
-        target: batch key of the label (``label``, ``position``, ``beam``, ``los``...).
-        task_kind: ``classification`` or ``regression``.
+        target: batch key of the label (``label``, ``position``, ``beam``, ``los``...); default ``label``.
+        task_kind: ``classification`` or ``regression``; default ``classification``.
         num_classes: number of classes (classification).
-        target_dim: size of the regression target (3 for positions).
+        target_dim: size of the regression target (3 for positions); default 3.
+        task_from_data: read ``target``, ``task_kind``, ``num_classes`` and ``target_dim`` at setup from the
+            DataModule's ``task`` (:class:`~wfm.data.task.TaskInfo`, e.g. a
+            :class:`~wfm.data.datamodules.DownstreamDataModule`'s, read from its file); values given here
+            override it where they can (a larger head), and contradicting it (another target or kind) is an
+            error. The resolved values are recorded in the checkpoint's hyperparameters.
         label_smoothing: cross-entropy label smoothing.
         class_weights: optional per-class cross-entropy weights (length ``num_classes``).
         target_mean, target_std: regression standardisation; None computes them from the training split at
@@ -69,20 +82,21 @@ class Supervised(WFMMethod):
         self,
         encoder: ViTEncoder | None = None,
         backbone: str | None = None,
-        target: str = "label",
-        task_kind: str = "classification",
+        target: str | None = None,
+        task_kind: TaskKind | None = None,
         num_classes: int | None = None,
-        target_dim: int = 3,
+        target_dim: int | None = None,
+        task_from_data: bool = False,
         label_smoothing: float = 0.0,
         class_weights: Sequence[float] | None = None,
         target_mean: Sequence[float] | None = None,
         target_std: Sequence[float] | None = None,
-        finetune: str = "full",
+        finetune: FinetuneMode = "full",
         partial_blocks: int = 1,
         lora_rank: int = 8,
         lora_alpha: float = 16.0,
         layer_decay: float | None = None,
-        channel_sampling: str = "none",
+        channel_sampling: ChannelSampling = "none",
         **kwargs: Any,
     ) -> None:
         if encoder is not None and backbone is not None:
@@ -95,8 +109,31 @@ class Supervised(WFMMethod):
         if self.lr_scales:
             raise ValueError("lr_scales is a pretraining option; supervised and fine-tuning runs scale the lr by "
                              "layer with layer_decay")
-        if task_kind not in TASK_KINDS:
-            raise ValueError(f"task_kind must be one of {TASK_KINDS}, got {task_kind!r}")
+        if task_kind is not None:
+            check_choice("task_kind", task_kind, TaskKind)
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        check_choice("finetune", finetune, FinetuneMode)
+        if finetune != "full" and backbone is None and kwargs.get("encoder_config") is None:
+            warnings.warn(f"finetune={finetune!r} without a pretrained backbone freezes a randomly "
+                          "initialised encoder", stacklevel=2)
+        self.label_smoothing = float(label_smoothing)
+        self.finetune = finetune
+        self.layer_decay = layer_decay
+        apply_finetune_mode(self.encoder, finetune, partial_blocks, lora_rank, lora_alpha)
+        # the task's part is built once the task is known: now, or at setup from the DataModule
+        self._task_given = {"target": target, "task_kind": task_kind, "num_classes": num_classes,
+                       "target_dim": target_dim}
+        self._task_stats = (class_weights, target_mean, target_std)
+        self.head: nn.Linear | None = None
+        if not task_from_data:
+            self._build_task(target if target is not None else DEFAULT_TARGET,
+                             task_kind if task_kind is not None else DEFAULT_KIND, num_classes,
+                             target_dim if target_dim is not None else DEFAULT_TARGET_DIM)
+
+    def _build_task(self, target: str, task_kind: str, num_classes: int | None, target_dim: int) -> None:
+        """The head, its loss weights, the regression standardisation and the split metrics for one task."""
+        class_weights, target_mean, target_std = self._task_stats
         if task_kind == "classification":
             if num_classes is None or num_classes < 2:
                 raise ValueError(f"classification needs num_classes >= 2, got {num_classes}")
@@ -105,20 +142,9 @@ class Supervised(WFMMethod):
             if target_dim < 1:
                 raise ValueError(f"regression needs target_dim >= 1, got {target_dim}")
             out_dim = int(target_dim)
-        if not 0 <= label_smoothing < 1:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
-        if finetune not in FINETUNE_MODES:
-            raise ValueError(f"finetune must be one of {FINETUNE_MODES}, got {finetune!r}")
-        if finetune != "full" and backbone is None and kwargs.get("encoder_config") is None:
-            warnings.warn(f"finetune={finetune!r} without a pretrained backbone freezes a randomly "
-                          "initialised encoder", stacklevel=2)
         self.target = target
         self.task_kind = task_kind
         self.num_classes = num_classes
-        self.label_smoothing = float(label_smoothing)
-        self.finetune = finetune
-        self.layer_decay = layer_decay
-        apply_finetune_mode(self.encoder, finetune, partial_blocks, lora_rank, lora_alpha)
 
         self.head = nn.Linear(self.encoder.embed_dim, out_dim)
         # small head init (MAE fine-tuning convention): early steps do not wreck pretrained features
@@ -151,6 +177,45 @@ class Supervised(WFMMethod):
             for stage in ("val", "test")
         })
 
+    def _task_from(self, task: TaskInfo) -> dict[str, Any]:
+        """The constructor's task arguments completed from the DataModule's ``task``; contradictions raise."""
+        given = self._task_given
+        for key, value in (("target", task.target), ("task_kind", task.kind)):
+            if given[key] is not None and given[key] != value:
+                raise ValueError(f"{key}={given[key]!r} contradicts the DataModule's task {task.name!r} "
+                                 f"({key} {value!r}); leave {key} unset to take it from the data")
+        num_classes = given["num_classes"] if given["num_classes"] is not None else task.num_classes
+        if task.kind == "classification" and task.num_classes is not None and num_classes < task.num_classes:
+            raise ValueError(f"num_classes={num_classes} is fewer than the {task.num_classes} classes of the "
+                             f"DataModule's task {task.name!r}")
+        target_dim = given["target_dim"] if given["target_dim"] is not None else task.dim
+        if task.kind == "regression" and target_dim is None:
+            raise ValueError(f"the DataModule's task {task.name!r} does not say its target size; give target_dim")
+        return {"target": task.target, "task_kind": task.kind, "num_classes": num_classes,
+                "target_dim": target_dim if target_dim is not None else DEFAULT_TARGET_DIM}
+
+    def setup(self, stage: str) -> None:
+        """Check that the DataModule's samples fit the encoder (a file of another size fails here, named); with
+        ``task_from_data``, build the head from the DataModule's task (before a checkpoint is restored into it)
+        and record the values, so the checkpoint rebuilds the same model."""
+        dm = self.trainer.datamodule
+        ds = getattr(dm, "dataset", None)
+        if ds is not None and hasattr(ds, "meta") and hasattr(ds, "modality"):
+            try:
+                self.encoder.check_input(ds.modality, ds.num_channels, tuple(ds.meta["shape"][1:]))
+            except ValueError as e:
+                raise ValueError(f"{ds.path}: {e}") from None
+        if self.head is not None:
+            return
+        task = getattr(dm, "task", None)
+        if not isinstance(task, TaskInfo):
+            raise ValueError(f"Supervised(task_from_data=True) reads its task from the DataModule's 'task' (a "
+                             f"DownstreamDataModule's); {type(dm).__name__} has none: give target, task_kind and "
+                             "num_classes (or target_dim) instead")
+        resolved = self._task_from(task)
+        self._build_task(**resolved)
+        self.hparams.update({**resolved, "task_from_data": False})
+
     # --- modules ---
     def trainable_modules(self) -> list[nn.Module]:
         return [self.encoder, self.head]
@@ -170,19 +235,26 @@ class Supervised(WFMMethod):
 
     # --- forward and loss ---
     def forward(
-        self, x: torch.Tensor, channels: torch.Tensor | None = None, channel_ids: torch.Tensor | None = None
+        self, x: torch.Tensor, channels: torch.Tensor | None = None, channel_ids: torch.Tensor | None = None,
+        modality: str | None = None,
     ) -> torch.Tensor:
-        """Raw head output: logits (classification) or standardised targets (regression)."""
+        """Raw head output: logits (classification) or standardised targets (regression) of inputs of
+        ``modality`` (the batch's; None for an encoder of one input family)."""
+        if self.head is None:
+            raise ValueError("Supervised(task_from_data=True) has no head before setup: fit, validate or test it "
+                             "with a DataModule that has a task, or give the task to the constructor")
         if self.finetune == "linear":
             with torch.no_grad():  # frozen encoder: no graph needed
-                feats = self.encoder.features(x, channels, channel_ids)
+                feats = self.encoder.features(x, channels, channel_ids, modality=modality)
         else:
-            feats = self.encoder.features(x, channels, channel_ids)
+            feats = self.encoder.features(x, channels, channel_ids, modality=modality)
         return self.head(feats.float())
 
-    def predict_target(self, x: torch.Tensor, channels: torch.Tensor | None = None) -> torch.Tensor:
+    def predict_target(
+        self, x: torch.Tensor, channels: torch.Tensor | None = None, modality: str | None = None
+    ) -> torch.Tensor:
         """Class indices, or regression targets in their original units."""
-        out = self(x, channels)
+        out = self(x, channels, modality=modality)
         if self.task_kind == "classification":
             return out.argmax(-1)
         return out * self.target_std + self.target_mean
@@ -193,7 +265,8 @@ class Supervised(WFMMethod):
         if self.target not in batch:
             raise ValueError(f"batch has no label {self.target!r}; keys are {sorted(batch)}")
         x, channels, channel_ids = self.maybe_sample_channels(batch, rng, stage)
-        out = self(x, channels, channel_ids)
+        modality = batch.get("modality")  # absent from a user's own loader's batches: the encoder's one family
+        out = self(x, channels, channel_ids) if modality is None else self(x, channels, channel_ids, modality=modality)
         y = batch[self.target]
         if self.task_kind == "classification":
             y = y.long().reshape(-1)

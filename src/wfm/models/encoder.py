@@ -269,6 +269,22 @@ class ViTEncoder(nn.Module):
                              "for raw IQ)")
         return family
 
+    def check_input(self, modality: str, channels: int, hw: tuple[int, int], who: str = "the encoder") -> None:
+        """Raise a ValueError (worded for the user, ``who`` naming this encoder) if samples of ``modality``
+        with ``channels`` channels of ``(H, W)`` each cannot go through this encoder: before any data is read."""
+        family = family_of(modality)
+        if family not in self.families:
+            raise ValueError(f"samples are {TOKENIZERS[family].description}, but {who} has no {family.upper()} "
+                             "tokenizer "
+                             f"(it takes {list(self.families)}; e.g. an encoder with iq_length > 0 takes IQ)")
+        tokenizer = self.tokenizer(modality)
+        tokenizer.check_sample(tuple(hw), who)
+        table = getattr(self, tokenizer.identity) if tokenizer.identity is not None else None
+        if table is not None and channels > self.max_channels:
+            what = "antenna" if tokenizer.identity == "antenna_embed" else "channel"
+            raise ValueError(f"samples have {channels} {what}s, but {who} knows only {self.max_channels} {what} "
+                             f"codes (max_channels); keep fewer {what}s")
+
     def tokenizer(self, modality: str | None = None) -> nn.Module:
         """The tokenizer that embeds inputs of ``modality`` (see :meth:`family`)."""
         return getattr(self, TOKENIZERS[self.family(modality)].attr)

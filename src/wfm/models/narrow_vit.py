@@ -72,10 +72,22 @@ class NarrowViT(nn.Module):
         init_vit_weights(self, init)
         nn.init.normal_(self.mask_token, std=0.02)
 
-    def tables(self, modality: str = "image") -> tuple[torch.Tensor, ChannelEmbedding]:
-        """The position table ``(N, width)`` and the channel (antenna) embedding of ``modality``."""
+    def tables(self, modality: str = "image", grid: Sequence[int] | None = None
+               ) -> tuple[torch.Tensor, ChannelEmbedding]:
+        """The position table ``(N, width)`` and the channel (antenna) embedding of token family ``modality``.
+
+        ``grid``: the family's token grid, for a family registered beyond image and IQ (its 2-D sine-cosine
+        positions at this width, made once per grid); the image family's grid is the one built with.
+        """
         if modality == IQ:
             if self.antenna_embed is None:
                 raise ValueError("this model was built for an image-only encoder; it cannot take IQ tokens")
             return self.pos_embed_iq, self.antenna_embed
-        return self.pos_embed, self.channel_embed
+        if grid is None or tuple(grid) == self.grid_size:
+            return self.pos_embed, self.channel_embed
+        key = tuple(int(g) for g in grid)
+        cache = self.__dict__.setdefault("_grid_tables", {})
+        table = cache.get(key)
+        if table is None or table.device != self.pos_embed.device:
+            table = cache[key] = sincos_2d(self.pos_embed.shape[1], *key).to(self.pos_embed.device)
+        return table, self.channel_embed

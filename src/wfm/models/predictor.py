@@ -63,6 +63,7 @@ class Predictor(NarrowViT):
         channel_valid: torch.Tensor,
         channel_ids: torch.Tensor | None = None,
         modality: str = "image",
+        grid: Sequence[int] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Predict target representations.
 
@@ -74,7 +75,8 @@ class Predictor(NarrowViT):
             channel_valid: (B, C) bool, real channel slots; or (B, M, C): the slots predicted for each target
                 block (e.g. only the held-out channels on a block of context positions).
             channel_ids: (B, C) input channel index of every slot; None: slot ``c`` is channel ``c``.
-            modality: ``image`` or ``iq`` (grid positions are time segments, channels are antennas).
+            modality: token family: ``image``, ``iq`` (grid positions are time segments, channels are antennas)
+                or a registered other family, whose token ``grid`` is then given.
 
         Returns:
             predictions (B, M, C*Kt, D) and their validity (B, M, C*Kt).
@@ -89,7 +91,7 @@ class Predictor(NarrowViT):
         check_channel_ids(channel_ids, b, c, self.max_channels, "predictor")
         if context.shape[1] != c * kc:
             raise ValueError(f"context has {context.shape[1]} tokens, expected C*Kc = {c}*{kc}")
-        pos_embed, channel_embed = self.tables(modality)
+        pos_embed, channel_embed = self.tables(modality, grid)
         chan = channel_embed(channel_ids.to(context.device))  # (B, C, Dp)
         z = self.proj_in(context).view(b, c, kc, -1)
         z = z + pos_embed[context_idx][:, None] + chan[:, :, None]

@@ -13,7 +13,9 @@ from wfm.views.random import RandomMask
 from wfm.views.region import RegionMask
 
 #: the paper's geometries (Table III), by name: what ``wfm-ablate`` grids over and mask examples compare with
-STANDARD: dict[str, type[MaskGeometry]] = {cls.name: cls for cls in (RegionMask, FrequencyMask, TimeMask, RandomMask)}
+STANDARD: dict[str, type[MaskGeometry]] = {
+    cls.name: cls for cls in (RegionMask, FrequencyMask, TimeMask, RandomMask)
+}
 
 
 def class_path(name: str) -> str:
@@ -23,5 +25,5 @@ def class_path(name: str) -> str:
     return f"wfm.views.{STANDARD[name].__name__}"
 
 
-__all__ = ["STANDARD", "BandMask", "class_path", "FrequencyMask", "MaskGeometry", "Masks", "MixedMask", "RandomMask", "RegionMask",
-           "TimeMask", "mask_to_indices"]
+__all__ = ["STANDARD", "BandMask", "FrequencyMask", "MaskGeometry", "Masks", "MixedMask", "RandomMask", "RegionMask",
+           "TimeMask", "class_path", "mask_to_indices"]

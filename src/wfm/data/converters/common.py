@@ -25,6 +25,7 @@ import numpy as np
 
 from wfm.data import transforms
 from wfm.data.hdf5 import label_meta, write_dataset_file
+from wfm.data.modalities import IQ, SPECTROGRAM
 
 #: SigMF / raw IQ sample formats: numpy dtype of one real value and the scale to unit full range
 IQ_DTYPES = {"cf32_le": ("<f4", 1.0), "cf64_le": ("<f8", 1.0), "ci16_le": ("<i2", 1 / 32768.0)}
@@ -160,7 +161,8 @@ def write_labelled_windows(
         raise ValueError(f"{where}: no labelled window of {frames} frames of {nfft} bins (labels from {source})")
     x = transforms.preprocess(np.concatenate(specs), power=True, size=size)
     prep = transforms.describe(True, size, stft=stft_description(nfft, frames), labels_from=str(source))
-    return _write_classified(out_dir, name, x, names, where, source, origin, "spectrogram", prep, report)
+    return _write_classified(out_dir, name, x, names, where, source, origin, SPECTROGRAM.name, prep,
+                             report)
 
 
 def _write_classified(out_dir: str | Path, name: str, x: np.ndarray, names: list[str], where: Path,
@@ -191,7 +193,8 @@ def write_labelled_iq(
     if not names:
         raise ValueError(f"{where}: no labelled window of {length} samples (labels from {source})")
     prep = transforms.describe_iq(windows={"length": length, "overlap": 0}, labels_from=str(source))
-    return _write_classified(out_dir, name, np.concatenate(windows), names, where, source, origin, "iq", prep, report)
+    return _write_classified(out_dir, name, np.concatenate(windows), names, where, source, origin, IQ.name, prep,
+                             report)
 
 
 def iq_arguments(prog: str, description: str, name: str | None, label: str, per: str) -> argparse.ArgumentParser:

@@ -1,4 +1,9 @@
-"""Downstream tasks: one labelled dataset, its TaskInfo, the seeded 80/20 split, probe and tuning loaders."""
+"""Downstream tasks: one labelled dataset, its TaskInfo, the seeded 80/20 split, probe and tuning loaders.
+
+The task (label key, kind, classes, units, target size) is read from the dataset: a file's ``labels``
+attribute, or a built-in's registry entry (:mod:`wfm.data.synthetic`) that wrote it; a method sizes its head
+from :attr:`DownstreamDataModule.task` at setup, so no config restates it.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +28,8 @@ class DownstreamDataModule(LightningDataModule):
     separate test file is given (then the split only divides ``dataset`` into train/val).
 
     Args:
-        dataset: built-in name (``rfs``, ``positioning``, ``beam``, ``los``) or path to a wfm HDF5 file.
+        dataset: built-in name (``wfm.data.synthetic.builtin_tasks()``: ``rfs``, ``positioning``, ``beam``,
+            ``los``, ``rffp``, ``interference``) or path to a wfm HDF5 file.
         target: label key to predict; None picks the file's only label.
         n: samples of a built-in dataset (files are used whole).
         size: model input size ``H`` or ``(H, W)``; for IQ datasets the time samples ``T`` per antenna.
@@ -104,20 +110,13 @@ class DownstreamDataModule(LightningDataModule):
         if self._task is None:
             ds = self._open()
             assert self.target is not None
-            info = ds.meta["labels"][self.target]
             name = self.task_name or (
                 self.dataset_name
                 if "/" not in self.dataset_name and not self.dataset_name.endswith((".h5", ".hdf5"))
                 else ds.path.stem
             )
-            self._task = TaskInfo(
-                name=name,
-                target=self.target,
-                kind=info["kind"],
-                num_classes=info.get("num_classes"),
-                class_names=tuple(info.get("class_names") or ()),
-                units=info.get("units"),
-            )
+            self._task = TaskInfo.from_labels(name, self.target, ds.meta["labels"][self.target],
+                                              ds.meta["label_shapes"].get(self.target))
         return self._task
 
     def prepare_data(self) -> None:
@@ -164,33 +163,3 @@ class DownstreamDataModule(LightningDataModule):
         if self._test_ds is not None:
             return self._loader(self._test_ds, shuffle=False)
         return self.val_dataloader()
-
-
-class RFSDataModule(DownstreamDataModule):
-    """Built-in RF signal classification (spectrograms, label ``label``)."""
-
-    def __init__(self, dataset: str = "rfs", target: str | None = "label", **kwargs: object) -> None:
-        super().__init__(dataset=dataset, target=target, **kwargs)  # type: ignore[arg-type]
-
-
-class PositioningDataModule(DownstreamDataModule):
-    """Built-in 5G NR positioning (CSI from 4 base stations, ``position`` in metres)."""
-
-    def __init__(
-        self, dataset: str = "positioning", target: str | None = "position", **kwargs: object
-    ) -> None:
-        super().__init__(dataset=dataset, target=target, **kwargs)  # type: ignore[arg-type]
-
-
-class BeamDataModule(DownstreamDataModule):
-    """Built-in beam prediction (best beam of a DFT codebook, ``beam``)."""
-
-    def __init__(self, dataset: str = "beam", target: str | None = "beam", **kwargs: object) -> None:
-        super().__init__(dataset=dataset, target=target, **kwargs)  # type: ignore[arg-type]
-
-
-class LoSDataModule(DownstreamDataModule):
-    """Built-in LoS/NLoS classification (``los``)."""
-
-    def __init__(self, dataset: str = "los", target: str | None = "los", **kwargs: object) -> None:
-        super().__init__(dataset=dataset, target=target, **kwargs)  # type: ignore[arg-type]

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from wfm.data import transforms
 from wfm.data.datasets.h5 import H5Dataset
-from wfm.data.hdf5 import H5Writer, label_meta, sample_hw
+from wfm.data.hdf5 import H5Writer, label_meta
+from wfm.data.modalities import get_modality
 from wfm.data.split import train_test_split
 
 
@@ -38,8 +38,9 @@ def builtin_path(
     """
     from wfm.data import synthetic
 
-    spec = synthetic.BUILTIN.get(name)
-    h, w = sample_hw(spec.modality if spec else "", size)
+    if name not in synthetic.BUILTIN:
+        raise ValueError(f"unknown built-in dataset {name!r}; expected one of {sorted(synthetic.BUILTIN)}")
+    h, w = get_modality(synthetic.BUILTIN[name].modality).sample_hw(size)
     tag = f"-g{synthetic.GENERATOR_VERSION}"
     if options:
         canon = json.dumps(dict(options), sort_keys=True, default=list)
@@ -60,8 +61,10 @@ def build_builtin(
 ) -> Path:
     """Generate the built-in dataset ``name`` into the cache (if not there yet) and return the file path.
 
-    Samples are generated ``chunk`` at a time, brought to dB (power specs) and resized with
-    ``wfm.data.transforms``; statistics are streamed over the training part of split ``stats_seed``.
+    Samples are generated ``chunk`` at a time and prepared as their modality stores them
+    (:meth:`~wfm.data.modalities.DataModality.prepare`: grid-like sets brought to dB when they are powers and
+    resized with ``wfm.data.transforms``, raw IQ generated at the requested length and kept); statistics are
+    streamed over the training part of split ``stats_seed``.
     A lock file serialises concurrent builders (e.g. DDP ranks), and the file appears by atomic rename,
     so a second process either waits and reuses it or sees nothing. ``options`` are the generator's
     per-dataset options (``wfm.data.synthetic.generate``), e.g. ``{"snr_db": 5.0}``.
@@ -74,8 +77,8 @@ def build_builtin(
         raise ValueError(f"built-in dataset {name!r}: n must be >= 2, got {n}")
     options = dict(options or {})
     spec = synthetic.describe(name, **options)  # unknown options fail here, before anything is written
-    # IQ sets are generated at the requested length (no resize of raw streams): ``size`` is T
-    gen_options = {**options, "n_samples": sample_hw("iq", size)[1]} if spec.modality == "iq" else options
+    kind = get_modality(spec.modality)
+    gen_options = {**options, **kind.generator_options(size)}
     path = builtin_path(name, n, seed, size, root, options)
     if path.exists():
         return path
@@ -85,7 +88,7 @@ def build_builtin(
         try:
             if path.exists():  # another process built it while we waited
                 return path
-            hw = sample_hw(spec.modality, size)
+            hw = kind.sample_hw(size)
             meta = label_meta(
                 dict(spec.labels),
                 dict(getattr(spec, "class_names", {}) or {}),
@@ -95,8 +98,7 @@ def build_builtin(
             is_train = np.zeros(n, dtype=bool)
             is_train[train_idx] = True
             source = {"generator": f"wfm.data.synthetic:{name}", "seed": seed}
-            prep = (transforms.describe_iq(**source) if spec.modality == "iq"
-                    else transforms.describe(bool(spec.power), hw, **source))
+            prep = kind.preprocessing(bool(spec.power), hw, **source)
             writer = H5Writer(
                 path,
                 (int(spec.channels), *hw),
@@ -115,7 +117,7 @@ def build_builtin(
                 for start in range(0, n, chunk):
                     stop = min(start + chunk, n)
                     raw, labels = synthetic.generate(name, start, stop, seed=seed, **gen_options)
-                    x = raw if spec.modality == "iq" else transforms.preprocess(raw, bool(spec.power), hw)
+                    x = kind.prepare(raw, bool(spec.power), hw)
                     writer.append(x, {k: labels[k] for k in meta}, stats_rows=is_train[start:stop])
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
@@ -123,7 +125,8 @@ def build_builtin(
 
 
 class BuiltinDataset(H5Dataset):
-    """A built-in synthetic dataset (``rfs``, ``positioning``, ``beam``, ``los``, ``spectrogram``, ``csi``).
+    """A built-in synthetic dataset (a name of the registry :data:`wfm.data.synthetic.BUILTIN`: ``rfs``,
+    ``positioning``, ``beam``, ``los``, ``spectrogram``, ``csi``, ``iq2``, ...); samples as :class:`H5Dataset`'s.
 
     Built into the cache (:func:`builtin_path`) on first use and read from there after; ``options`` are
     the generator's per-dataset options (e.g. ``{"snr_db": 5.0}`` for a CSI task).

@@ -12,15 +12,18 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from wfm.data.hdf5 import read_attrs, sample_hw
+from wfm.data.hdf5 import read_attrs
+from wfm.data.modalities import get_modality
 
 
 class H5Dataset(Dataset):
-    """Samples of one wfm HDF5 file (see ``wfm.data.hdf5``) as dicts ``{"x", "channels", <labels>}``.
+    """Samples of one wfm HDF5 file (see ``wfm.data.hdf5``) as dicts ``{"x", "channels", "modality", <labels>}``.
 
-    ``x`` is float32 ``(C, H, W)`` standardised with the file's ``mean``/``std`` attributes (per channel; per
-    component I / Q for ``iq`` files, whose samples are ``(A, 2, T)`` and whose "channels" are antennas). The
-    file is opened lazily, once per process, so the dataset pickles cleanly into DataLoader workers.
+    ``x`` is float32 ``(C, H, W)`` standardised with the file's ``mean``/``std`` attributes as its modality
+    lays them out (:mod:`wfm.data.modalities`: per channel; per component I / Q for IQ files, whose samples are
+    ``(A, 2, T)`` and whose "channels" are antennas); ``modality`` is the file's ``modality`` attribute, so a
+    batch says what it holds. The file is opened lazily, once per process, so the dataset pickles cleanly into
+    DataLoader workers.
 
     Args:
         path: the HDF5 file.
@@ -28,7 +31,8 @@ class H5Dataset(Dataset):
         channels: indices of the channels to keep (default all).
         size: expected ``(H, W)`` (an int: square), or for ``iq`` files the number of time samples ``T``; a file
             of another size is refused at open.
-        labels: False returns only ``x`` and ``channels`` (pretraining mixes files with different labels).
+        labels: False returns only ``x``, ``channels`` and ``modality`` (pretraining mixes files with different
+            labels).
     """
 
     def __init__(
@@ -42,9 +46,10 @@ class H5Dataset(Dataset):
         self.path = Path(path)
         self.meta = read_attrs(self.path)
         c, h, w = self.meta["shape"]
-        self.modality = self.meta["modality"]
+        self.modality: str = self.meta["modality"]
+        kind = get_modality(self.modality)
         if size is not None:
-            want = sample_hw(self.modality, size)
+            want = kind.sample_hw(size)
             if want != (h, w):
                 raise ValueError(
                     f"{self.path}: samples are {(h, w)}, expected {want}; re-convert with that size"
@@ -53,12 +58,7 @@ class H5Dataset(Dataset):
         if not self.channel_index or any(i < 0 or i >= c for i in self.channel_index):
             raise ValueError(f"{self.path}: channels {channels} out of range for a file with {c} channels")
         # Standardising in numpy: small torch ops per sample pay thread-pool overhead (40x slower on 2 cores).
-        if self.modality == "iq":  # one (I, Q) pair of statistics for every antenna
-            self.mean = self.meta["mean"].reshape(1, 2, 1).astype(np.float32)
-            self.std = self.meta["std"].reshape(1, 2, 1).astype(np.float32)
-        else:
-            self.mean = self.meta["mean"][self.channel_index].reshape(-1, 1, 1).astype(np.float32)
-            self.std = self.meta["std"][self.channel_index].reshape(-1, 1, 1).astype(np.float32)
+        self.mean, self.std = kind.stats_arrays(self.meta["mean"], self.meta["std"], self.channel_index)
         declared = self.meta["labels"]
         if target is not None and target not in declared:
             raise ValueError(f"{self.path}: no label {target!r}; the file has {sorted(declared)}")
@@ -104,7 +104,7 @@ class H5Dataset(Dataset):
         if not np.isfinite(raw).all():
             raise ValueError(f"{self.path}: sample {index} has NaN/Inf values in 'inputs'; expected finite")
         x = torch.from_numpy((raw - self.mean) / self.std)
-        sample: dict[str, Any] = {"x": x, "channels": self.num_channels}
+        sample: dict[str, Any] = {"x": x, "channels": self.num_channels, "modality": self.modality}
         for key, info in self.label_info.items():
             value = np.asarray(f[key][index])
             if info["kind"] == "classification":

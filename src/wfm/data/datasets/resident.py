@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 from wfm.data.datasets.h5 import H5Dataset
+from wfm.data.modalities import batch_modality
 
 
 def _h5_part(part: Dataset) -> tuple[H5Dataset, np.ndarray]:
@@ -29,8 +30,9 @@ def _h5_part(part: Dataset) -> tuple[H5Dataset, np.ndarray]:
 class ResidentDataset(Dataset):
     """Samples of ``parts`` (in order, like a ``ConcatDataset``) from tensors on ``device``.
 
-    ``__getitem__`` gives one sample dict (``x`` standardised, ``channels``); ``__getitems__`` a whole batch
-    dict at once — the samples of one batch must share a channel count (the channel-grouped batch sampler's
+    ``__getitem__`` gives one sample dict (``x`` standardised, ``channels``, ``modality``); ``__getitems__`` a
+    whole batch dict at once (``modality`` one string; a batch mixing modalities is refused, as ``pad_collate``
+    refuses it) — the samples of one batch should share a channel count (the channel-grouped batch sampler's
     batches do), else they are zero-padded like ``pad_collate`` does. Use ``collate_fn=resident_collate``.
     """
 
@@ -39,6 +41,7 @@ class ResidentDataset(Dataset):
         self.inputs: list[torch.Tensor] = []
         self.mean: list[torch.Tensor] = []
         self.std: list[torch.Tensor] = []
+        self.modalities: list[str] = []
         owner, row = [], []
         for k, part in enumerate(parts):
             ds, idx = _h5_part(part)
@@ -52,6 +55,7 @@ class ResidentDataset(Dataset):
             self.inputs.append(torch.from_numpy(raw).to(self.device))
             self.mean.append(torch.from_numpy(ds.mean).to(self.device))
             self.std.append(torch.from_numpy(ds.std).to(self.device))
+            self.modalities.append(ds.modality)
             owner.append(np.full(len(idx), k))
             row.append(np.arange(len(idx)))
         self.owner = np.concatenate(owner) if owner else np.zeros(0, np.int64)
@@ -65,11 +69,13 @@ class ResidentDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         batch = self.__getitems__([index])
-        return {"x": batch["x"][0, : int(batch["channels"][0])], "channels": int(batch["channels"][0])}
+        return {"x": batch["x"][0, : int(batch["channels"][0])], "channels": int(batch["channels"][0]),
+                "modality": batch["modality"]}
 
-    def __getitems__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+    def __getitems__(self, indices: Sequence[int]) -> dict[str, Any]:
         idx = np.asarray(indices, dtype=np.int64)
         owners, rows = self.owner[idx], self.row[idx]
+        modality = batch_modality([self.modalities[k] for k in set(owners.tolist())], "a resident batch")
         cmax = max(self.inputs[k].shape[1] for k in set(owners.tolist()))
         h, w = self.inputs[int(owners[0])].shape[2:]
         x = torch.zeros(len(idx), cmax, h, w, device=self.device)
@@ -80,9 +86,9 @@ class ResidentDataset(Dataset):
             part = (self.inputs[k].index_select(0, rows_k) - self.mean[k]) / self.std[k]
             x[torch.from_numpy(sel).to(self.device), : part.shape[1]] = part
             channels[sel] = part.shape[1]
-        return {"x": x, "channels": channels.to(self.device)}
+        return {"x": x, "channels": channels.to(self.device), "modality": modality}
 
 
-def resident_collate(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def resident_collate(batch: dict[str, Any]) -> dict[str, Any]:
     """The batch ``ResidentDataset.__getitems__`` already built."""
     return batch

@@ -20,7 +20,8 @@ arrays.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,11 @@ __all__ = [
     "generate_interference",
     "generate_iq",
     "generate_rffp",
+    "generate_unlabelled",
+    "interference_fields",
+    "iq_fields",
     "rffp_class_names",
+    "rffp_fields",
     "steering",
     "transmitter_impairments",
 ]
@@ -453,3 +458,28 @@ def generate_interference(
             y += _array_channel(rng, v, n_ant, n, _other_angle(rng, theta))
         out[j] = y
     return _to_real(out), {"interference": labels, "present": (labels != 0).astype(np.int64)}
+
+
+# ------------------------------------------------------------------------------- registry helpers
+def generate_unlabelled(
+    start: int, stop: int, seed: int = 0, *, antennas: int, **options: Any
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """:func:`generate_iq` at exactly ``antennas`` antennas (every sample real, no padding rows), unlabelled."""
+    x, _ = generate_iq(start, stop, seed, antennas=(antennas,), **options)
+    return x, {}
+
+
+def iq_fields(options: Mapping[str, Any]) -> dict[str, Any]:
+    """What the options of an IQ dataset change in its description: the raw ``(2, n_samples)``."""
+    return {"raw_shape": (2, int(options["n_samples"]))}
+
+
+def rffp_fields(options: Mapping[str, Any]) -> dict[str, Any]:
+    """RF fingerprinting: length, antennas and the ``n_tx`` transmitter classes follow the options."""
+    return {**iq_fields(options), "channels": int(options["antennas"]),
+            "class_names": {"tx": rffp_class_names(int(options["n_tx"]))}}
+
+
+def interference_fields(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Interference: length and antennas follow the options."""
+    return {**iq_fields(options), "channels": int(options["antennas"])}

@@ -18,7 +18,8 @@ so any chunking of ``[start, stop)`` gives identical arrays.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 from scipy.signal import ShortTimeFFT
@@ -374,3 +375,8 @@ def generate_mixtures(
         wave[j] = x
     out = power_spectrogram(wave, n_freq, n_time) if len(wave) else np.zeros((0, n_freq, n_time), np.float32)
     return out[:, None], {}
+
+
+def shape_fields(options: Mapping[str, Any]) -> dict[str, Any]:
+    """What the options of a spectrogram dataset change in its description: the raw ``(n_freq, n_time)``."""
+    return {"raw_shape": (int(options["n_freq"]), int(options["n_time"]))}

@@ -8,8 +8,10 @@ tokenizer module and one line in ``TOKENIZERS``.
 
 A tokenizer is an ``nn.Module`` with class attributes ``family``, ``modalities``, ``attr`` (the encoder
 attribute and state-dict prefix it lives under), ``identity`` (the encoder's channel-identity table it uses,
-or None), a ``grid`` ``(gh, gw)`` of token positions per channel, a ``pos_embed`` ``(gh * gw, D)`` buffer, a
-``tokens(x) -> (B, C, N, D)`` method and a ``build(config, embed_dim)`` classmethod that returns the
+or None), ``description`` (what its inputs are, for messages); a ``grid`` ``(gh, gw)`` of token positions per
+channel, a ``pos_embed`` ``(gh * gw, D)`` buffer, a
+``tokens(x) -> (B, C, N, D)`` method, a ``check_sample((H, W), who)`` method that refuses a per-channel sample
+shape it cannot take, and a ``build(config, embed_dim)`` classmethod that returns the
 tokenizer for an encoder config, or None when that encoder does not take the family.
 """
 

@@ -56,6 +56,8 @@ class IQTokenizer(nn.Module):
     modalities = (IQ,)
     #: the encoder attribute it lives under (state-dict prefix) and the channel-identity table it uses
     attr, identity = "iq", "antenna_embed"
+    #: what its inputs are, in messages
+    description = "IQ streams"
 
     def __init__(self, length: int, segment: int, embed_dim: int) -> None:
         super().__init__()
@@ -76,6 +78,12 @@ class IQTokenizer(nn.Module):
         if not config.get("iq_length"):
             return None
         return cls(int(config["iq_length"]), int(config.get("iq_segment", 16)), embed_dim)
+
+    def check_sample(self, hw: tuple[int, int], who: str) -> None:
+        """Raise if one antenna of a sample, ``(2, T)``, cannot be tokenized (``who`` names the encoder)."""
+        if hw[1] != self.length:
+            raise ValueError(f"IQ samples have {hw[1]} time samples, but {who} takes {self.length} (iq_length); "
+                             "convert the file at that length (or set the task's size)")
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
         """(B, A, 2, T) -> projected segments (B, A, S, D)."""

@@ -31,6 +31,8 @@ class PatchTokenizer(nn.Conv2d):
     modalities = ("spectrogram", "csi")
     #: the encoder attribute it lives under (state-dict prefix) and the channel-identity table it uses
     attr, identity = "patch_embed", "channel_embed"
+    #: what its inputs are, in messages
+    description = "images (channels x frequency x time)"
 
     def __init__(self, img_size: tuple[int, int], patch_size: int, embed_dim: int) -> None:
         super().__init__(1, embed_dim, kernel_size=patch_size, stride=patch_size)
@@ -43,6 +45,13 @@ class PatchTokenizer(nn.Conv2d):
     def build(cls, config: dict[str, Any], embed_dim: int) -> PatchTokenizer:
         """Every encoder has the patch path."""
         return cls(tuple(config["img_size"]), int(config["patch_size"]), embed_dim)
+
+    def check_sample(self, hw: tuple[int, int], who: str) -> None:
+        """Raise if one channel of a sample, ``(H, W)``, cannot be tokenized (``who`` names the encoder)."""
+        h, w = hw
+        if (h, w) != self.img_size:
+            raise ValueError(f"samples are {h} x {w}, but {who} takes {self.img_size[0]} x {self.img_size[1]} "
+                             "inputs; convert the file at that size (or set the task's size)")
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> projected patches (B, C, N, D), row-major over the grid."""

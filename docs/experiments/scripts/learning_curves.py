@@ -1,19 +1,21 @@
 """Learning curves: probe metric vs optimizer step (step 0 = the initial weights) of several runs, with the
 random-init baselines, as one figure per task and a Markdown table.
 
+Experiment record: docs/experiments/learning_proof.md, "Learning curves" and "Learning curves of the recipe
+with SIGReg on tokens" (was tools/learning_curves.py). Run from the repository root with wfm installed:
+
+    python docs/experiments/scripts/learning_curves.py --run JEPA=runs/cpu_proof/version_0 \\
+        --run MAE=runs/cpu_proof_mae/version_0 --figures docs/figures --out docs/experiments/learning_proof.md
+
 Reads the ``probe_history.json`` that :class:`wfm.callbacks.ProbeCallback` writes next to a run's probe table
 (history of one-seed probes on a fixed sample subset, plus the random-init encoders of every init scheme
 probed the same way at the start).
-
-    python tools/learning_curves.py --run JEPA=runs/cpu_proof/version_0 --run MAE=runs/cpu_proof_mae/version_0 \
-        --figures docs/figures --out docs/results.md
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -21,8 +23,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchdoc import publish  # noqa: E402
+from wfm.doc_section import publish, script_command  # noqa: E402
 
 
 def load(run_dir: Path) -> dict:
@@ -36,7 +37,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", action="append", required=True, help="NAME=RUN_DIR (repeatable)")
     ap.add_argument("--figures", type=Path, default=Path("docs/figures"))
-    ap.add_argument("--out", default="docs/results.md", help="Markdown file to update, or - to print only")
+    ap.add_argument("--out", default="-", help="Markdown file to update (section 'Learning curves'), or - to print")
     args = ap.parse_args()
     runs = {}
     for spec in args.run:
@@ -77,7 +78,7 @@ def main() -> None:
             base = [f"{b[key]:.2f}" if key in b and step == 0 else "" for b in baselines.values()]
             lines.append(f"| {int(step)} | " + " | ".join(cells) + " | " + " | ".join(base) + " |")
         lines.append("")
-    publish(lines, args.out, "Learning curves")
+    publish(lines, args.out, "Learning curves", script_command())
 
 
 if __name__ == "__main__":

@@ -19,7 +19,12 @@ The collator needs ``min_keep`` below wfm's ``min_context=10``: with 10 it never
 4 targets (its ``acceptable regions`` loop), so it runs with its own default of 4 — the closest setting it
 accepts — and the table reports the context / target tokens each side really encoded.
 
-    python tools/reference_learning.py --ijepa ~/src/ijepa --wfm runs/proof_spec/version_0/checkpoints/last.ckpt
+Experiment record: docs/experiments/baselines.md, "Learning parity with the official I-JEPA code" (was
+tools/reference_learning.py; it borrows ``imported_from`` from tools/bench_reference.py). Run from the
+repository root with wfm installed:
+
+    python docs/experiments/scripts/reference_learning.py --ijepa ~/src/ijepa \\
+        --wfm runs/proof_spec/version_0/checkpoints/last.ckpt
 """
 
 from __future__ import annotations
@@ -37,13 +42,13 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tools"))
 from bench_reference import imported_from  # noqa: E402
-from benchdoc import publish  # noqa: E402
 
 from wfm.checkpoint import load_backbone  # noqa: E402
 from wfm.data.datamodules import DownstreamDataModule  # noqa: E402
 from wfm.data.datasets.builtin import BuiltinDataset  # noqa: E402
+from wfm.doc_section import publish, script_command  # noqa: E402
 from wfm.eval.features import extract_features  # noqa: E402
 from wfm.eval.probe import linear_probe  # noqa: E402
 from wfm.eval.report import random_encoders  # noqa: E402
@@ -157,7 +162,8 @@ def main() -> None:
     ap.add_argument("--ema", type=float, nargs=2, default=(0.98, 0.995))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--probe-n", type=int, default=3000, help="samples of the rfs probe task")
-    ap.add_argument("--out", default="docs/results.md", help="Markdown file to update, or - to print only")
+    ap.add_argument("--out", default="-", help="Markdown file to update (section 'Learning parity with the "
+                    "official I-JEPA code'), or - to print only")
     args = ap.parse_args()
     if not (args.ijepa / "src" / "masks" / "multiblock.py").is_file():
         ap.error(f"--ijepa {args.ijepa}: not a checkout of facebookresearch/ijepa")
@@ -189,7 +195,7 @@ def main() -> None:
         "|---|---|",
         *[f"| {name} | {format_cell(r)} |" for name, r in rows],
     ]
-    publish(lines, args.out, "Learning parity with the official I-JEPA code")
+    publish(lines, args.out, "Learning parity with the official I-JEPA code", script_command())
 
 
 if __name__ == "__main__":

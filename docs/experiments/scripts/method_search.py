@@ -1,38 +1,40 @@
 """Method search at the quickstart budget: pretrain one JEPA / MAE variant on the built-in mix, probe it on the
-four calibrated tasks (3 splits) next to random-init encoders of both init schemes; one JSON line per run.
+built-in image-like tasks (3 splits) next to random-init encoders of both init schemes; one JSON line per run.
 
-The runs of docs/results.md ("Method search") were made with this script, e.g.
+Experiment record: docs/experiments/baselines.md, "Method search at the quickstart budget" (was
+tools/method_search.py). Its runs were made with this script, run from the repository root, e.g.
 
-    python tools/method_search.py base_xavier '{}'
-    python tools/method_search.py ijepa_sigreg005 \\
+    python docs/experiments/scripts/method_search.py base_xavier '{}'
+    python docs/experiments/scripts/method_search.py ijepa_sigreg005 \\
         '{"encoder": {"init": "ijepa"}, "regularizer": "sigreg", "reg_weight": 0.05}'
-    python tools/method_search.py v3_xavier_lr3 '{"lr": 3e-3}'
+    python docs/experiments/scripts/method_search.py v3_xavier_lr3 '{"lr": 3e-3}'
 
 Defaults: the small encoder (56 x 56, patch 8, 128-d x 4, fixed channel codes, xavier), 5 built-in pretraining
 sets of 1000 samples, batch 64, 6 epochs (450 steps), region M = 4, EMA 0.98 -> 0.995, lr 1e-3; JSON overrides
-replace method arguments (``encoder``, ``data``, ``masking``, ``epochs``, ``method`` are special keys).
-Appends the result to ``$WFM_SEARCH_LOG`` (default runs/method_search.jsonl).
+replace method arguments (``encoder``, ``data``, ``masking``, ``epochs``, ``method`` are special keys). The
+probe tasks are every built-in task that is not raw IQ (the registry's; at the record: rfs, positioning, beam,
+los). Appends the result to ``$WFM_SEARCH_LOG`` (default runs/method_search.jsonl).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
-import sys
 import time
 
 import lightning as L
 import torch
 
 from wfm.data.datamodules import DownstreamDataModule, PretrainDataModule
+from wfm.data.synthetic import builtin_tasks, describe
 from wfm.eval.features import extract_features
 from wfm.eval.probe import linear_probe
 from wfm.eval.report import random_encoders
-from wfm.views import RegionMask
 from wfm.methods import JEPA, MAE
 from wfm.models import ViTEncoder
+from wfm.views import RegionMask
 
-TASKS = ("rfs", "positioning", "beam", "los")
 ENCODER = dict(img_size=56, patch_size=8, embed_dim=128, depth=4, num_heads=4, init="xavier", channel_embed="fixed")
 DATA = dict(datasets=["spectrogram", "csi", "csi2", "csi_ri", "csi2_ri"], n=1000, size=56, batch_size=64,
             num_workers=0, val_fraction=0.05)
@@ -64,19 +66,23 @@ def probe(encoder: torch.nn.Module, task: DownstreamDataModule) -> list[float]:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("name", help="run name (the JSON line's 'name')")
+    ap.add_argument("overrides", nargs="?", type=json.loads, default={},
+                    help="JSON object of overrides of the defaults above (default: {})")
+    args = ap.parse_args()
     torch.set_num_threads(2)
-    name = sys.argv[1]
-    cfg = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
-    model, dm, epochs, enc_kw = build(cfg)
+    model, dm, epochs, enc_kw = build(args.overrides)
     trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", precision="32-true", logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         num_sanity_val_steps=0, log_every_n_steps=10)
     start = time.time()
     trainer.fit(model, datamodule=dm)
     metrics = {k: round(float(v), 4) for k, v in trainer.callback_metrics.items()}
-    res = {"name": name, "train_s": round(time.time() - start), "steps": trainer.global_step, "metrics": metrics}
+    res = {"name": args.name, "train_s": round(time.time() - start), "steps": trainer.global_step,
+           "metrics": metrics}
     randoms = random_encoders(enc_kw)
-    for t in TASKS:
+    for t in (t for t in builtin_tasks() if describe(t).modality != "iq"):
         task = DownstreamDataModule(t, n=2400, size=enc_kw["img_size"], batch_size=256)
         task.prepare_data()
         res[t] = probe(model.backbone, task)
