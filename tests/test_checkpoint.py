@@ -63,8 +63,8 @@ def test_export_roundtrip_and_cli(tmp_path):
 
 
 def test_export_context_encoder_of_a_jepa_checkpoint(tmp_path):
-    from wfm.views import RegionMask
     from wfm.methods.jepa import JEPA
+    from wfm.views import RegionMask
 
     model = JEPA(encoder=_encoder(0), masking=RegionMask(num_targets=2), predictor_dim=16,
                  predictor_depth=1, predictor_heads=2)

@@ -27,12 +27,15 @@ def size_overrides(cfg: dict, base: Path) -> list[str]:
     """Shrink the encoder, the masking and the data to seconds on 2 cores; nothing method-specific is touched
     (predictors and decoders keep their recipe size: one step of them on 32 x 32 inputs is cheap)."""
     out = ["--trainer.precision=32-true", "--trainer.logger=false"]
-    model = cfg["model"]["init_args"]
-    if cfg["model"]["class_path"].endswith("LinearProbeEvaluator"):
-        iq = ", iq_length: 64" if "iq_length" in (model.get("encoder") or {}) else ""
+    method = resolve(cfg["model"], base)
+    model_base = (base / cfg["model"]).parent if isinstance(cfg["model"], str) else base
+    model = method["init_args"]
+    if method["class_path"].endswith("LinearProbeEvaluator"):
+        enc = resolve(model.get("encoder") or {}, model_base)
+        iq = ", iq_length: 64" if "iq_length" in enc.get("init_args", enc) else ""
         out += [f"--model.init_args.encoder={{img_size: 32, patch_size: 8, embed_dim: 32, depth: 2, num_heads: 2{iq}}}"]
     elif "encoder" in model:
-        enc = resolve(model["encoder"], base)
+        enc = resolve(model["encoder"], model_base)
         iq = "iq_length" in enc.get("init_args", enc)
         out += [f"--model.init_args.encoder={TINY_ENCODER_IQ if iq else TINY_ENCODER}"]
     if "masking" in model:  # a 4 x 4 grid holds at most 2 bands of one row and leaves 4 positions of context
@@ -75,15 +78,16 @@ def is_recipe(path: Path) -> bool:
                          ids=lambda p: str(p.relative_to(ROOT / "configs")))
 def test_recipe_runs_fast_dev_run(path: Path, tmp_path: Path) -> None:
     cfg = yaml.safe_load(path.read_text())
+    method = resolve(cfg["model"], path.parent)
     if path.parent.name == "predict":
         sub = "predict"
     else:
-        sub = "test" if cfg["model"]["class_path"].endswith("LinearProbeEvaluator") else "fit"
+        sub = "test" if method["class_path"].endswith("LinearProbeEvaluator") else "fit"
     # the probe protocol needs every sample of its (tiny) tasks, so it runs whole rather than fast_dev_run
     quick = ["--trainer.fast_dev_run=true"] if sub == "fit" else []
     args = [sub, f"--config={path}", *quick, f"--trainer.default_root_dir={tmp_path}",
             "--trainer.accelerator=cpu", *size_overrides(cfg, path.parent)]
-    if sub == "fit" and cfg["model"]["class_path"].endswith("Supervised") and cfg["model"]["init_args"].get(
+    if sub == "fit" and method["class_path"].endswith("Supervised") and method["init_args"].get(
             "finetune") not in (None, "full"):
         # fine-tuning recipes need a pretrained backbone: make one from a tiny JEPA checkpoint
         args.append(f"--model.init_args.backbone={tiny_backbone(tmp_path)}")
@@ -126,7 +130,7 @@ def test_model_and_data_fragments_compose(capsys: pytest.CaptureFixture) -> None
     assert exit_info.value.code in (0, None)
     cfg = yaml.safe_load(capsys.readouterr().out)
     assert cfg["model"]["init_args"]["encoder"]["init_args"]["embed_dim"] == 256
-    assert cfg["model"]["init_args"]["masking"]["init_args"]["strategy"] == "frequency"
+    assert cfg["model"]["init_args"]["masking"]["class_path"] == "wfm.views.FrequencyMask"
     assert cfg["data"]["init_args"]["datasets"] == ["spectrogram", "csi", "csi2", "csi_ri", "csi2_ri"]
     assert cfg["data"]["init_args"]["size"] == 112
 
@@ -139,7 +143,7 @@ def test_masking_overrides_change_only_the_masking(capsys: pytest.CaptureFixture
             main(args=["fit", f"--config={ROOT / 'configs/jepa_region.yaml'}", *extra, "--print_config"])
         configs[bool(extra)] = yaml.safe_load(capsys.readouterr().out)
     base, time_ = configs[False], configs[True]
-    assert time_["model"]["init_args"]["masking"]["init_args"]["strategy"] == "time"
+    assert time_["model"]["init_args"]["masking"]["class_path"] == "wfm.views.TimeMask"
     time_["model"]["init_args"]["masking"] = base["model"]["init_args"]["masking"]
     assert time_ == base
 

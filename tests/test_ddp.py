@@ -19,9 +19,9 @@ import torch
 from ddp_worker import run
 from tiny import IndexedDataModule
 
-from wfm.views.channels import sample_channels
 from wfm.data.collate import pad_collate
 from wfm.views import RegionMask
+from wfm.views.channels import sample_channels
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 B, STEPS = 4, 4

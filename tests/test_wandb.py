@@ -45,12 +45,13 @@ def test_sweep_file_is_a_valid_wandb_sweep() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydantic v1-style config warnings inside the sweeps package
         import sweeps
+    from wfm.views import class_path
     cfg = yaml.safe_load((ROOT / "configs/sweeps/masking.yaml").read_text())
     assert sweeps.schema_violations_from_proposed_config(cfg) == []
     runs = [r for r in sweeps.next_runs(sweeps.SweepConfig(cfg), [], n=100) if r is not None]
-    grid = {(r.config["model.init_args.masking.init_args.strategy"]["value"],
+    grid = {(r.config["model.init_args.masking"]["value"],
              r.config["model.init_args.masking.init_args.num_targets"]["value"]) for r in runs}
-    assert grid == {(s, m) for s in ("region", "frequency", "time") for m in (2, 3, 4, 5, 6)}
+    assert grid == {(class_path(s), m) for s in ("region", "frequency", "time") for m in (2, 3, 4, 5, 6)}
     # every swept key is a key of the recipe the sweep runs
     from wfm.main import build_cli
 

@@ -17,8 +17,8 @@ from torch.utils.data import DataLoader
 from wfm.data.collate import pad_collate
 from wfm.data.datamodules.pretrain import EpochShuffleSampler
 from wfm.data.datamodules.resumable import ResumableDataLoader  # noqa: F401 (re-exported for tests)
-from wfm.views import MaskGeometry, Masks, RegionMask
 from wfm.methods.jepa import JEPA
+from wfm.views import MaskGeometry, Masks, RegionMask
 
 
 def tiny_jepa(**kw: Any) -> JEPA:

@@ -12,6 +12,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from wfm.atomic import atomic_file
 
@@ -51,3 +52,9 @@ def publish(lines: Sequence[str], out: str, title: str, command: str) -> None:
     print(text)
     if out != "-":
         write_section(out, title, text, command)
+
+
+def add_output_args(ap: Any, title: str) -> None:
+    """The ``--title`` / ``--out`` options of a command that prints a table and may keep it in a document."""
+    ap.add_argument("--title", default=title, help="section title in --out (default: %(default)s)")
+    ap.add_argument("--out", default="-", help="Markdown file to update (section --title), or - to print only")

@@ -1,7 +1,7 @@
 """The ``wfm`` command: plain LightningCLI in subclass mode (methods and DataModules chosen by ``class_path``).
 
     wfm fit  --config configs/jepa_region.yaml
-    wfm test --config configs/probe/rfs.yaml --model.init_args.backbone path/to/last.ckpt
+    wfm test --config configs/probe/task.yaml --data.init_args.dataset rfs --model.init_args.backbone path/to/last.ckpt
     wfm fit  --config configs/quickstart.yaml --ckpt_path last
 """
 

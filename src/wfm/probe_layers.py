@@ -31,7 +31,7 @@ from torch import nn
 
 from wfm.checkpoint import build_encoder, load_backbone_with_meta
 from wfm.data.datamodules import DownstreamDataModule
-from wfm.doc_section import publish
+from wfm.doc_section import add_output_args, publish
 from wfm.eval.features import extract_features
 from wfm.eval.probe import ProbeResult, linear_probe
 from wfm.eval.report import random_encoders
@@ -114,8 +114,7 @@ def parser() -> argparse.ArgumentParser:
                          "the IQ length, so probe those in a run of their own)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="probe split seeds (default: 0 1 2)")
     ap.add_argument("--batch-size", type=int, default=256)
-    ap.add_argument("--title", default="Per-block probes", help="section title in --out (default: %(default)s)")
-    ap.add_argument("--out", default="-", help="Markdown file to update (section --title), or - to print only")
+    add_output_args(ap, "Per-block probes")
     return ap
 
 

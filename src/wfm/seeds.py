@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wfm.doc_section import publish
+from wfm.doc_section import add_output_args, publish
 from wfm.eval.tables import read_results_csv
 
 #: per column ("<task>/<metric>"), one value per run
@@ -141,8 +141,7 @@ def parser() -> argparse.ArgumentParser:
                     help="add the row A − B of per-seed differences (same seed order; repeatable)")
     ap.add_argument("--gain", action="append", default=[], metavar="ROW",
                     help="add, per method, its runs' differences to their own ROW (repeatable)")
-    ap.add_argument("--title", default="Seeds", help="section title in --out (default: %(default)s)")
-    ap.add_argument("--out", default="-", help="Markdown file to update (section --title), or - to print only")
+    add_output_args(ap, "Seeds")
     return ap
 
 

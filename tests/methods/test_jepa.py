@@ -7,9 +7,9 @@ import pytest
 import torch
 from helpers import RandomDataModule, tiny_encoder
 
-from wfm.views.channels import draw_holdout
-from wfm.views import FrequencyMask, RegionMask
 from wfm.methods.jepa import JEPA
+from wfm.views import FrequencyMask, RegionMask
+from wfm.views.channels import draw_holdout
 
 
 def tiny_jepa(**kw) -> JEPA:

@@ -14,9 +14,9 @@ from tiny import StopAt
 
 from wfm.data.datamodules import PretrainDataModule
 from wfm.data.datamodules.sampler import ChannelGroupedBatchSampler
-from wfm.views import RegionMask
 from wfm.methods import JEPA, MAE
 from wfm.models import ViTEncoder
+from wfm.views import RegionMask
 
 IQ_LEN = 64
 
@@ -44,8 +44,16 @@ class _Modalities(L.Callback):
         self.seen: list[str] = []
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        self.seen.append(pl_module.encoder.modality_of(batch["x"]))
+        self.seen.append(pl_module.encoder.family(batch["modality"]))  # the batch says what it holds
 
+
+
+def _iq_batch() -> dict:
+    return {"x": torch.randn(3, 2, 2, IQ_LEN), "channels": torch.tensor([2, 1, 2]), "modality": "iq"}
+
+
+def _image_batch() -> dict:
+    return {"x": torch.randn(3, 2, 32, 32), "channels": torch.tensor([2, 2, 1]), "modality": "csi"}
 
 def test_round_robin_batches_alternate_and_never_mix_kinds() -> None:
     counts = [2] * 10 + [2] * 6 + [1] * 4  # image-like 2 channels, IQ 2 antennas, IQ 1 antenna
@@ -177,8 +185,8 @@ def test_masks_are_drawn_on_the_grid_of_the_batch_modality() -> None:
     model.masking, model.iq_masking = recording(model.masking, "image"), recording(model.iq_masking, "iq")
     rng = np.random.default_rng(0)
     with torch.no_grad():
-        model.shared_step({"x": torch.randn(3, 2, 2, IQ_LEN), "channels": torch.tensor([2, 1, 2])}, rng, "val")
-        model.shared_step({"x": torch.randn(3, 2, 32, 32), "channels": torch.tensor([2, 2, 1])}, rng, "val")
+        model.shared_step(_iq_batch(), rng, "val")
+        model.shared_step(_image_batch(), rng, "val")
     # IQ: 1-D spans over the time segments of every antenna; images: the patch grid
     assert drawn == [("iq", (1, IQ_LEN // 16)), ("image", (4, 4))]
 
@@ -188,8 +196,8 @@ def test_regulariser_only_on_the_chosen_modality() -> None:
                  predictor_dim=16, predictor_depth=1, predictor_heads=2, regularizer="vicreg", reg_weight=1.0,
                  reg_modalities=["iq"])
     rng = np.random.default_rng(0)
-    iq = model.shared_step({"x": torch.randn(3, 2, 2, IQ_LEN), "channels": torch.tensor([2, 1, 2])}, rng, "train")
-    image = model.shared_step({"x": torch.randn(3, 2, 32, 32), "channels": torch.tensor([2, 2, 1])}, rng, "train")
+    iq = model.shared_step(_iq_batch(), rng, "train")
+    image = model.shared_step(_image_batch(), rng, "train")
     torch.testing.assert_close(iq["loss"].detach(), iq["pred_loss"] + iq["reg"])
     assert "reg" not in image and "pred_loss" not in image
     with pytest.raises(ValueError, match="reg_modalities must be a non-empty subset"):
@@ -212,8 +220,8 @@ def test_each_modality_gets_its_own_regulariser(monkeypatch) -> None:  # noqa: A
 
     monkeypatch.setattr(jepa_module, "regularizer_loss", record)
     rng = np.random.default_rng(0)
-    iq = model.shared_step({"x": torch.randn(3, 2, 2, IQ_LEN), "channels": torch.tensor([2, 1, 2])}, rng, "train")
-    image = model.shared_step({"x": torch.randn(3, 2, 32, 32), "channels": torch.tensor([2, 2, 1])}, rng, "train")
+    iq = model.shared_step(_iq_batch(), rng, "train")
+    image = model.shared_step(_image_batch(), rng, "train")
     # IQ: VICReg on the 3 pooled features; image-like: SIGReg on every context token, scaled to the batch of 3
     assert seen[0] == ("vicreg", (3, 32), None)
     assert seen[1][0] == "sigreg" and seen[1][1][0] > 3 and seen[1][2] == 3

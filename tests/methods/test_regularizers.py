@@ -65,9 +65,9 @@ def test_channel_variance_monitor() -> None:
 
 def test_token_level_regulariser_sees_every_valid_context_token_and_no_padding(monkeypatch) -> None:  # noqa: ANN001
     import wfm.methods.jepa as jepa_module
-    from wfm.views import RegionMask
     from wfm.methods.jepa import JEPA
     from wfm.models import ViTEncoder
+    from wfm.views import RegionMask
 
     def model(level: str) -> JEPA:
         torch.manual_seed(0)

@@ -12,8 +12,10 @@ Layout of a file:
   (JSON), ``source``, ``modality``, ``labels`` (JSON: key → ``{"kind", "num_classes", "class_names",
   "units"}``), ``format_version``.
 
-Version 1 files (images only, before ``iq``) are read unchanged. Files are written to a temporary name in the
-destination folder and renamed on success, so a reader never sees a half-written file, whatever fails mid-way.
+What each modality means for shapes, statistics and preprocessing is its object in :mod:`wfm.data.modalities`
+(the functions below ask it). Version 1 files (images only, before ``iq``) are read unchanged. Files are
+written to a temporary name in the destination folder and renamed on success, so a reader never sees a
+half-written file, whatever fails mid-way.
 """
 
 from __future__ import annotations
@@ -394,6 +396,17 @@ def _decode(value: Any) -> Any:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def open_h5(path: Path, expected: str, unreadable: str) -> h5py.File:
+    """``path`` opened read-only; a missing file is a FileNotFoundError ``<path>: no such file (<expected>)``
+    and one HDF5 cannot read a ValueError ``<path>: <unreadable>: <reason>``."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file ({expected})")
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        raise ValueError(f"{path}: {unreadable}: {e}") from e
+
+
 def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
     """Open ``path``, check it is a complete wfm file and return its metadata.
 
@@ -403,15 +416,10 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
     expected for anything else.
     """
     p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"{p}: no such file (expected a wfm HDF5 file; see docs/datasets.md)")
     if p.is_dir():
         raise ValueError(f"{p}: is a folder, expected a wfm HDF5 file")
-    try:
-        f = h5py.File(p, "r")
-    except OSError as e:
-        raise ValueError(f"{p}: not a readable HDF5 file (truncated, corrupt or another format): {e}") from e
-    with f:
+    with open_h5(p, "expected a wfm HDF5 file; see docs/datasets.md",
+                 "not a readable HDF5 file (truncated, corrupt or another format)") as f:
         if "inputs" not in f:
             raise ValueError(f"{p}: no 'inputs' dataset; expected (N, C, H, W) float32")
         shape = f["inputs"].shape

@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
+import yaml
+from jsonargparse.typing import Path_fr
 from lightning.pytorch import LightningModule
 from torch.utils.data import DistributedSampler
 
 from wfm.checkpoint import check_config, load_backbone_with_meta, normalise_config
+from wfm.choices import check_choice
 from wfm.data.datamodules.probe_suite import check_downstream
 from wfm.eval.analyses import FRACTIONS
 from wfm.eval.features import batch_labels, encode_batch
@@ -67,6 +70,27 @@ def check_fits(task: Any, encoder: ViTEncoder, backbone: str) -> None:
         raise ValueError(f"{dm_ds.path}: {err}") from None
 
 
+def encoder_kwargs(encoder: dict | os.PathLike | str | None) -> dict | None:
+    """The ViTEncoder kwargs of an ``encoder`` argument: kwargs as they are, or an encoder fragment (a
+    ``{class_path, init_args}`` mapping, or the path of a fragment file such as
+    ``configs/model/encoder_latentwave.yaml``, relative to the config that names it)."""
+    if encoder is None:
+        return None
+    if not isinstance(encoder, dict):
+        path = Path(getattr(encoder, "absolute", encoder))
+        try:
+            encoder = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError) as err:
+            raise ValueError(f"{path}: not a readable encoder fragment ({err})") from err
+        if not isinstance(encoder, dict):
+            raise ValueError(f"{path}: an encoder fragment must be a mapping, got {type(encoder).__name__}")
+    if "class_path" in encoder:
+        if not str(encoder["class_path"]).endswith("ViTEncoder"):
+            raise ValueError(f"encoder: the probe takes a ViTEncoder, got {encoder['class_path']}")
+        return dict(encoder.get("init_args") or {})
+    return encoder
+
+
 class LinearProbeEvaluator(LightningModule):
     """Linear-probe evaluation of a frozen backbone (``wfm test --model LinearProbeEvaluator``).
 
@@ -97,7 +121,7 @@ class LinearProbeEvaluator(LightningModule):
     def __init__(
         self,
         backbone: str | None = None,
-        encoder: dict | None = None,
+        encoder: dict | Path_fr | None = None,
         seeds: list[int] | None = None,
         compare_random_init: bool = True,
         output_dir: str | None = None,
@@ -107,12 +131,12 @@ class LinearProbeEvaluator(LightningModule):
         random_init_seed: int = 0,
         plots: bool = True,
         plot_fractions: list[float] | None = None,
-        embedding: str = "pca",
+        embedding: Literal["pca", "tsne"] = "pca",
         channel_counts: list[int] | None = None,
     ) -> None:
         super().__init__()
-        if embedding not in ("pca", "tsne"):
-            raise ValueError(f"LinearProbeEvaluator: embedding must be 'pca' or 'tsne', got {embedding!r}")
+        check_choice("LinearProbeEvaluator: embedding", embedding, Literal["pca", "tsne"])
+        encoder = encoder_kwargs(encoder)
         self.plots = plots
         self.plot_fractions = tuple(plot_fractions or FRACTIONS)
         self.embedding = embedding

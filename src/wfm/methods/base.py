@@ -197,6 +197,14 @@ class WFMMethod(L.LightningModule):
         return holdout_views(batch["x"], batch["channels"], rng, self.channel_sampling if train else "none",
                              holdout if train else 0.0, counts=batch.get("channels_host"))
 
+    def views_on_grid(self, batch: dict[str, Any], rng: np.random.Generator, stage: str,
+                      holdout: float) -> tuple[Views, str, tuple[int, int]]:
+        """:meth:`sample_views` of the batch, its token family (the batch says which modality it holds; the
+        family keys per-family settings such as the masking) and that family's token grid."""
+        views = self.sample_views(batch, rng, stage, holdout)
+        family = self.encoder.family(batch.get("modality"))
+        return views, family, self.encoder.grid(family)
+
     # --- Lightning hooks ----------------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         out = self.shared_step(batch, self.step_rng(batch_idx, "train"), "train")

@@ -185,13 +185,10 @@ class JEPA(MomentumMethod):
         return F.layer_norm(h, (h.shape[-1],))
 
     def shared_step(self, batch: dict[str, torch.Tensor], rng: np.random.Generator, stage: str) -> dict[str, Any]:
-        views = self.sample_views(batch, rng, stage, self.channel_holdout)
+        views, modality, grid = self.views_on_grid(batch, rng, stage, self.channel_holdout)
         x, channels, channel_ids, held_out = views.x, views.channels, views.channel_ids, views.held_out
         enc = self.encoder
         b, c = x.shape[:2]
-        # the batch says what it holds; its token family keys the per-family settings
-        modality = enc.family(batch.get("modality"))
-        grid = enc.grid(modality)
         n, p = grid[0] * grid[1], enc.num_prefix_tokens
         # on the host: indices are computed there, then moved (no host sync)
         masks = self.masking_for(modality)(b, grid, rng)

@@ -138,13 +138,10 @@ class MAE(WFMMethod):
     def shared_step(
         self, batch: dict[str, torch.Tensor], rng: np.random.Generator, stage: str
     ) -> dict[str, Any]:
-        views = self.sample_views(batch, rng, stage, self.channel_holdout)
+        views, modality, grid = self.views_on_grid(batch, rng, stage, self.channel_holdout)
         x, channels, channel_ids, held_out = views.x, views.channels, views.channel_ids, views.held_out
         enc = self.encoder
         b, c = x.shape[:2]
-        # the batch says what it holds; its token family keys the per-family settings
-        modality = enc.family(batch.get("modality"))
-        grid = enc.grid(modality)
         masking = self.iq_masking if modality == IQ else self.masking
         keep, keep_valid, mask = (t.to(x.device) for t in visible_and_hidden(masking, b, grid, rng))
         channel_valid = enc.channel_valid(x, channels)

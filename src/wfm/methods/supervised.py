@@ -123,7 +123,7 @@ class Supervised(WFMMethod):
         apply_finetune_mode(self.encoder, finetune, partial_blocks, lora_rank, lora_alpha)
         # the task's part is built once the task is known: now, or at setup from the DataModule
         self._task_given = {"target": target, "task_kind": task_kind, "num_classes": num_classes,
-                       "target_dim": target_dim}
+                            "target_dim": target_dim}
         self._task_stats = (class_weights, target_mean, target_std)
         self.head: nn.Linear | None = None
         if not task_from_data:
@@ -209,9 +209,10 @@ class Supervised(WFMMethod):
             return
         task = getattr(dm, "task", None)
         if not isinstance(task, TaskInfo):
+            which = "no DataModule was given" if dm is None else f"{type(dm).__name__} has none"
             raise ValueError(f"Supervised(task_from_data=True) reads its task from the DataModule's 'task' (a "
-                             f"DownstreamDataModule's); {type(dm).__name__} has none: give target, task_kind and "
-                             "num_classes (or target_dim) instead")
+                             f"DownstreamDataModule's); {which}: give target, task_kind and num_classes (or "
+                             "target_dim) instead")
         resolved = self._task_from(task)
         self._build_task(**resolved)
         self.hparams.update({**resolved, "task_from_data": False})

@@ -197,16 +197,32 @@ def write_labelled_iq(
                              report)
 
 
-def iq_arguments(prog: str, description: str, name: str | None, label: str, per: str) -> argparse.ArgumentParser:
-    """The command-line options every IQ-recording converter takes."""
-    p = argparse.ArgumentParser(prog=prog, description=description)
-    p.add_argument("raw_dir")
+def converter_arguments(prog: str, description: str, source: str, name: str | None) -> argparse.ArgumentParser:
+    """The options every converter takes: the raw ``source`` (its positional name), ``out_dir``, ``--size``
+    (the model input side the samples are resized to) and ``--name`` (the output file name, without .h5)."""
+    p = argparse.ArgumentParser(prog=f"wfm-convert {prog}", description=description)
+    p.add_argument(source)
     p.add_argument("out_dir")
     p.add_argument("--size", type=int, default=112)
+    p.add_argument("--name", default=name, help="output file name (without .h5)")
+    return p
+
+
+def find_raw(raw_dir: str | Path, pattern: str, what: str = "files") -> list[Path]:
+    """Every file matching ``pattern`` below ``raw_dir``, sorted; none is an error naming both
+    (``<raw_dir>: no <pattern> <what>``)."""
+    found = sorted(Path(raw_dir).rglob(pattern))
+    if not found:
+        raise FileNotFoundError(f"{raw_dir}: no {pattern} {what}")
+    return found
+
+
+def iq_arguments(prog: str, description: str, name: str | None, label: str, per: str) -> argparse.ArgumentParser:
+    """The command-line options every IQ-recording converter takes."""
+    p = converter_arguments(prog.removeprefix("wfm-convert "), description, "raw_dir", name)
     p.add_argument("--nfft", type=int, default=256)
     p.add_argument("--frames", type=int, default=256)
     p.add_argument("--max-windows", type=int, default=None, help=f"per {per}")
-    p.add_argument("--name", default=name, help="output file name (without .h5)")
     p.add_argument("--label", default=label, help="where labels come from: json:KEY.PATH, annotation:FIELD, "
                                                   "global:FIELD, filename:REGEX or folder")
     return p

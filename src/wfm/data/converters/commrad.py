@@ -9,7 +9,6 @@ last underscore; class indices follow the sorted class names (or ``--classes`` i
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from wfm.data import transforms
-from wfm.data.converters.common import Report
+from wfm.data.converters.common import Report, converter_arguments
 from wfm.data.hdf5 import label_meta, write_dataset_file
 
 
@@ -73,11 +72,7 @@ def convert(
 
 
 def main(argv: list[str] | None = None) -> Report:
-    p = argparse.ArgumentParser(prog="wfm-convert commrad", description=__doc__.splitlines()[0])
-    p.add_argument("image_dir")
-    p.add_argument("out_dir")
-    p.add_argument("--size", type=int, default=112)
-    p.add_argument("--name", default="commrad_rf")
+    p = converter_arguments("commrad", __doc__.splitlines()[0], "image_dir", "commrad_rf")
     p.add_argument("--classes", nargs="*", default=None, help="class order (default: sorted names found)")
     a = p.parse_args(argv)
     return convert(a.image_dir, a.out_dir, a.size, a.name, a.classes)

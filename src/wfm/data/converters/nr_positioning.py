@@ -10,15 +10,13 @@ magnitudes: no dB, bicubic resize per base station, streamed in chunks.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from wfm.data import transforms
-from wfm.data.converters.common import Report
-from wfm.data.hdf5 import H5Writer, label_meta, safe_output_path
+from wfm.data.converters.common import Report, converter_arguments
+from wfm.data.hdf5 import H5Writer, label_meta, open_h5, safe_output_path
 from wfm.data.split import train_test_split
 
 SUBCARRIER_SHAPE = (16, 193)
@@ -43,13 +41,7 @@ def convert(
     """Convert one ``.mat`` file to ``out_dir/<name>.h5`` (statistics from the seed-0 training split)."""
     mat_path = Path(mat_path)
     out = safe_output_path(out_dir, name)
-    if not mat_path.exists():
-        raise FileNotFoundError(f"{mat_path}: no such file")
-    try:
-        f = h5py.File(mat_path, "r")
-    except OSError as e:
-        raise ValueError(f"{mat_path}: not a MATLAB v7.3 (HDF5) file: {e}") from e
-    with f:
+    with open_h5(mat_path, "expected the release's .mat file", "not a MATLAB v7.3 (HDF5) file") as f:
         for key in ("features", "labels/position"):
             if key not in f:
                 raise ValueError(f"{mat_path}: '{key}' missing; expected features and labels/position")
@@ -96,11 +88,7 @@ def convert(
 
 
 def main(argv: list[str] | None = None) -> Report:
-    p = argparse.ArgumentParser(prog="wfm-convert nr_positioning", description=__doc__.splitlines()[0])
-    p.add_argument("mat")
-    p.add_argument("out_dir")
-    p.add_argument("--size", type=int, default=112)
-    p.add_argument("--name", default="nr_positioning")
+    p = converter_arguments("nr_positioning", __doc__.splitlines()[0], "mat", "nr_positioning")
     a = p.parse_args(argv)
     return convert(a.mat, a.out_dir, a.size, a.name)
 

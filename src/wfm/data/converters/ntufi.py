@@ -10,7 +10,6 @@ class folders directly gives one file ``<name>.h5``. v5 ``.mat`` is read with sc
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import h5py
@@ -18,7 +17,7 @@ import numpy as np
 import scipy.io
 
 from wfm.data import transforms
-from wfm.data.converters.common import Report
+from wfm.data.converters.common import Report, converter_arguments
 from wfm.data.hdf5 import label_meta, safe_output_path, write_dataset_file, write_h5
 
 CLASSES = ("box", "circle", "clean", "fall", "run", "walk")
@@ -87,11 +86,7 @@ def convert(root: str | Path, out_dir: str | Path, size: int = 112, name: str = 
 
 
 def main(argv: list[str] | None = None) -> Report:
-    p = argparse.ArgumentParser(prog="wfm-convert ntufi", description=__doc__.splitlines()[0])
-    p.add_argument("root")
-    p.add_argument("out_dir")
-    p.add_argument("--size", type=int, default=112)
-    p.add_argument("--name", default="ntufi_har")
+    p = converter_arguments("ntufi", __doc__.splitlines()[0], "root", "ntufi_har")
     a = p.parse_args(argv)
     return convert(a.root, a.out_dir, a.size, a.name)
 

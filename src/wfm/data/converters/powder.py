@@ -18,6 +18,7 @@ import numpy as np
 from wfm.data.converters.common import (
     LabelSource,
     Report,
+    find_raw,
     iq_arguments,
     iq_windows,
     read_interleaved_iq,
@@ -40,9 +41,7 @@ def convert(
     """Convert every ``*.bin`` capture under ``raw_dir`` into ``out_dir/<name>.h5``."""
     raw_dir = Path(raw_dir)
     source = LabelSource.parse(label)
-    bins = sorted(raw_dir.rglob("*.bin"))
-    if not bins:
-        raise FileNotFoundError(f"{raw_dir}: no *.bin captures")
+    bins = find_raw(raw_dir, "*.bin", "captures")
     report = Report()
     specs: list[np.ndarray] = []
     tx: list[str] = []

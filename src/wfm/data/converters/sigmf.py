@@ -26,6 +26,7 @@ from wfm.data.converters.common import (
     IQ_DTYPES,
     LabelSource,
     Report,
+    find_raw,
     iq_arguments,
     iq_sample_windows,
     iq_windows,
@@ -92,9 +93,7 @@ def convert(
     """
     raw_dir = Path(raw_dir)
     source = LabelSource.parse(label)
-    metas = sorted(raw_dir.rglob("*.sigmf-meta"))
-    if not metas:
-        raise FileNotFoundError(f"{raw_dir}: no *.sigmf-meta files")
+    metas = find_raw(raw_dir, "*.sigmf-meta")
     report = Report()
     specs: list[np.ndarray] = []
     names: list[str] = []

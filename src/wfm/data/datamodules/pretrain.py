@@ -16,6 +16,7 @@ from wfm.data.datamodules.sampler import ChannelGroupedBatchSampler
 from wfm.data.datasets.builtin import build_builtin, is_builtin
 from wfm.data.datasets.open import dataset_modality, open_dataset
 from wfm.data.datasets.resident import ResidentDataset, resident_collate
+from wfm.data.modalities import get_modality
 from wfm.data.split import train_test_split
 from wfm.lightning_adapter import uses_distributed_sampler
 
@@ -107,9 +108,10 @@ class PretrainDataModule(LightningDataModule):
                              "num_workers=0 and group_by_channels=True")
         self.resident = resident
         self.iq_length = int(iq_length)
-        self.modalities = {name: dataset_modality(name) for name in self.datasets}
-        if len({m == "iq" for m in self.modalities.values()}) > 1 and not group_by_channels:
-            raise ValueError("PretrainDataModule: a mix of image-like and IQ datasets needs group_by_channels=True "
+        self.modalities = {name: get_modality(dataset_modality(name)) for name in self.datasets}
+        mixed = sorted({m.name for m in self.modalities.values()})
+        if len(mixed) > 1 and not group_by_channels:
+            raise ValueError(f"PretrainDataModule: a mix of modalities {mixed} needs group_by_channels=True "
                              "(a batch holds one modality)")
         unknown = sorted(set(self.options) - set(self.datasets))
         if unknown:
@@ -118,16 +120,18 @@ class PretrainDataModule(LightningDataModule):
         self.val_set: Dataset | None = None
         self.train_channels: list[int] = []
         self.val_channels: list[int] = []
-        self.train_kinds: list[int] = []  # 0 image-like, 1 IQ, per sample
+        self.train_kinds: list[int] = []  # per sample: 0 grid-like (spectrogram, CSI), 1 stream (IQ)
         self.val_kinds: list[int] = []
+        self.train_modalities: list[int] = []  # per sample: index of its modality in the mix (batches never mix)
+        self.val_modalities: list[int] = []
 
     def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Keep a host copy of the channel counts (``with_host_counts``) before the batch moves to the device."""
         return with_host_counts(batch)
 
     def size_of(self, name: str) -> int | tuple[int, int]:
-        """The size a dataset is generated at / checked against: ``size``, or ``iq_length`` for IQ."""
-        return self.iq_length if self.modalities[name] == "iq" else self.size
+        """The size a dataset is generated at / checked against: ``size``, or ``iq_length`` for streams (IQ)."""
+        return self.iq_length if self.modalities[name].stream else self.size
 
     def prepare_data(self) -> None:
         # Runs on one process per node: build the built-in caches before every rank opens them.
@@ -144,7 +148,8 @@ class PretrainDataModule(LightningDataModule):
         for name in self.datasets:
             ds = open_dataset(name, self.n, self.size_of(name), self.seed, self.cache_dir, labels=False,
                               options=self.options.get(name))
-            kind = int(self.modalities[name] == "iq")
+            kind = int(self.modalities[name].stream)
+            modality = sorted({m.name for m in self.modalities.values()}).index(self.modalities[name].name)
             if self.val_fraction > 0:
                 tr, va = train_test_split(len(ds), self.seed, 1.0 - self.val_fraction)
                 train_parts.append(Subset(ds, tr.tolist()))
@@ -153,10 +158,13 @@ class PretrainDataModule(LightningDataModule):
                 self.train_channels += [ds.num_channels] * len(tr)
                 self.val_kinds += [kind] * len(va)
                 self.train_kinds += [kind] * len(tr)
+                self.val_modalities += [modality] * len(va)
+                self.train_modalities += [modality] * len(tr)
             else:
                 train_parts.append(ds)
                 self.train_channels += [ds.num_channels] * len(ds)
                 self.train_kinds += [kind] * len(ds)
+                self.train_modalities += [modality] * len(ds)
         if self.resident:
             trainer = getattr(self, "trainer", None)
             device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
@@ -176,7 +184,8 @@ class PretrainDataModule(LightningDataModule):
                 "set trainer.use_distributed_sampler: false (or group_by_channels: false)"
             )
 
-    def _loader(self, ds: Dataset, counts: list[int], kinds: list[int], train: bool) -> DataLoader:
+    def _loader(self, ds: Dataset, counts: list[int], kinds: list[int], modalities: list[int],
+                train: bool) -> DataLoader:
         common = dict(
             num_workers=self.num_workers,
             collate_fn=resident_collate if self.resident else pad_collate,
@@ -188,7 +197,7 @@ class PretrainDataModule(LightningDataModule):
                 self._check_distributed()
             sampler = ChannelGroupedBatchSampler(
                 counts, self.batch_size, shuffle=train, seed=self.seed, drop_last=self.drop_last and train,
-                kinds=kinds,
+                kinds=kinds, modalities=modalities,
             )
             loader = (ResumableDataLoader if train else DataLoader)(ds, batch_sampler=sampler, **common)
         else:
@@ -207,14 +216,14 @@ class PretrainDataModule(LightningDataModule):
         if self.train_set is None:
             self.setup("fit")
         assert self.train_set is not None
-        return self._loader(self.train_set, self.train_channels, self.train_kinds, train=True)
+        return self._loader(self.train_set, self.train_channels, self.train_kinds, self.train_modalities, train=True)
 
     def val_dataloader(self) -> DataLoader | list:
         if self.train_set is None:
             self.setup("fit")
         if self.val_set is None:
             return []
-        return self._loader(self.val_set, self.val_channels, self.val_kinds, train=False)
+        return self._loader(self.val_set, self.val_channels, self.val_kinds, self.val_modalities, train=False)
 
 
 __all__ = [

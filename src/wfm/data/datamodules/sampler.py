@@ -37,6 +37,8 @@ class ChannelGroupedBatchSampler(Sampler[list[int]]):
             batches in their shuffled order) while every kind has batches left, then the rest; combined with
             ``accumulate_grad_batches`` = number of kinds, each optimizer step sums one batch per modality (the
             multimodal WFM's round-robin training).
+        modalities: optional modality index of every index: batches never mix two (a spectrogram and a CSI
+            file of the same channel count go to different batches); unlike ``kinds`` no round-robin.
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class ChannelGroupedBatchSampler(Sampler[list[int]]):
         rank: int | None = None,
         world_size: int | None = None,
         kinds: Sequence[int] | None = None,
+        modalities: Sequence[int] | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -65,6 +68,11 @@ class ChannelGroupedBatchSampler(Sampler[list[int]]):
             raise ValueError(f"kinds has {self.kinds.shape[0]} entries, expected one per index ({len(self.counts)})")
         # batches never mix kinds (an IQ and an image sample of the same channel count have different shapes)
         self.groups = self.counts if self.kinds is None else self.kinds * (int(self.counts.max()) + 1) + self.counts
+        if modalities is not None:  # the modality splits groups last: groups of one modality keep their order
+            mods = np.asarray(modalities, dtype=np.int64)
+            if mods.shape != self.counts.shape:
+                raise ValueError(f"modalities has {mods.shape[0]} entries, expected one per index ({len(self.counts)})")
+            self.groups = self.groups * (int(mods.max()) + 1) + mods
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch

@@ -34,6 +34,9 @@ class DataModality(ABC):
 
     name: str
     stats_per: str
+    #: samples are streams in time (sized by a length, e.g. ``iq_length``) rather than grids (sized by ``size``);
+    #: pretraining batches streams and grids apart and round-robins between them
+    stream = False
 
     @abstractmethod
     def num_stats(self, channels: int) -> int:

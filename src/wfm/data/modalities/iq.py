@@ -24,6 +24,7 @@ class IQModality(DataModality):
 
     name: str = "iq"
     stats_per: str = "one per component I, Q"
+    stream = True
 
     def num_stats(self, channels: int) -> int:
         return 2
