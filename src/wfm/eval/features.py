@@ -100,7 +100,7 @@ def extract_features(
             weakens random-init encoders' features far more than trained ones (on a CPU with native bf16,
             2026-12-05: the quickstart's random-init row probed rfs 70.1 / positioning 8.39 m / beam 71.2 in
             bf16 against 70.8 / 8.19 / 72.2 in fp32, its JEPA encoder within 0.15 of its fp32 values), which
-            would inflate every gap over random features (docs/results.md, "Probe features in fp32").
+            would inflate every gap over random features (docs/experiments/probe_protocol.md, "Probe features in fp32").
         max_channels: keep only the first ``k`` channels of each sample.
 
     Returns:
