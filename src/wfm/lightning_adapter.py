@@ -1,6 +1,6 @@
 """Every use of Lightning's internals in wfm, in one place. Written against Lightning 2.6 (2.6.6).
 
-Lightning has no public API for these four things; each function or hook below says what it reads. When
+Lightning has no public API for these things; each function or hook below says what it reads. When
 Lightning changes one of them, this is the file to update (``tests/test_lightning_adapter.py`` checks that
 every attribute read here still exists on the installed Lightning).
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lightning.pytorch import Trainer
+from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.cli import LightningCLI
 
@@ -34,6 +34,18 @@ def uses_distributed_sampler(trainer: Trainer) -> bool:
     (``Trainer(use_distributed_sampler=...)``, kept on ``trainer._accelerator_connector``)."""
     connector = getattr(trainer, "_accelerator_connector", None)
     return bool(getattr(connector, "use_distributed_sampler", False))
+
+
+def attached_trainer(module: LightningModule) -> Trainer | None:
+    """The trainer a module is attached to, or None outside a run (``module.trainer`` raises then; Lightning
+    keeps the reference in ``module._trainer``)."""
+    return getattr(module, "_trainer", None)
+
+
+def epoch_batches_done(trainer: Trainer) -> int:
+    """Training batches processed so far in the current epoch (what a resumable loader skips on resume):
+    ``trainer.fit_loop.epoch_loop.batch_progress.current.processed``."""
+    return int(trainer.fit_loop.epoch_loop.batch_progress.current.processed)
 
 
 class AdaptedCLI(LightningCLI):

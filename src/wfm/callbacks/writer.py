@@ -14,12 +14,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import BasePredictionWriter
+
+from wfm.choices import check_choice
 
 FORMAT = "wfm-features"
 
@@ -42,10 +44,10 @@ class FeatureWriter(BasePredictionWriter):
         dtype: storage dtype of features/tokens (``float32`` or ``float16``).
     """
 
-    def __init__(self, output_path: str | None = None, write_tokens: bool = False, dtype: str = "float32") -> None:
+    def __init__(self, output_path: str | None = None, write_tokens: bool = False,
+                 dtype: Literal["float32", "float16"] = "float32") -> None:
         super().__init__(write_interval="batch")
-        if dtype not in ("float32", "float16"):
-            raise ValueError(f"dtype must be 'float32' or 'float16', got {dtype!r}")
+        check_choice("dtype", dtype, Literal["float32", "float16"])
         self.output_path = None if output_path is None else Path(output_path)
         self.write_tokens = write_tokens
         self.dtype = np.dtype(dtype)

@@ -18,7 +18,7 @@ from torch import nn
 
 from wfm.checkpoint import BACKBONE_KEY, backbone_entry, upgrade_state_dict
 from wfm.choices import check_choice
-from wfm.lightning_adapter import should_update_logs
+from wfm.lightning_adapter import attached_trainer, should_update_logs
 from wfm.methods import schedules
 from wfm.models.encoder import ViTEncoder
 from wfm.views.channels import ChannelSampling, Views, holdout_views
@@ -176,7 +176,7 @@ class WFMMethod(L.LightningModule):
         validation sees the same masks every epoch.
         """
         if stage == "train":
-            acc = self.trainer.accumulate_grad_batches if self._trainer is not None else 1
+            acc = self.trainer.accumulate_grad_batches if attached_trainer(self) is not None else 1
             key = [self.seed, _STAGE_ID[stage], self.global_step, batch_idx % acc, self.global_rank]
         else:
             key = [self.seed, _STAGE_ID[stage], batch_idx, self.global_rank]
@@ -254,10 +254,11 @@ class WFMMethod(L.LightningModule):
             )
 
     def _is_logging_step(self) -> bool:
-        return True if self._trainer is None else should_update_logs(self._trainer)
+        trainer = attached_trainer(self)
+        return True if trainer is None else should_update_logs(trainer)
 
     def _rank_mean(self, value: torch.Tensor) -> torch.Tensor:
-        if self._trainer is None or self.trainer.world_size <= 1:
+        if attached_trainer(self) is None or self.trainer.world_size <= 1:
             return value
         return self.all_gather(value.detach().float()).mean(0)
 
@@ -326,7 +327,7 @@ class WFMMethod(L.LightningModule):
         # resuming another method's run would fail on its state-dict keys; say what the file is instead
         written_by = (checkpoint.get(BACKBONE_KEY) or {}).get("method")
         if written_by is not None and written_by != type(self).__name__:
-            path = getattr(self._trainer, "ckpt_path", None) if self._trainer is not None else None
+            path = getattr(attached_trainer(self), "ckpt_path", None)
             raise ValueError(f"{path or 'checkpoint'}: written by a {written_by} run, cannot resume a "
                              f"{type(self).__name__} run from it (to start from its encoder, fine-tune: "
                              "--model.init_args.backbone)")

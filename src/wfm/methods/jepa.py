@@ -73,8 +73,8 @@ class JEPA(MomentumMethod):
         predict_grad: let the prediction loss train the context encoder (default). ``False`` is a control: the
             predictor's input is detached, so the predictor still learns to predict but the encoder (and through
             the EMA the probed target encoder) moves only by the regulariser. A gain over random features that
-            this control also shows is the regulariser's, not the prediction objective's (docs/experiments/regularisers.md, "The
-            regulariser alone").
+            this control also shows is the regulariser's, not the prediction objective's
+            (docs/experiments/regularisers.md, "The regulariser alone").
         **kwargs: EMA momentum (:class:`~wfm.methods.momentum.MomentumMethod`: ``momentum_start`` 0.996,
             ``momentum_end`` 1.0), optimisation and sampling arguments (:class:`~wfm.methods.base.WFMMethod`).
     """

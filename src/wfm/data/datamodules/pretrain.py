@@ -18,7 +18,7 @@ from wfm.data.datasets.open import dataset_modality, open_dataset
 from wfm.data.datasets.resident import ResidentDataset, resident_collate
 from wfm.data.modalities import get_modality
 from wfm.data.split import train_test_split
-from wfm.lightning_adapter import uses_distributed_sampler
+from wfm.lightning_adapter import epoch_batches_done, uses_distributed_sampler
 
 #: every input representation of the built-in downstream tasks: spectrograms, CSI magnitude, CSI real/imag
 DEFAULT_PRETRAIN = ("spectrogram", "csi", "csi2", "csi_ri", "csi2_ri")
@@ -210,7 +210,7 @@ class PretrainDataModule(LightningDataModule):
         return loader
 
     def _epoch_batches_done(self) -> int:
-        return int(self.trainer.fit_loop.epoch_loop.batch_progress.current.processed)
+        return epoch_batches_done(self.trainer)
 
     def train_dataloader(self) -> DataLoader:
         if self.train_set is None:
