@@ -24,6 +24,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,15 +47,9 @@ class BlockFeatures(nn.Module):
         super().__init__()
         self.encoder = encoder
 
-    def features(
-        self,
-        x: torch.Tensor,
-        channels: torch.Tensor | None = None,
-        channel_ids: torch.Tensor | None = None,
-        modality: str | None = None,
-    ) -> torch.Tensor:
-        outs, valid = self.encoder.forward_intermediates(
-            x, channels, channel_ids=channel_ids, modality=modality, last=len(self.encoder.blocks))
+    def features(self, x: torch.Tensor, channels: torch.Tensor | None = None, **kw: Any) -> torch.Tensor:
+        """As :meth:`ViTEncoder.features` (``channel_ids``, ``modality`` pass through), every block's pooling."""
+        outs, valid = self.encoder.forward_intermediates(x, channels, last=len(self.encoder.blocks), **kw)
         return torch.cat([self.encoder.pool_tokens(h, valid) for h in outs], dim=1)
 
 

@@ -49,16 +49,11 @@ def sample_channels(
     """
     if mode == "none":  # no host copy of the counts needed (reading a device tensor back would sync)
         return x, channels, default_channel_ids(x.shape[0], x.shape[1], x.device)
-    return sample_channels_host(x, channels, rng, mode, counts)[:3]
+    return _sample_with_host_counts(x, channels, rng, mode, counts)[:3]
 
 
-def sample_channels_host(
-    x: torch.Tensor,
-    channels: torch.Tensor,
-    rng: np.random.Generator,
-    mode: str = "sample",
-    counts: np.ndarray | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
+def _sample_with_host_counts(x: torch.Tensor, channels: torch.Tensor, rng: np.random.Generator, mode: str,
+                             counts: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
     """:func:`sample_channels` plus the new counts as a host (numpy) array, for host-side draws that follow
     (read back from ``channels`` only where ``counts`` is not given)."""
     if mode not in MODES:
@@ -162,7 +157,7 @@ def holdout_views(
     if holdout == 0.0:
         x, channels, ids = sample_channels(x, channels, rng, mode, counts)
         return Views(x, channels, ids, channels, x.shape[1])
-    x, channels, ids, counts = sample_channels_host(x, channels, rng, mode, counts)
+    x, channels, ids, counts = _sample_with_host_counts(x, channels, rng, mode, counts)
     order, n_in = draw_holdout(counts, x.shape[1], rng, holdout)
     if (n_in == counts).all():
         return Views(x, channels, ids, channels, x.shape[1])
