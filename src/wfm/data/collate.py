@@ -11,7 +11,7 @@ import torch
 from wfm.data.modalities import batch_modality
 
 #: sample keys that are not stacked as tensors
-_NOT_STACKED = ("x", "channels", "modality")
+_NOT_STACKED = ("x", "channels", "modality", "complex_pairs")
 
 
 def pad_collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -22,6 +22,8 @@ def pad_collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
     count in the batch; ``channels`` says how many are real. Methods and the encoder treat slots past
     ``channels[b]`` as padding (masked from attention). ``modality`` becomes one string, ``batch["modality"]``
     (absent when no sample names one); samples of different modalities in one batch are a ValueError.
+    ``complex_pairs`` (the ``(re, im)`` channel pairs of complex channels) becomes the batch's when every sample
+    has the same; a batch mixing channel layouts is a ValueError.
     """
     if not samples:
         raise ValueError("pad_collate got an empty list of samples")
@@ -39,11 +41,23 @@ def pad_collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
     if modality is not None:
         out["modality"] = modality
+    pairs = batch_pairs([s.get("complex_pairs", ()) for s in samples])
+    if pairs:
+        out["complex_pairs"] = pairs
     for key in samples[0]:
         if key in _NOT_STACKED:
             continue
         out[key] = torch.stack([torch.as_tensor(s[key]) for s in samples])
     return out
+
+
+def batch_pairs(pairs: Sequence[Sequence[Sequence[int]]], where: str = "batch") -> tuple[tuple[int, int], ...]:
+    """The one channel layout of a batch's samples (their ``complex_pairs``); a mix is a ValueError."""
+    layouts = {tuple((int(r), int(i)) for r, i in p) for p in pairs}
+    if len(layouts) > 1:
+        raise ValueError(f"a {where} mixes samples with different complex channel pairs {sorted(layouts)}; "
+                         "batch such files apart (PretrainDataModule(group_by_channels=True) does)")
+    return next(iter(layouts), ())
 
 
 def with_host_counts(batch: Any) -> Any:

@@ -10,7 +10,9 @@ Layout of a file:
 - attributes ``mean``/``std`` (``(C,)`` per channel for images, ``(2,)`` per component I / Q for ``iq``;
   computed on the training split; a test-split file carries the training statistics), ``preprocessing``
   (JSON), ``source``, ``modality``, ``labels`` (JSON: key → ``{"kind", "num_classes", "class_names",
-  "units"}``), ``format_version``.
+  "units"}``), ``format_version``; optional ``complex_pairs`` (JSON ``[[re, im], ...]``: the channel pairs that are
+  the real and imaginary parts of one complex channel; files without it have none). Readers standardise a pair
+  with one scale and no offset, so a global rotation of the complex channel stays a rotation of the input.
 
 What each modality means for shapes, statistics and preprocessing is its object in :mod:`wfm.data.modalities`
 (the functions below ask it). Version 1 files (images only, before ``iq``) are read unchanged. Files are
@@ -363,8 +365,10 @@ def write_dataset_file(
     preprocessing: Mapping[str, Any],
     stats_seed: int = 0,
     train_frac: float = 0.8,
+    complex_pairs: Sequence[Sequence[int]] = (),
 ) -> Path:
-    """Converter helper: write ``out_dir/<name>.h5``, statistics from the train part of split ``stats_seed``.
+    """Converter helper: write ``out_dir/<name>.h5``, statistics from the train part of split ``stats_seed``;
+    ``complex_pairs``: the ``(re, im)`` channel pairs that are one complex channel each (e.g. ``[(0, 1)]``).
 
     Downstream DataModules split the file 80/20 themselves; the statistics come from the training part of the
     seed-0 split (recorded as ``stats_split``) so no test sample shapes them.
@@ -389,11 +393,27 @@ def write_dataset_file(
         "std": std,
         "stats_split": {"seed": stats_seed, "train_frac": train_frac},
     }
+    if complex_pairs:
+        attrs["complex_pairs"] = [list(p) for p in check_complex_pairs(path, complex_pairs, int(inputs.shape[1]))]
     return write_h5(path, inputs, labels, attrs)
 
 
 def _decode(value: Any) -> Any:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def check_complex_pairs(path: str | os.PathLike, pairs: Any, channels: int) -> list[tuple[int, int]]:
+    """The ``complex_pairs`` attribute as ``[(re, im), ...]``: each a pair of distinct channel indices in
+    ``[0, channels)``, no channel in two pairs; anything else is a ValueError naming the file."""
+    try:
+        out = [(int(r), int(i)) for r, i in pairs]
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path}: complex_pairs must be a list of [re, im] channel index pairs, "
+                         f"got {pairs!r}") from e
+    used = [c for pair in out for c in pair]
+    if any(not 0 <= c < channels for c in used) or len(set(used)) != len(used):
+        raise ValueError(f"{path}: complex_pairs {out} must name distinct channels in [0, {channels}), each once")
+    return out
 
 
 def open_h5(path: Path, expected: str, unreadable: str) -> h5py.File:
@@ -411,8 +431,8 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
     """Open ``path``, check it is a complete wfm file and return its metadata.
 
     Returns ``{"path", "n", "shape" (C, H, W), "mean", "std", "preprocessing", "source", "modality",
-    "labels", "label_shapes" (key -> per-sample shape of that label), "format_version", "attrs" (all raw
-    attributes)}``. Raises FileNotFoundError for a missing file and ValueError naming the file and what was
+    "labels", "label_shapes" (key -> per-sample shape of that label), "complex_pairs" ([(re, im), ...]),
+    "format_version", "attrs" (all raw attributes)}``. Raises FileNotFoundError for a missing file and ValueError naming the file and what was
     expected for anything else.
     """
     p = Path(path)
@@ -452,6 +472,11 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
             preprocessing = json.loads(raw["preprocessing"])
         except (TypeError, json.JSONDecodeError) as e:
             raise ValueError(f"{p}: 'labels'/'preprocessing' attributes are not valid JSON: {e}") from e
+        try:
+            pairs_raw = json.loads(raw["complex_pairs"]) if "complex_pairs" in raw else []
+        except (TypeError, json.JSONDecodeError) as e:
+            raise ValueError(f"{p}: the 'complex_pairs' attribute is not valid JSON: {e}") from e
+        complex_pairs = check_complex_pairs(p, pairs_raw, int(shape[1]))
         label_shapes: dict[str, tuple[int, ...]] = {}
         for key, meta in labels.items():
             if key not in f:
@@ -472,6 +497,7 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
         "modality": modality,
         "labels": labels,
         "label_shapes": label_shapes,
+        "complex_pairs": complex_pairs,
         "format_version": version,
         "attrs": raw,
     }

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 #: batch keys that describe the input rather than label it (everything else in a batch is a label)
-INPUT_KEYS = ("x", "channels", "modality")
+INPUT_KEYS = ("x", "channels", "modality", "complex_pairs")
 
 
 def autocast_context(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager:
@@ -53,7 +53,11 @@ def encode_batch(
         x = x[:, :max_channels]
         channels = channels.clamp(max=max_channels) if channels is not None else None
     with autocast_context(device, bf16):
-        feats = encoder.features(x, channels, modality=batch.get("modality"))
+        pairs = batch.get("complex_pairs")
+        if max_channels is not None and pairs:  # pairs cut by the channel limit are no longer complex channels
+            pairs = tuple(p for p in pairs if max(p) < max_channels)
+        extra = {"complex_pairs": pairs} if pairs else {}  # encoders without a phase reference take no pairs
+        feats = encoder.features(x, channels, modality=batch.get("modality"), **extra)
     return feats.float()
 
 

@@ -21,7 +21,7 @@ from wfm.choices import check_choice
 from wfm.lightning_adapter import attached_trainer, should_update_logs
 from wfm.methods import schedules
 from wfm.models.encoder import ViTEncoder
-from wfm.views.channels import ChannelSampling, Views, holdout_views
+from wfm.views.channels import ChannelSampling, Views, paired_views
 
 _STAGE_ID = {"train": 0, "val": 1, "test": 2, "predict": 3}
 
@@ -194,8 +194,10 @@ class WFMMethod(L.LightningModule):
         """A channel subset and, with ``holdout`` > 0, channels hidden from the context, in training
         (:func:`~wfm.views.channels.holdout_views`); all channels, all visible, otherwise."""
         train = stage == "train"
-        return holdout_views(batch["x"], batch["channels"], rng, self.channel_sampling if train else "none",
-                             holdout if train else 0.0, counts=batch.get("channels_host"))
+        x = self.encoder.reference_phase(batch["x"], batch.get("complex_pairs"))
+        return paired_views(x, batch["channels"], rng, self.channel_sampling if train else "none",
+                            holdout if train else 0.0, counts=batch.get("channels_host"),
+                            pairs=batch.get("complex_pairs"))
 
     def views_on_grid(self, batch: dict[str, Any], rng: np.random.Generator, stage: str,
                       holdout: float) -> tuple[Views, str, tuple[int, int]]:
@@ -276,9 +278,10 @@ class WFMMethod(L.LightningModule):
 
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
         """Pooled backbone features plus the batch's labels (``wfm predict`` writes them to HDF5)."""
-        feats = self.backbone.features(batch["x"], batch["channels"], modality=batch.get("modality"))
+        feats = self.backbone.features(batch["x"], batch["channels"], modality=batch.get("modality"),
+                                       complex_pairs=batch.get("complex_pairs"))
         out = {"features": feats.float()}
-        out.update({k: v for k, v in batch.items() if k not in ("x", "channels", "modality")})
+        out.update({k: v for k, v in batch.items() if k not in ("x", "channels", "modality", "complex_pairs")})
         return out
 
     @property

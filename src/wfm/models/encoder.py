@@ -27,6 +27,8 @@ from timm.models.vision_transformer import Block as TimmBlock
 from torch import nn
 
 from wfm.choices import check_choice, choices
+from wfm.models.phase import PhaseReference
+from wfm.models.phase import reference_phase as _reference_phase
 from wfm.models.pos_embed import channel_codes
 from wfm.models.tokenizers import TOKENIZERS, family_of
 
@@ -168,6 +170,10 @@ class ViTEncoder(nn.Module):
             image channels' codes), looked up by antenna index as channels are.
         tokenizer_options: ``{family: options}`` for tokenizers registered in :mod:`wfm.models.tokenizers`
             beyond the patch and IQ ones (each reads its own options in ``build``; recorded in checkpoints).
+        phase_reference: how inputs with complex channels (the batch's ``complex_pairs``) are turned to one
+            reference phase before tokenizing (:mod:`wfm.models.phase`: ``none``, ``strongest``, ``sum``); the
+            features are then invariant to the channel's global phase. Recorded in checkpoints, so probes and
+            fine-tuning apply what pretraining did.
     """
 
     def __init__(
@@ -187,6 +193,7 @@ class ViTEncoder(nn.Module):
         iq_segment: int = 16,
         antenna_embed: ChannelEmbed | bool = "fixed",
         tokenizer_options: dict[str, dict[str, Any]] | None = None,
+        phase_reference: PhaseReference = "none",
     ) -> None:
         super().__init__()
         # kept so a checkpoint can rebuild exactly this encoder (wfm.checkpoint.load_backbone)
@@ -200,6 +207,9 @@ class ViTEncoder(nn.Module):
                                antenna_embed=check_channel_embed(antenna_embed))
         if tokenizer_options:  # options of registered tokenizers beyond the built-in two, by family
             self.config["tokenizer_options"] = {str(k): dict(v) for k, v in tokenizer_options.items()}
+        self.phase_reference = check_choice("phase_reference", phase_reference, PhaseReference)
+        if phase_reference != "none":  # recorded only when used: older configs and checkpoints stay as they were
+            self.config["phase_reference"] = phase_reference
         self.img_size = _pair(img_size)
         self.patch_size = int(patch_size)
         h, w = self.img_size
@@ -284,6 +294,12 @@ class ViTEncoder(nn.Module):
             what = "antenna" if tokenizer.identity == "antenna_embed" else "channel"
             raise ValueError(f"samples have {channels} {what}s, but {who} knows only {self.max_channels} {what} "
                              f"codes (max_channels); keep fewer {what}s")
+
+    def reference_phase(self, x: torch.Tensor, complex_pairs: Sequence[Sequence[int]] | None) -> torch.Tensor:
+        """``x`` with its complex channels ``complex_pairs`` turned by this encoder's ``phase_reference``
+        (unchanged without pairs or with ``none``). Methods apply it to the whole batch before channel sampling;
+        :meth:`features` applies it when given the pairs."""
+        return _reference_phase(x, complex_pairs or (), self.phase_reference)
 
     def tokenizer(self, modality: str | None = None) -> nn.Module:
         """The tokenizer that embeds inputs of ``modality`` (see :meth:`family`)."""
@@ -446,7 +462,10 @@ class ViTEncoder(nn.Module):
         channels: torch.Tensor | None = None,
         channel_ids: torch.Tensor | None = None,
         modality: str | None = None,
+        complex_pairs: Sequence[Sequence[int]] | None = None,
     ) -> torch.Tensor:
-        """Pooled (B, D) features of whole inputs: what linear probes and ``wfm predict`` use."""
+        """Pooled (B, D) features of whole inputs: what linear probes and ``wfm predict`` use (``complex_pairs``:
+        the batch's, for the phase reference)."""
+        x = self.reference_phase(x, complex_pairs)
         tokens, valid = self(x, channels, channel_ids=channel_ids, modality=modality)
         return self.pool_tokens(tokens, valid)

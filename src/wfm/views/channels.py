@@ -11,6 +11,7 @@ draw is a pure function of the step (exact resume, per-rank).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -168,6 +169,37 @@ def holdout_views(
     ids = torch.gather(ids, 1, order_t)
     ctx = torch.from_numpy(n_in).to(channels.device, non_blocking=True)
     return Views(x, channels, ids, ctx, int(n_in.max()), held)
+
+
+def interleaved_pairs(pairs: Sequence[Sequence[int]] | None, c: int) -> bool:
+    """Whether ``pairs`` are the channels ``(0, 1), (2, 3), ...`` of all ``c`` slots: complex channels stored
+    as consecutive (re, im) parts, the layout every wfm converter and built-in set writes."""
+    return bool(pairs) and c % 2 == 0 and [tuple(p) for p in pairs] == [(k, k + 1) for k in range(0, c, 2)]
+
+
+def paired_views(
+    x: torch.Tensor,
+    channels: torch.Tensor,
+    rng: np.random.Generator,
+    mode: str = "sample",
+    holdout: float = 0.0,
+    counts: np.ndarray | None = None,
+    pairs: Sequence[Sequence[int]] | None = None,
+) -> Views:
+    """:func:`holdout_views` that keeps the (re, im) parts of a complex channel together: with ``pairs`` in
+    the interleaved layout (:func:`interleaved_pairs`) channel sampling and holdout draw whole complex
+    channels (a pair is one unit; its slots stay adjacent and keep their channel indices). Other layouts, and
+    batches without pairs, are sampled channel by channel."""
+    b, c = x.shape[:2]
+    if not interleaved_pairs(pairs, c):
+        return holdout_views(x, channels, rng, mode, holdout, counts)
+    units = x.reshape(b, c // 2, 2 * x.shape[2], *x.shape[3:])
+    v = holdout_views(units, channels // 2, rng, mode, holdout, None if counts is None else np.asarray(counts) // 2)
+    k = v.x.shape[1]
+    ids = torch.stack([2 * v.channel_ids, 2 * v.channel_ids + 1], -1).reshape(b, 2 * k)
+    held = None if v.held_out is None else v.held_out.repeat_interleave(2, dim=1)
+    return Views(v.x.reshape(b, 2 * k, *x.shape[2:]), v.channels * 2, ids, v.context_channels * 2,
+                 2 * v.context_slots, held)
 
 
 def pad_channel_slots(t: torch.Tensor, slots: int, total: int) -> torch.Tensor:

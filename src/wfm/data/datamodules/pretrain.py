@@ -145,11 +145,14 @@ class PretrainDataModule(LightningDataModule):
             return
         train_parts: list[Dataset] = []
         val_parts: list[Dataset] = []
-        for name in self.datasets:
-            ds = open_dataset(name, self.n, self.size_of(name), self.seed, self.cache_dir, labels=False,
-                              options=self.options.get(name))
+        opened = {name: open_dataset(name, self.n, self.size_of(name), self.seed, self.cache_dir, labels=False,
+                                     options=self.options.get(name)) for name in self.datasets}
+        # a batch holds one channel layout: one modality, one set of complex (re, im) channel pairs
+        layouts = {name: (self.modalities[name].name, getattr(ds, "complex_pairs", ())) for name, ds in opened.items()}
+        order = sorted(set(layouts.values()))
+        for name, ds in opened.items():
             kind = int(self.modalities[name].stream)
-            modality = sorted({m.name for m in self.modalities.values()}).index(self.modalities[name].name)
+            modality = order.index(layouts[name])
             if self.val_fraction > 0:
                 tr, va = train_test_split(len(ds), self.seed, 1.0 - self.val_fraction)
                 train_parts.append(Subset(ds, tr.tolist()))

@@ -111,6 +111,7 @@ def build_builtin(
                     "description": str(getattr(spec, "description", "")),
                     "generator_version": synthetic.GENERATOR_VERSION,
                     "generator_options": json.dumps(options, sort_keys=True, default=list),
+                    **({"complex_pairs": [list(p) for p in spec.complex_pairs]} if spec.complex_pairs else {}),
                 },
             )
             with writer:

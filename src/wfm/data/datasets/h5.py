@@ -59,6 +59,17 @@ class H5Dataset(Dataset):
             raise ValueError(f"{self.path}: channels {channels} out of range for a file with {c} channels")
         # Standardising in numpy: small torch ops per sample pay thread-pool overhead (40x slower on 2 cores).
         self.mean, self.std = kind.stats_arrays(self.meta["mean"], self.meta["std"], self.channel_index)
+        # complex channels among the kept ones, as slot pairs; a pair is standardised with one scale and no
+        # offset (the root mean square of its parts), so a rotation of the complex channel stays a rotation
+        slot = {c: k for k, c in enumerate(self.channel_index)}
+        self.complex_pairs: tuple[tuple[int, int], ...] = tuple(
+            (slot[r], slot[i]) for r, i in self.meta["complex_pairs"] if r in slot and i in slot)
+        if self.complex_pairs:
+            self.mean, self.std = self.mean.copy(), self.std.copy()
+            for r, i in self.complex_pairs:
+                scale = np.sqrt((self.std[r] ** 2 + self.mean[r] ** 2 + self.std[i] ** 2 + self.mean[i] ** 2) / 2)
+                self.mean[r] = self.mean[i] = 0.0
+                self.std[r] = self.std[i] = scale
         declared = self.meta["labels"]
         if target is not None and target not in declared:
             raise ValueError(f"{self.path}: no label {target!r}; the file has {sorted(declared)}")
@@ -105,6 +116,8 @@ class H5Dataset(Dataset):
             raise ValueError(f"{self.path}: sample {index} has NaN/Inf values in 'inputs'; expected finite")
         x = torch.from_numpy((raw - self.mean) / self.std)
         sample: dict[str, Any] = {"x": x, "channels": self.num_channels, "modality": self.modality}
+        if self.complex_pairs:
+            sample["complex_pairs"] = self.complex_pairs
         for key, info in self.label_info.items():
             value = np.asarray(f[key][index])
             if info["kind"] == "classification":

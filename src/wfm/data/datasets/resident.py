@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset
 
+from wfm.data.collate import batch_pairs
 from wfm.data.datasets.h5 import H5Dataset
 from wfm.data.modalities import batch_modality
 
@@ -42,6 +43,7 @@ class ResidentDataset(Dataset):
         self.mean: list[torch.Tensor] = []
         self.std: list[torch.Tensor] = []
         self.modalities: list[str] = []
+        self.pairs: list[tuple[tuple[int, int], ...]] = []
         owner, row = [], []
         for k, part in enumerate(parts):
             ds, idx = _h5_part(part)
@@ -56,6 +58,7 @@ class ResidentDataset(Dataset):
             self.mean.append(torch.from_numpy(ds.mean).to(self.device))
             self.std.append(torch.from_numpy(ds.std).to(self.device))
             self.modalities.append(ds.modality)
+            self.pairs.append(getattr(ds, "complex_pairs", ()))
             owner.append(np.full(len(idx), k))
             row.append(np.arange(len(idx)))
         self.owner = np.concatenate(owner) if owner else np.zeros(0, np.int64)
@@ -69,13 +72,17 @@ class ResidentDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         batch = self.__getitems__([index])
-        return {"x": batch["x"][0, : int(batch["channels"][0])], "channels": int(batch["channels"][0]),
-                "modality": batch["modality"]}
+        sample = {"x": batch["x"][0, : int(batch["channels"][0])], "channels": int(batch["channels"][0]),
+                  "modality": batch["modality"]}
+        if "complex_pairs" in batch:
+            sample["complex_pairs"] = batch["complex_pairs"]
+        return sample
 
     def __getitems__(self, indices: Sequence[int]) -> dict[str, Any]:
         idx = np.asarray(indices, dtype=np.int64)
         owners, rows = self.owner[idx], self.row[idx]
         modality = batch_modality([self.modalities[k] for k in set(owners.tolist())], "a resident batch")
+        pairs = batch_pairs([self.pairs[k] for k in set(owners.tolist())], "resident batch")
         cmax = max(self.inputs[k].shape[1] for k in set(owners.tolist()))
         h, w = self.inputs[int(owners[0])].shape[2:]
         x = torch.zeros(len(idx), cmax, h, w, device=self.device)
@@ -86,7 +93,10 @@ class ResidentDataset(Dataset):
             part = (self.inputs[k].index_select(0, rows_k) - self.mean[k]) / self.std[k]
             x[torch.from_numpy(sel).to(self.device), : part.shape[1]] = part
             channels[sel] = part.shape[1]
-        return {"x": x, "channels": channels.to(self.device), "modality": modality}
+        out = {"x": x, "channels": channels.to(self.device), "modality": modality}
+        if pairs:
+            out["complex_pairs"] = pairs
+        return out
 
 
 def resident_collate(batch: dict[str, Any]) -> dict[str, Any]:

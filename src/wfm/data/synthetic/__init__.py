@@ -55,7 +55,7 @@ __all__ = [
 #: bumped whenever a generator's output for the same (name, i, seed, options) changes; part of the cache
 #: file name, so caches written by an older generator are rebuilt, never read as the current corpus
 #: (5: RF fingerprinting sends a known preamble by default, ``payload="preamble"``)
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6  # 6: re/im sets record their complex_pairs (samples unchanged)
 
 #: ``generator(start, stop, seed, **options) -> (raw (n, C, H, W) float32, {label key: (n, ...)})``
 Generator = Callable[..., tuple[np.ndarray, dict[str, np.ndarray]]]
@@ -81,6 +81,8 @@ class SyntheticSpec:
         downstream: a downstream task (listed by :func:`builtin_tasks`, probed and fine-tuned on).
         resolve: ``resolve(options) -> {field: value}``: the fields that follow the options (shapes, class
             names); None when none do.
+        complex_pairs: ``(re, im)`` channel index pairs that are the parts of one complex channel (written to
+            the file's ``complex_pairs`` attribute).
     """
 
     name: str
@@ -96,6 +98,7 @@ class SyntheticSpec:
     options: dict[str, Any] = field(default_factory=dict)
     downstream: bool = False
     resolve: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+    complex_pairs: tuple[tuple[int, int], ...] = ()
 
 
 #: name -> spec, in registration order
@@ -161,7 +164,7 @@ register(SyntheticSpec(
     "beam of a 16-beam DFT codebook uniform in sin(theta) on [-1, 1) (option n_beams).",
     csi.generate_beam,
     {"snr_db": 20.0, "n_beams": csi.DEFAULT_BEAMS, "serving_bs": 0, "scene": None, "unit_power": True},
-    downstream=True, resolve=csi.beam_fields))
+    downstream=True, resolve=csi.beam_fields, complex_pairs=((0, 1),)))
 register(SyntheticSpec(
     "los", "csi", 2, _CSI0, False, {"los": "classification"}, {"los": ("nlos", "los")}, {},
     "Serving-BS (BS 0) CSI of scene 0 as real/imag channels, normalised to unit mean power; label 1 if "
@@ -170,7 +173,7 @@ register(SyntheticSpec(
     # calibrated (docs/datasets_synthetic.md): at 20 dB and 25 dB per building a random-init encoder scored
     # 99.4 %; cell-edge SNR and light blockage (6 dB: foliage, glass) leave the LoS flag far from trivial
     csi.generate_los, {"snr_db": -5.0, "serving_bs": 0, "scene": {"penetration_db": 6.0}, "unit_power": True},
-    downstream=True))
+    downstream=True, complex_pairs=((0, 1),)))
 register(SyntheticSpec(
     "csi", "csi", _S0.n_bs, _CSI0, False, {}, {}, {},
     "Unlabelled CSI magnitude of the 4 base stations of scene 0 (users drawn independently of the "
@@ -185,12 +188,12 @@ register(SyntheticSpec(
     "csi_ri", "csi", 2, _CSI0, False, {}, {}, {},
     "Unlabelled CSI of one base station of scene 0 (drawn per sample) as real/imag channels, normalised to "
     "unit mean power: the input representation of the beam and LoS tasks (pretraining).",
-    partial(csi.generate_realimag, stream="csi_ri", scene_id=0), _PRETRAIN_CSI))
+    partial(csi.generate_realimag, stream="csi_ri", scene_id=0), _PRETRAIN_CSI, complex_pairs=((0, 1),)))
 register(SyntheticSpec(
     "csi2_ri", "csi", 2, _CSI1, False, {}, {}, {},
     "Unlabelled CSI of one base station of scene 1 (drawn per sample) as real/imag channels, normalised to "
     "unit mean power (pretraining).",
-    partial(csi.generate_realimag, stream="csi2_ri", scene_id=1), _PRETRAIN_CSI))
+    partial(csi.generate_realimag, stream="csi2_ri", scene_id=1), _PRETRAIN_CSI, complex_pairs=((0, 1),)))
 for _a in (1, 2, 4):
     register(SyntheticSpec(
         f"iq{_a}", "iq", _a, (2, 1024), False, {}, {}, {},
