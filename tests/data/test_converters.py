@@ -45,7 +45,8 @@ def _check(path: Path, size: int, channels: int, label_keys: set[str]) -> H5Data
     ds = H5Dataset(path, size=size)
     s = ds[len(ds) - 1]
     assert s["x"].shape == (channels, size, size) and torch.isfinite(s["x"]).all()
-    assert set(s) == {"x", "channels", "modality"} | label_keys and s["modality"] == ds.modality
+    pairs = {"complex_pairs"} if ds.complex_pairs else set()  # files with complex channels say which pairs
+    assert set(s) == {"x", "channels", "modality"} | label_keys | pairs and s["modality"] == ds.modality
     return ds
 
 
@@ -175,6 +176,7 @@ def test_deepmimo(tmp_path):
         np.testing.assert_array_equal(f["beam"][:], exp)
         np.testing.assert_array_equal(f["los"][:], [1, 0] * 4)
     assert ds.meta["labels"]["beam"]["num_classes"] == 64
+    assert ds.meta["complex_pairs"] == [(0, 1)] and ds.complex_pairs == ((0, 1),)  # re, im of one channel
     out16 = _out(_tool("deepmimo").convert(src, tmp_path / "out", beams=16, size=16))
     assert read_attrs(out16)["labels"]["beam"]["num_classes"] == 16
 

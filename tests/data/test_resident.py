@@ -11,7 +11,7 @@ from wfm.data.datamodules import PretrainDataModule
 
 
 def _mix(tmp_path, resident: bool) -> PretrainDataModule:
-    dm = PretrainDataModule(datasets=["spectrogram", "csi", "csi_ri"], n=12, size=16, batch_size=4,
+    dm = PretrainDataModule(datasets=["spectrogram", "csi", "csi2"], n=12, size=16, batch_size=4,
                             val_fraction=0.25, cache_dir=str(tmp_path), resident=resident)
     dm.prepare_data()
     dm.setup("fit")
@@ -24,8 +24,8 @@ def test_resident_batches_equal_file_batches(tmp_path) -> None:
     for a, b in zip(files.train_dataloader(), resident.train_dataloader(), strict=True):
         assert torch.equal(a["channels"], b["channels"])
         torch.testing.assert_close(a["x"], b["x"], rtol=1e-6, atol=1e-6)
-    # one sample, and a batch that mixes channel counts (padded as pad_collate pads) of one modality (csi: 4
-    # channels of magnitude, 2 of real/imag)
+    # one sample, and a batch that mixes channel counts (padded as pad_collate pads) of one channel layout (csi:
+    # 4 channels of magnitude, csi2: 5; a batch never mixes real/imag pairs with other channels)
     idx = [9, 20, 12]
     mixed = pad_collate([files.train_set[i] for i in idx])
     got = resident.train_set.__getitems__(idx)

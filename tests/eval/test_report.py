@@ -12,6 +12,7 @@ from wfm.callbacks import ProbeCallback
 from wfm.checkpoint import backbone_entry
 from wfm.data.datamodules import ProbeSuite
 from wfm.eval.evaluator import LinearProbeEvaluator
+from wfm.eval.probe import ProbeResult
 from wfm.eval.report import STRONGEST_ROW, probe_report, publish, random_encoders, task_features
 from wfm.eval.subset import ProbeSubset
 from wfm.models.encoder import ViTEncoder
@@ -105,3 +106,20 @@ def test_a_subset_is_probed_like_its_task():
     assert set(sub.indices[tr]) == set(full_tr) & set(sub.indices)
     assert set(sub.indices[te]) == set(full_te) & set(sub.indices)
     assert ProbeSubset(dm, max_samples=None).indices is None
+
+
+def test_gap_closed_is_the_share_of_the_random_to_supervised_gap_per_split() -> None:
+    from wfm.eval.report import gap_closed
+    from wfm.eval.tables import results_to_csv, results_to_markdown
+
+    floor = ProbeResult("beam", "acc", [70.0, 72.0], 71.0, 1.0, "%", True, [0, 1])
+    jepa = ProbeResult("beam", "acc", [76.0, 72.0], 74.0, 2.0, "%", True, [0, 1])
+    gap = gap_closed(jepa, floor, 82.0)
+    assert gap.metric == "gap_closed" and gap.values == [50.0, 0.0] and gap.mean == 25.0
+    err_floor = ProbeResult("positioning", "error", [8.0], 8.0, 0.0, "m", False, [0])
+    err = gap_closed(ProbeResult("positioning", "error", [6.0], 6.0, 0.0, "m", False, [0]), err_floor, 4.0)
+    assert err.values == [50.0]  # lower is better: half-way from 8 m to 4 m
+    table = {"jepa": [jepa, gap], "strongest random": [floor]}
+    md = results_to_markdown(table)
+    assert "beam gap closed (%) ↑" in md and "25.0 ± 25.0" in md and md.count("—") == 1
+    assert "beam/gap_closed" in results_to_csv(table).splitlines()[0]

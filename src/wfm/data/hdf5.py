@@ -77,8 +77,11 @@ def label_meta(
     class_names: Mapping[str, Sequence[str]] | None = None,
     units: Mapping[str, str] | None = None,
     num_classes: Mapping[str, int] | None = None,
+    supervised: Mapping[str, float] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """The ``labels`` attribute from ``{key: kind}`` plus optional class names, units and class counts."""
+    """The ``labels`` attribute from ``{key: kind}`` plus optional class names, units, class counts and the
+    headline metric a supervised model of the same encoder reaches on the label (``supervised``: the reference
+    the probe report's ``gap closed`` column measures pretraining against)."""
     class_names = class_names or {}
     units = units or {}
     num_classes = num_classes or {}
@@ -96,6 +99,8 @@ def label_meta(
             "class_names": names,
             "units": units.get(key),
         }
+        if supervised and key in supervised:
+            out[key]["supervised"] = float(supervised[key])
     return out
 
 
@@ -432,8 +437,8 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
 
     Returns ``{"path", "n", "shape" (C, H, W), "mean", "std", "preprocessing", "source", "modality",
     "labels", "label_shapes" (key -> per-sample shape of that label), "complex_pairs" ([(re, im), ...]),
-    "format_version", "attrs" (all raw attributes)}``. Raises FileNotFoundError for a missing file and ValueError naming the file and what was
-    expected for anything else.
+    "format_version", "attrs" (all raw attributes)}``. Raises FileNotFoundError for a missing file and
+    ValueError naming the file and what was expected for anything else.
     """
     p = Path(path)
     if p.is_dir():

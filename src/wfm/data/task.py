@@ -26,6 +26,8 @@ class TaskInfo:
         class_names: optional names of the classes.
         units: unit of regression targets (``m`` for positions), else None.
         dim: size of a regression target (3 for a position), None when unknown or for classification.
+        supervised: the headline metric (:attr:`metric`) a supervised model reaches on the task, when the file's
+            ``labels`` record it (the probe report's ``gap closed`` reference), else None.
     """
 
     name: str
@@ -35,6 +37,7 @@ class TaskInfo:
     class_names: tuple[str, ...] = field(default_factory=tuple)
     units: str | None = None
     dim: int | None = None
+    supervised: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("classification", "regression"):
@@ -49,8 +52,10 @@ class TaskInfo:
         "num_classes", "class_names", "units"}``) and its per-sample ``shape`` (the regression target size)."""
         kind = info["kind"]
         dim = int(prod(shape)) if kind == "regression" and shape is not None else None
+        supervised = info.get("supervised")
         return cls(name=name, target=target, kind=kind, num_classes=info.get("num_classes"),
-                   class_names=tuple(info.get("class_names") or ()), units=info.get("units"), dim=dim)
+                   class_names=tuple(info.get("class_names") or ()), units=info.get("units"), dim=dim,
+                   supervised=None if supervised is None else float(supervised))
 
     @property
     def metric(self) -> str:

@@ -80,7 +80,33 @@ def probe_rows(
     random = [row for name, row in results.items() if name.startswith(RANDOM_ROW)]
     if len(random) > 1:
         results[STRONGEST_ROW] = strongest(random)
+    baseline = results.get(STRONGEST_ROW) or (random[0] if len(random) == 1 else None)
+    references = {dm.task.name: dm.task.supervised for dm, _, _ in per_task
+                  if getattr(dm.task, "supervised", None) is not None}
+    if baseline is not None and references:
+        floor = {r.task: r for r in baseline}
+        for name, row in results.items():
+            if name.startswith(RANDOM_ROW) or name == STRONGEST_ROW:
+                continue
+            row += [gap_closed(r, floor[r.task], references[r.task]) for r in list(row)
+                    if r.task in references and r.task in floor and r.metric != GAP_METRIC]
     return results
+
+
+#: the metric name of the share of the random -> supervised gap a row closes
+GAP_METRIC = "gap_closed"
+
+
+def gap_closed(row: ProbeResult, floor: ProbeResult, supervised: float) -> ProbeResult:
+    """The share (%) of the gap from the strongest random encoder (``floor``) to supervised training
+    (``supervised``, the task's recorded reference) that ``row`` closes, per split seed: 100 % = as good as
+    supervised, 0 = no better than random features, negative = worse."""
+    if len(row.values) != len(floor.values):
+        raise ValueError(f"{row.task}: {len(row.values)} probe splits against {len(floor.values)} of the floor row")
+    gaps = [100.0 * (v - f) / (supervised - f) if supervised != f else float("nan")
+            for v, f in zip(row.values, floor.values, strict=True)]
+    return ProbeResult(row.task, GAP_METRIC, gaps, float(np.mean(gaps)), float(np.std(gaps)), "%", True,
+                       list(row.seeds))
 
 
 def task_features(
@@ -209,6 +235,6 @@ def print_table(results: Mapping[str, Sequence[ProbeResult]], title: str) -> Non
     for c in cols:
         table.add_column(header(c), justify="right")
     for name, row in results.items():
-        by_task = {r.task: r for r in row}
-        table.add_row(name, *[format_cell(by_task.get(c.task)) for c in cols])
+        by_task = {(r.task, r.metric): r for r in row}
+        table.add_row(name, *[format_cell(by_task.get((c.task, c.metric))) for c in cols])
     Console().print(table)

@@ -21,18 +21,18 @@ Results = Mapping[str, Sequence[ProbeResult]]
 
 
 def columns(results: Results) -> list[ProbeResult]:
-    """One representative result per task (the table's columns), in order of first appearance."""
-    seen: dict[str, ProbeResult] = {}
+    """One representative result per task and metric (the table's columns), in order of first appearance."""
+    seen: dict[tuple[str, str], ProbeResult] = {}
     for row in results.values():
         for r in row:
-            seen.setdefault(r.task, r)
+            seen.setdefault((r.task, r.metric), r)
     return list(seen.values())
 
 
 def header(r: ProbeResult) -> str:
     """A task column's heading: task, metric, unit and which way is better (``rfs acc (%) ↑``)."""
     unit = f" ({r.units})" if r.units else ""
-    return f"{r.task} {r.metric}{unit} {'↑' if r.higher_is_better else '↓'}"
+    return f"{r.task} {r.metric.replace('_', ' ')}{unit} {'↑' if r.higher_is_better else '↓'}"
 
 
 def _digits(r: ProbeResult) -> int:
@@ -47,8 +47,8 @@ def format_cell(r: ProbeResult | None) -> str:
     return f"{r.mean:.{d}f} ± {r.std:.{d}f}"
 
 
-def _by_task(row: Sequence[ProbeResult]) -> dict[str, ProbeResult]:
-    return {r.task: r for r in row}
+def _by_task(row: Sequence[ProbeResult]) -> dict[tuple[str, str], ProbeResult]:
+    return {(r.task, r.metric): r for r in row}
 
 
 def results_to_markdown(results: Results, row_label: str = "method") -> str:
@@ -60,7 +60,7 @@ def results_to_markdown(results: Results, row_label: str = "method") -> str:
     ]
     for name, row in results.items():
         cells = _by_task(row)
-        lines.append("| " + " | ".join([name] + [format_cell(cells.get(c.task)) for c in cols]) + " |")
+        lines.append("| " + " | ".join([name] + [format_cell(cells.get((c.task, c.metric))) for c in cols]) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -78,7 +78,7 @@ def results_to_csv(results: Results, row_label: str = "method") -> str:
         cells = _by_task(row)
         line: list[str] = [name]
         for c in cols:
-            r = cells.get(c.task)
+            r = cells.get((c.task, c.metric))
             if r is None:
                 line += ["", "", ""]
             else:

@@ -3,8 +3,9 @@
 Input: ``.npz`` (or MATLAB v5 ``.mat``) with ``channels`` complex ``(N, M, K)`` (M base-station antennas of a
 uniform linear array, K subcarriers), ``los`` ``(N,)`` (1 LoS, 0 NLoS, -1 no path: dropped), optional
 ``scenario`` (used for the output name, which must be a plain file name). Each channel becomes 2 real
-channels (real, imaginary) of ``(M, K)``, resized bicubically. ``beam`` is the best beam of a ``B``-beam
-DFT codebook, ``argmax_b Σ_k |f_bᴴ h_k|²`` with ``f_b[m] = exp(j2π·m·b/B)/√M``.
+channels (real, imaginary) of ``(M, K)``, recorded as one complex pair (``complex_pairs`` [[0, 1]]),
+resized bicubically. ``beam`` is the best beam of a ``B``-beam DFT codebook, ``argmax_b Σ_k |f_bᴴ h_k|²``
+with ``f_b[m] = exp(j2π·m·b/B)/√M``.
 
     wfm-convert deepmimo CHANNELS.npz OUT_DIR [--beams 64] [--size 112] [--name NAME]
 """
@@ -86,6 +87,7 @@ def convert(
         f"deepmimo:{scenario}",
         "csi",
         prep,
+        complex_pairs=[(0, 1)],  # channel 0 and 1 are the real and imaginary parts of the one complex channel
     )
     report = Report(files_read=1, samples_written=int(keep.sum()), outputs=[out])
     if (~keep).any():

@@ -93,6 +93,7 @@ def build_builtin(
                 dict(spec.labels),
                 dict(getattr(spec, "class_names", {}) or {}),
                 dict(getattr(spec, "units", {}) or {}),
+                supervised=dict(getattr(spec, "supervised", {}) or {}),
             )
             train_idx, _ = train_test_split(n, stats_seed, train_frac)
             is_train = np.zeros(n, dtype=bool)
@@ -111,7 +112,8 @@ def build_builtin(
                     "description": str(getattr(spec, "description", "")),
                     "generator_version": synthetic.GENERATOR_VERSION,
                     "generator_options": json.dumps(options, sort_keys=True, default=list),
-                    **({"complex_pairs": [list(p) for p in spec.complex_pairs]} if spec.complex_pairs else {}),
+                    **({"complex_pairs": [list(p) for p in pairs]} if (pairs := getattr(spec, "complex_pairs", ()))
+                       else {}),
                 },
             )
             with writer:

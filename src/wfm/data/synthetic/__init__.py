@@ -83,6 +83,9 @@ class SyntheticSpec:
             names); None when none do.
         complex_pairs: ``(re, im)`` channel index pairs that are the parts of one complex channel (written to
             the file's ``complex_pairs`` attribute).
+        supervised: per label, the headline metric the CPU recipes' encoder reaches trained supervised from
+            scratch at the calibration setting (docs/datasets_synthetic.md, "Calibration"); written to the
+            file's ``labels`` and used as the reference of the probe report's ``gap closed`` column.
     """
 
     name: str
@@ -99,6 +102,7 @@ class SyntheticSpec:
     downstream: bool = False
     resolve: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
     complex_pairs: tuple[tuple[int, int], ...] = ()
+    supervised: dict[str, float] = field(default_factory=dict)
 
 
 #: name -> spec, in registration order
@@ -145,7 +149,7 @@ register(SyntheticSpec(
     "Single-emitter power spectrograms of 8 technology classes (WiFi, LTE, NR, Bluetooth, ZigBee, LoRa, "
     "FM, noise) with multipath, CFO, timing offset and SNR -5..20 dB; class = index % 8.",
     spectrogram.generate_rfs, {"n_freq": 64, "n_time": 64, "snr_db": (-5.0, 20.0)},
-    downstream=True, resolve=spectrogram.shape_fields))
+    downstream=True, resolve=spectrogram.shape_fields, supervised={"label": 84.4}))
 register(SyntheticSpec(
     "spectrogram", "spectrogram", 1, (64, 64), True, {}, {}, {},
     "Unlabelled power spectrograms of 1-3 emitters of random classes, powers and offsets (pretraining).",
@@ -157,14 +161,14 @@ register(SyntheticSpec(
     "CSI magnitude of the 4 base stations (16-antenna ULA x 64 subcarriers at 3.5 GHz) of scene 0 for a "
     "user uniform in a 60 m x 60 m area; target xyz in metres (z = 1.5).",
     partial(csi.generate_magnitude, stream="positioning", scene_id=0, position=True),
-    {"snr_db": 20.0, "scene": None}, downstream=True))
+    {"snr_db": 20.0, "scene": None}, downstream=True, supervised={"position": 4.97}))
 register(SyntheticSpec(
     "beam", "csi", 2, _CSI0, False, {"beam": "classification"}, {"beam": csi.beam_names(csi.DEFAULT_BEAMS)}, {},
     "Serving-BS (BS 0) CSI of scene 0 as real/imag channels, normalised to unit mean power; label = best "
     "beam of a 16-beam DFT codebook uniform in sin(theta) on [-1, 1) (option n_beams).",
     csi.generate_beam,
     {"snr_db": 20.0, "n_beams": csi.DEFAULT_BEAMS, "serving_bs": 0, "scene": None, "unit_power": True},
-    downstream=True, resolve=csi.beam_fields, complex_pairs=((0, 1),)))
+    downstream=True, resolve=csi.beam_fields, complex_pairs=((0, 1),), supervised={"beam": 82.5}))
 register(SyntheticSpec(
     "los", "csi", 2, _CSI0, False, {"los": "classification"}, {"los": ("nlos", "los")}, {},
     "Serving-BS (BS 0) CSI of scene 0 as real/imag channels, normalised to unit mean power; label 1 if "
@@ -173,7 +177,7 @@ register(SyntheticSpec(
     # calibrated (docs/datasets_synthetic.md): at 20 dB and 25 dB per building a random-init encoder scored
     # 99.4 %; cell-edge SNR and light blockage (6 dB: foliage, glass) leave the LoS flag far from trivial
     csi.generate_los, {"snr_db": -5.0, "serving_bs": 0, "scene": {"penetration_db": 6.0}, "unit_power": True},
-    downstream=True, complex_pairs=((0, 1),)))
+    downstream=True, complex_pairs=((0, 1),), supervised={"los": 90.8}))
 register(SyntheticSpec(
     "csi", "csi", _S0.n_bs, _CSI0, False, {}, {}, {},
     "Unlabelled CSI magnitude of the 4 base stations of scene 0 (users drawn independently of the "
@@ -211,14 +215,14 @@ register(SyntheticSpec(
     # ViT trained on labels got clear of chance; a known preamble, as fingerprinting systems cut from each frame,
     # leaves the transmitter's distortion learnable
     iq.generate_rffp, {"n_samples": 1024, "n_tx": 8, "antennas": 2, "snr_db": (0.0, 25.0), "payload": "preamble"},
-    downstream=True, resolve=iq.rffp_fields))
+    downstream=True, resolve=iq.rffp_fields, supervised={"tx": 47.1}))
 register(SyntheticSpec(
     "interference", "iq", 1, (2, 1024), False, {"interference": "classification", "present": "classification"},
     {"interference": iq.INTERFERENCE_CLASSES, "present": ("absent", "present")}, {},
     "Raw IQ of an LTE-like signal (SNR 5..25 dB), clean or with one DSSS, tone, chirp or band-noise "
     "interferer at SIR -15..0 dB; labels: interference type (index % 5) and present/absent.",
     iq.generate_interference, {"n_samples": 1024, "antennas": 1, "snr_db": (5.0, 25.0), "sir_db": (-15.0, 0.0)},
-    downstream=True, resolve=iq.interference_fields))
+    downstream=True, resolve=iq.interference_fields, supervised={"interference": 55.9}))
 
 
 # ------------------------------------------------------------------------------------------- reading it
