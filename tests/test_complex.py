@@ -98,3 +98,47 @@ def test_files_without_pairs_read_as_before_and_bad_pairs_are_refused(tmp_path) 
     assert not np.allclose(ds.std.ravel()[0], ds.std.ravel()[1])  # per-channel statistics as always
     with pytest.raises(ValueError, match=r"complex_pairs .* must name distinct channels"):
         _file(tmp_path / "b", pairs=((0, 0),))
+
+
+def test_modulus_tokens_are_exactly_phase_invariant_and_keep_the_channel_layout() -> None:
+    torch.manual_seed(0)
+    enc = ViTEncoder(img_size=16, patch_size=4, embed_dim=32, depth=2, num_heads=2, channel_embed="fixed",
+                     complex_tokens="modulus").eval()
+    assert enc.config["complex_tokens"] == "modulus" and "complex_embed.proj.weight" in enc.state_dict()
+    x = torch.randn(3, 4, 16, 16)
+    pairs = ((0, 1), (2, 3))
+    tokens, valid = enc(x, complex_pairs=pairs)
+    assert tokens.shape == (3, 4 * 16, 32) and bool(valid.all())  # two tokens per pair: the layout of 4 slots
+    ref = enc.features(x, complex_pairs=pairs)
+    for theta in (0.4, 2.0, -1.1):
+        torch.testing.assert_close(enc.features(_rotate(x, pairs, theta), complex_pairs=pairs), ref,
+                                   atol=1e-5, rtol=0)
+    # each token sees one complex patch: the phases between patches (and between pairs) are dropped as well
+    partial = _rotate(x, ((0, 1),), 1.0)
+    torch.testing.assert_close(enc.features(partial, complex_pairs=pairs), ref, atol=1e-5, rtol=0)
+    # what a patch holds is kept: conjugating a channel (mirroring its phases) changes the features
+    mirrored = x.clone()
+    mirrored[:, 1] = -x[:, 1]
+    assert not torch.allclose(enc.features(mirrored, complex_pairs=pairs), ref, atol=1e-3)
+    # without pairs the encoder splits re/im as before
+    assert enc.features(x).shape == (3, 32)
+    with pytest.raises(ValueError, match="interleaved"):
+        enc.features(x, complex_pairs=((0, 2), (1, 3)))
+
+
+def test_a_jepa_step_on_complex_csi_with_the_complex_options() -> None:
+    from wfm.methods import JEPA
+    from wfm.views import RegionMask
+
+    torch.manual_seed(0)
+    enc = ViTEncoder(img_size=16, patch_size=4, embed_dim=32, depth=1, num_heads=2, channel_embed="fixed",
+                     complex_tokens="modulus", phase_reference="strongest")
+    model = JEPA(encoder=enc, masking=RegionMask(num_targets=2, min_context=4), predictor_dim=16,
+                 predictor_depth=1, predictor_heads=2, channel_holdout=0.5)
+    batch = {"x": torch.randn(4, 4, 16, 16), "channels": torch.tensor([4, 2, 4, 4]), "modality": "csi",
+             "complex_pairs": ((0, 1), (2, 3))}
+    for seed in range(3):
+        out = model.shared_step(batch, np.random.default_rng(seed), "train")
+        assert torch.isfinite(out["loss"])
+    out["loss"].backward()
+    assert enc.complex_embed.proj.weight.grad is not None and enc.patch_embed.weight.grad is None

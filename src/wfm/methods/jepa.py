@@ -173,13 +173,15 @@ class JEPA(MomentumMethod):
         return [(self.encoder, self.target_encoder)]
 
     def targets(self, x: torch.Tensor, channels: torch.Tensor, channel_ids: torch.Tensor,
-                modality: str) -> torch.Tensor:
+                modality: str, complex_pairs: tuple[tuple[int, int], ...] = ()) -> torch.Tensor:
         """(B, T, D) float32 targets of every token: layer-normed (no affine, I-JEPA) target-encoder output, or
         with ``target_layers`` K > 1 the layer-normed average of the last K blocks' layer-normed outputs."""
         if self.target_layers == 1:
-            h, _ = self.target_encoder(x, channels, channel_ids=channel_ids, modality=modality)
+            h, _ = self.target_encoder(x, channels, channel_ids=channel_ids, modality=modality,
+                                       complex_pairs=complex_pairs)
             return F.layer_norm(h.float(), (h.shape[-1],))
         outs, _ = self.target_encoder.forward_intermediates(x, channels, channel_ids, modality,
+                                                            complex_pairs=complex_pairs,
                                                             last=self.target_layers)
         h = torch.stack([F.layer_norm(o.float(), (o.shape[-1],)) for o in outs]).mean(0)
         return F.layer_norm(h, (h.shape[-1],))
@@ -205,7 +207,7 @@ class JEPA(MomentumMethod):
             pred_channels = torch.cat([channel_valid[:, None].expand(b, m, c), held_out[:, None]], 1)
 
         with torch.no_grad():
-            h = self.targets(x, channels, channel_ids, modality)[:, p:]
+            h = self.targets(x, channels, channel_ids, modality, views.pairs)[:, p:]
             h = h.view(b, c, n, h.shape[-1])
             target = gather_positions(h, tgt_idx)
             # label-free collapse signal: spread of pooled target features across the batch
@@ -216,6 +218,7 @@ class JEPA(MomentumMethod):
         # predictor gets its tokens back in the slots of all channels, the held-out ones as padding
         cs = views.context_slots
         z, z_valid = enc(x[:, :cs], views.context_channels, keep=ctx_idx, keep_valid=ctx_valid,
+                         complex_pairs=views.pairs[: cs // 2],
                          channel_ids=channel_ids[:, :cs], modality=modality)
         pred, pred_valid = self.predictor(
             pad_channel_slots(z[:, p:] if self.predict_grad else z[:, p:].detach(), cs, c),

@@ -149,6 +149,7 @@ class MAE(WFMMethod):
         # held-out channels (``channel_holdout``) sit behind the encoder's and reach the decoder as mask tokens
         cs, p = views.context_slots, enc.num_prefix_tokens
         tokens, _ = enc(x[:, :cs], views.context_channels, keep=keep, keep_valid=keep_valid,
+                        complex_pairs=views.pairs[: cs // 2],
                         channel_ids=channel_ids[:, :cs], modality=modality)
         if cs < c:
             tokens = torch.cat([tokens[:, :p], pad_channel_slots(tokens[:, p:], cs, c)], 1)

@@ -237,18 +237,20 @@ class Supervised(WFMMethod):
     # --- forward and loss ---
     def forward(
         self, x: torch.Tensor, channels: torch.Tensor | None = None, channel_ids: torch.Tensor | None = None,
-        modality: str | None = None,
+        modality: str | None = None, complex_pairs: tuple[tuple[int, int], ...] = (),
     ) -> torch.Tensor:
         """Raw head output: logits (classification) or standardised targets (regression) of inputs of
-        ``modality`` (the batch's; None for an encoder of one input family)."""
+        ``modality`` (the batch's; None for an encoder of one input family) with complex slot pairs
+        ``complex_pairs`` (inputs already phase-referenced, as ``sample_views`` gives them)."""
         if self.head is None:
             raise ValueError("Supervised(task_from_data=True) has no head before setup: fit, validate or test it "
                              "with a DataModule that has a task, or give the task to the constructor")
         if self.finetune == "linear":
             with torch.no_grad():  # frozen encoder: no graph needed
-                feats = self.encoder.features(x, channels, channel_ids, modality=modality)
+                feats = self.encoder.features(x, channels, channel_ids, modality=modality,
+                                              complex_pairs=complex_pairs)
         else:
-            feats = self.encoder.features(x, channels, channel_ids, modality=modality)
+            feats = self.encoder.features(x, channels, channel_ids, modality=modality, complex_pairs=complex_pairs)
         return self.head(feats.float())
 
     def predict_target(
@@ -265,9 +267,11 @@ class Supervised(WFMMethod):
     ) -> dict[str, Any]:
         if self.target not in batch:
             raise ValueError(f"batch has no label {self.target!r}; keys are {sorted(batch)}")
-        x, channels, channel_ids = self.maybe_sample_channels(batch, rng, stage)
-        modality = batch.get("modality")  # absent from a user's own loader's batches: the encoder's one family
-        out = self(x, channels, channel_ids) if modality is None else self(x, channels, channel_ids, modality=modality)
+        views = self.sample_views(batch, rng, stage, holdout=0.0)
+        # modality is absent from a user's own loader's batches (the encoder's one family then), pairs from
+        # batches without complex channels
+        extra = {k: v for k, v in (("modality", batch.get("modality")), ("complex_pairs", views.pairs)) if v}
+        out = self(views.x, views.channels, views.channel_ids, **extra)
         y = batch[self.target]
         if self.task_kind == "classification":
             y = y.long().reshape(-1)

@@ -31,6 +31,7 @@ from wfm.models.phase import PhaseReference
 from wfm.models.phase import reference_phase as _reference_phase
 from wfm.models.pos_embed import channel_codes
 from wfm.models.tokenizers import TOKENIZERS, family_of
+from wfm.models.tokenizers.complex import ComplexModulusTokenizer
 
 
 def _pair(v: int | Sequence[int]) -> tuple[int, int]:
@@ -174,6 +175,10 @@ class ViTEncoder(nn.Module):
             reference phase before tokenizing (:mod:`wfm.models.phase`: ``none``, ``strongest``, ``sum``); the
             features are then invariant to the channel's global phase. Recorded in checkpoints, so probes and
             fine-tuning apply what pretraining did.
+        complex_tokens: how the image path embeds complex channels (the batch's ``complex_pairs``): ``split``
+            (each part a channel of its own, as raw re/im) or ``modulus``
+            (:class:`~wfm.models.tokenizers.complex.ComplexModulusTokenizer`: a pair's two patches -> two
+            tokens, moduli of complex projections, exactly invariant to the global phase).
     """
 
     def __init__(
@@ -194,6 +199,7 @@ class ViTEncoder(nn.Module):
         antenna_embed: ChannelEmbed | bool = "fixed",
         tokenizer_options: dict[str, dict[str, Any]] | None = None,
         phase_reference: PhaseReference = "none",
+        complex_tokens: Literal["split", "modulus"] = "split",
     ) -> None:
         super().__init__()
         # kept so a checkpoint can rebuild exactly this encoder (wfm.checkpoint.load_backbone)
@@ -210,6 +216,9 @@ class ViTEncoder(nn.Module):
         self.phase_reference = check_choice("phase_reference", phase_reference, PhaseReference)
         if phase_reference != "none":  # recorded only when used: older configs and checkpoints stay as they were
             self.config["phase_reference"] = phase_reference
+        self.complex_tokens = check_choice("complex_tokens", complex_tokens, Literal["split", "modulus"])
+        if complex_tokens != "split":
+            self.config["complex_tokens"] = complex_tokens
         self.img_size = _pair(img_size)
         self.patch_size = int(patch_size)
         h, w = self.img_size
@@ -251,7 +260,11 @@ class ViTEncoder(nn.Module):
             self.modality_shift = nn.Parameter(torch.zeros(len(self.families), embed_dim))
         self.blocks = nn.ModuleList(Block(embed_dim, num_heads, mlp_ratio) for _ in range(depth))
         self.norm = _LayerNorm(embed_dim)
+        self.complex_embed: ComplexModulusTokenizer | None = None
         self.reset_parameters()
+        if complex_tokens == "modulus":  # built after the rest is drawn: the shared weights equal a split encoder's
+            self.complex_embed = ComplexModulusTokenizer(self.img_size, self.patch_size, embed_dim)
+            init_vit_weights(self.complex_embed, self.init)
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -344,18 +357,27 @@ class ViTEncoder(nn.Module):
         return torch.arange(c, device=x.device)[None, :] < channels[:, None]
 
     def embed(
-        self, x: torch.Tensor, channel_ids: torch.Tensor | None = None, modality: str | None = None
+        self, x: torch.Tensor, channel_ids: torch.Tensor | None = None, modality: str | None = None,
+        complex_pairs: Sequence[Sequence[int]] | None = None,
     ) -> torch.Tensor:
         """Patch + position (+ channel) embedding of every patch: (B, C, H, W) -> (B, C, N, D); for IQ
         ``(B, A, 2, T)`` -> ``(B, A, S, D)`` segment tokens.
 
         ``channel_ids`` (B, C): which input channel (antenna) each slot holds (default: slot ``c`` = ``c``).
+        ``complex_pairs``: the (re, im) slot pairs of complex channels, for ``complex_tokens="modulus"``
+        (they must be the interleaved ``(0, 1), (2, 3), ...`` of all slots, as channel sampling keeps them).
         """
         if x.ndim != 4:
             raise ValueError(f"encoder input must be (B, C, H, W) or IQ (B, A, 2, T), got shape {tuple(x.shape)}")
         family = self.family(modality)
         tokenizer = getattr(self, TOKENIZERS[family].attr)
-        tok = tokenizer.tokens(x)
+        if self.complex_embed is not None and complex_pairs and tokenizer is self.patch_embed:
+            if [tuple(p) for p in complex_pairs] != [(k, k + 1) for k in range(0, x.shape[1], 2)]:
+                raise ValueError(f"complex_tokens='modulus' needs every channel in interleaved (re, im) pairs "
+                                 f"(0, 1), (2, 3), ...; got {list(complex_pairs)} for {x.shape[1]} channels")
+            tok = self.complex_embed.tokens(x)
+        else:
+            tok = tokenizer.tokens(x)
         tok = self._affine(tok, family) + tokenizer.pos_embed.to(tok.dtype)
         identity = tokenizer.identity
         table = getattr(self, identity) if identity is not None else None
@@ -378,6 +400,7 @@ class ViTEncoder(nn.Module):
         keep_valid: torch.Tensor | None = None,
         channel_ids: torch.Tensor | None = None,
         modality: str | None = None,
+        complex_pairs: Sequence[Sequence[int]] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Encode a batch.
 
@@ -390,11 +413,12 @@ class ViTEncoder(nn.Module):
             channel_ids: (B, C) input channel index of every slot (after channel sampling); None: slot = index.
             modality: the input's data modality (the batch's ``modality``: ``spectrogram``, ``csi``, ``iq``) or
                 token family (``image``, ``iq``); None only for an encoder of one family (:meth:`family`).
+            complex_pairs: the (re, im) slot pairs of ``x`` (for ``complex_tokens``; :meth:`embed`).
 
         Returns:
             tokens (B, T, D) with ``T = prefix + C * K`` channel-major, and valid (B, T) bool.
         """
-        tok, valid, mask = self._tokens(x, channels, keep, keep_valid, channel_ids, modality)
+        tok, valid, mask = self._tokens(x, channels, keep, keep_valid, channel_ids, modality, complex_pairs)
         for blk in self.blocks:
             tok = blk(tok, attn_mask=mask)
         return self.norm(tok), valid
@@ -406,6 +430,7 @@ class ViTEncoder(nn.Module):
         channel_ids: torch.Tensor | None = None,
         modality: str | None = None,
         last: int = 1,
+        complex_pairs: Sequence[Sequence[int]] | None = None,
     ) -> tuple[list[torch.Tensor], torch.Tensor]:
         """The raw outputs (no final norm) of the last ``last`` blocks on whole inputs, first to last, and valid.
 
@@ -413,7 +438,7 @@ class ViTEncoder(nn.Module):
         """
         if not 1 <= int(last) <= len(self.blocks):
             raise ValueError(f"last must be in [1, {len(self.blocks)}] (the encoder's depth), got {last}")
-        tok, valid, mask = self._tokens(x, channels, None, None, channel_ids, modality)
+        tok, valid, mask = self._tokens(x, channels, None, None, channel_ids, modality, complex_pairs)
         outs = []
         for i, blk in enumerate(self.blocks):
             tok = blk(tok, attn_mask=mask)
@@ -429,9 +454,10 @@ class ViTEncoder(nn.Module):
         keep_valid: torch.Tensor | None,
         channel_ids: torch.Tensor | None,
         modality: str | None,
+        complex_pairs: Sequence[Sequence[int]] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Tokens entering the first block (kept positions, prefix), their valid flags and the attention mask."""
-        tok = self.embed(x, channel_ids, modality)
+        tok = self.embed(x, channel_ids, modality, complex_pairs)
         b, c, n, d = tok.shape
         valid = self.channel_valid(x, channels)[:, :, None]  # (B, C, 1)
         if keep is not None:
@@ -467,5 +493,5 @@ class ViTEncoder(nn.Module):
         """Pooled (B, D) features of whole inputs: what linear probes and ``wfm predict`` use (``complex_pairs``:
         the batch's, for the phase reference)."""
         x = self.reference_phase(x, complex_pairs)
-        tokens, valid = self(x, channels, channel_ids=channel_ids, modality=modality)
+        tokens, valid = self(x, channels, channel_ids=channel_ids, modality=modality, complex_pairs=complex_pairs)
         return self.pool_tokens(tokens, valid)

@@ -10,8 +10,9 @@ its complex entries by ``conj(r) / |r|`` for one reference value ``r`` of the sa
 - ``sum``: the sum of all entries (a linear, so equally invariant, reference; undefined where it cancels).
 
 Either way ``reference(z e^{i theta}) = reference(z)`` up to float rounding (tested <= 1e-5), whatever
-``theta``. Inputs are standardised with one scale and no offset per pair (wfm.data.datasets.h5), which keeps a
-rotation of the channel a rotation of the input.
+``theta``, and a referenced sample is its own reference (applying it twice changes nothing). Inputs are
+standardised with one scale and no offset per pair (wfm.data.datasets.h5), which keeps a rotation of the
+channel a rotation of the input.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import torch
 
 from wfm.choices import choices
 
-PhaseReference = Literal["none", "strongest", "sum", "difference"]
+PhaseReference = Literal["none", "strongest", "sum"]
 PHASE_REFERENCES = choices(PhaseReference)
 
 
@@ -42,22 +43,11 @@ def reference_phase(x: torch.Tensor, pairs: Sequence[Sequence[int]], mode: Phase
         ref = flat.gather(1, flat.abs().argmax(1, keepdim=True))[:, 0]
     elif mode == "sum":
         ref = flat.sum(1)
-    elif mode == "difference":
-        return _write(x, re_idx, im_idx, _difference(z))
     else:
         raise ValueError(f"phase_reference must be one of {PHASE_REFERENCES}, got {mode!r}")
     mag = ref.abs()
     turn = torch.where(mag > 0, ref.conj() / mag.clamp_min(torch.finfo(mag.dtype).tiny), torch.ones_like(ref))
     return _write(x, re_idx, im_idx, z * turn[:, None, None, None])
-
-
-def _difference(z: torch.Tensor) -> torch.Tensor:
-    """Each entry times the conjugate of its predecessor along the first grid axis (antennas; row 0 keeps
-    ``|z|^2``), over the sample's mean power: the phase differences a beam or a delay is made of, continuous in
-    the input (a canonical rotation is not, where the reference entry changes)."""
-    prev = torch.cat([z[:, :, :1], z[:, :, :-1]], 2)
-    power = (z.abs() ** 2).mean((1, 2, 3), keepdim=True).clamp_min(torch.finfo(torch.float32).tiny)
-    return z * prev.conj() / power
 
 
 def _write(x: torch.Tensor, re_idx: torch.Tensor, im_idx: torch.Tensor, z: torch.Tensor) -> torch.Tensor:

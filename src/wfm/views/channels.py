@@ -142,6 +142,8 @@ class Views:
     context_channels: torch.Tensor
     context_slots: int
     held_out: torch.Tensor | None = None
+    #: the (re, im) slot pairs of ``x`` (interleaved over all its slots) when its channels are complex
+    pairs: tuple[tuple[int, int], ...] = ()
 
 
 def holdout_views(
@@ -199,7 +201,7 @@ def paired_views(
     ids = torch.stack([2 * v.channel_ids, 2 * v.channel_ids + 1], -1).reshape(b, 2 * k)
     held = None if v.held_out is None else v.held_out.repeat_interleave(2, dim=1)
     return Views(v.x.reshape(b, 2 * k, *x.shape[2:]), v.channels * 2, ids, v.context_channels * 2,
-                 2 * v.context_slots, held)
+                 2 * v.context_slots, held, tuple((j, j + 1) for j in range(0, 2 * k, 2)))
 
 
 def pad_channel_slots(t: torch.Tensor, slots: int, total: int) -> torch.Tensor:

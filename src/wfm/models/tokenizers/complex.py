@@ -1,0 +1,58 @@
+"""Phase-invariant tokens of complex channels: a (re, im) pair's two P x P patches -> two tokens, each the
+modulus of a complex linear projection of the complex patch.
+
+A complex patch ``z`` (``P * P`` complex entries) is projected by two learned complex matrices ``W = A + iB``
+and ``V = C + iD`` (``D`` outputs each); the tokens are ``|W z|`` and ``|V z|`` (elementwise moduli), put in the
+pair's two channel slots so channel sampling, padding, channel codes and the methods see the layout they
+always did. ``|W (z e^{i theta})| = |W z|``: the tokens, and so everything the encoder computes from them, are
+exactly invariant to the channel's global phase, and continuous in the input (a canonical rotation of the
+sample is not, where its reference entry changes). It is what averaging a first linear layer's rectified
+outputs over all phase rotations computes (the mean of ``relu(Re(e^{i theta} a))`` over theta is ``|a| / pi``),
+the measured reason beam and LoS features improve when averaged over rotations (docs/experiments/
+channel_phase.md, "Phase-rotated views"). What is lost is more than the global phase: each token sees one
+patch, so the phase of every patch relative to the others (and of one complex channel to another) is dropped
+too; the phase relations inside a patch (a beam's phase slope across its antennas, a delay's across its
+subcarriers) are kept, and the encoder combines the patches' invariant descriptions.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ComplexModulusTokenizer(nn.Module):
+    """``(B, C, H, W)`` with channels ``(2k, 2k + 1)`` the (re, im) parts of complex channel ``k`` ->
+    ``(B, C, N, D)`` phase-invariant tokens (slot ``2k``: ``|W z_k|``, slot ``2k + 1``: ``|V z_k|``).
+
+    Args:
+        img_size, patch_size, embed_dim: as the encoder's patch path.
+    """
+
+    def __init__(self, img_size: tuple[int, int], patch_size: int, embed_dim: int) -> None:
+        super().__init__()
+        self.img_size = tuple(img_size)
+        self.num_positions = (img_size[0] // patch_size) * (img_size[1] // patch_size)
+        self.embed_dim = int(embed_dim)
+        # the real and imaginary parts (A, B) of W and (C, D) of V as one single-channel projection
+        self.proj = nn.Conv2d(1, 4 * embed_dim, kernel_size=patch_size, stride=patch_size, bias=False)
+
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        if c % 2:
+            raise ValueError(f"complex tokens need channels in (re, im) pairs, got {c} channels")
+        if (h, w) != self.img_size:
+            raise ValueError(f"encoder expects inputs of size {self.img_size}, got ({h}, {w})")
+        out = self.proj(x.reshape(b * c, 1, h, w)).flatten(2).transpose(1, 2)  # (B*C, N, 4D)
+        out = out.reshape(b, c // 2, 2, self.num_positions, 4, self.embed_dim)
+        re, im = out[:, :, 0], out[:, :, 1]  # projections of the real and of the imaginary part
+        # W z = (A re - B im) + i (B re + A im); V z alike with (C, D)
+        wz = torch.stack([re[..., 0, :] - im[..., 1, :], re[..., 1, :] + im[..., 0, :]], -1)
+        vz = torch.stack([re[..., 2, :] - im[..., 3, :], re[..., 3, :] + im[..., 2, :]], -1)
+        tok = torch.stack([_modulus(wz), _modulus(vz)], 2)  # (B, C/2, 2, N, D)
+        return tok.reshape(b, c, self.num_positions, self.embed_dim)
+
+
+def _modulus(z: torch.Tensor) -> torch.Tensor:
+    """|z| of (..., 2) real pairs, with a gradient at 0 (the square root of a floor)."""
+    return (z.pow(2).sum(-1) + 1e-12).sqrt()
