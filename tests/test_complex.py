@@ -14,7 +14,7 @@ from wfm.data.datasets.h5 import H5Dataset
 from wfm.data.hdf5 import read_attrs, write_dataset_file
 from wfm.models import ViTEncoder
 from wfm.models.phase import reference_phase
-from wfm.views.channels import interleaved_pairs, paired_views
+from wfm.views.channels import holdout_views, interleaved_pairs
 
 
 def _rotate(x: torch.Tensor, pairs, theta: float) -> torch.Tensor:
@@ -53,7 +53,7 @@ def test_pairs_stay_together_through_channel_sampling_and_holdout() -> None:
     pairs = ((0, 1), (2, 3), (4, 5))
     assert interleaved_pairs(pairs, 6) and not interleaved_pairs(((1, 0),), 2)
     for seed in range(20):
-        v = paired_views(x, channels, np.random.default_rng(seed), "sample", 0.5, pairs=pairs)
+        v = holdout_views(x, channels, np.random.default_rng(seed), "sample", 0.5, pairs=pairs)
         ids = v.channel_ids
         assert (v.channels % 2 == 0).all() and (v.context_channels % 2 == 0).all() and v.context_slots % 2 == 0
         for b in range(6):

@@ -98,6 +98,9 @@ def main() -> None:
     ap.add_argument("--options", type=json.loads, default={},
                     help='generator options of the tasks as JSON, e.g. \'{"rffp": {"payload": "preamble"}}\'')
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="split seeds")
+    ap.add_argument("--encoder", type=json.loads, default={},
+                    help="encoder options over the CPU recipes' encoder as JSON, "
+                         'e.g. \'{"complex_tokens": "modulus"}\'')
     ap.add_argument("--out", default="docs/datasets_synthetic.md", help="Markdown file to update, or - to print")
     args = ap.parse_args()
     args.tasks = args.tasks or [t for t in builtin_tasks() if describe(t).modality != "iq"]
@@ -105,7 +108,7 @@ def main() -> None:
     if iq_tasks and len(iq_tasks) != len(args.tasks):
         ap.error("calibrate image-like and IQ tasks in separate runs (separate tables)")
     iq = bool(iq_tasks)
-    encoder = {**ENCODER, "iq_length": IQ_LENGTH} if iq else ENCODER
+    encoder = {**ENCODER, **({"iq_length": IQ_LENGTH} if iq else {}), **args.encoder}
     seeds = tuple(args.seeds)
     rows: dict[str, list[ProbeResult]] = {}
     chance: list[str] = []
@@ -140,7 +143,8 @@ def main() -> None:
            else f"{args.pixels} x {args.pixels} average-pooled standardised inputs")
     lines = [
         f"{args.n} samples per task, {shape}, {len(seeds)} 80/20 split(s) (seeds {seeds}), mean ± std. "
-        + (f"Generator options: {json.dumps(args.options)}. " if args.options else "") +
+        + (f"Generator options: {json.dumps(args.options)}. " if args.options else "")
+        + (f"Encoder options: {json.dumps(args.encoder)}. " if args.encoder else "") +
         f"Encoder: {ENCODER['embed_dim']}-d x {ENCODER['depth']} blocks, {tokens} (the CPU recipes' encoder). "
         f"Supervised: {args.epochs} epochs from scratch, AdamW lr 5e-4, label smoothing 0.1, scored on each "
         f"split's 20 %. Raw: linear probe on {raw}. Total {time.time() - start:.0f} s.",

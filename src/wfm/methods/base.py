@@ -21,7 +21,7 @@ from wfm.choices import check_choice
 from wfm.lightning_adapter import attached_trainer, should_update_logs
 from wfm.methods import schedules
 from wfm.models.encoder import ViTEncoder
-from wfm.views.channels import ChannelSampling, Views, paired_views
+from wfm.views.channels import ChannelSampling, Views, holdout_views
 
 _STAGE_ID = {"train": 0, "val": 1, "test": 2, "predict": 3}
 
@@ -195,9 +195,9 @@ class WFMMethod(L.LightningModule):
         (:func:`~wfm.views.channels.holdout_views`); all channels, all visible, otherwise."""
         train = stage == "train"
         x = self.encoder.reference_phase(batch["x"], batch.get("complex_pairs"))
-        return paired_views(x, batch["channels"], rng, self.channel_sampling if train else "none",
-                            holdout if train else 0.0, counts=batch.get("channels_host"),
-                            pairs=batch.get("complex_pairs"))
+        return holdout_views(x, batch["channels"], rng, self.channel_sampling if train else "none",
+                             holdout if train else 0.0, counts=batch.get("channels_host"),
+                             pairs=batch.get("complex_pairs"))
 
     def views_on_grid(self, batch: dict[str, Any], rng: np.random.Generator, stage: str,
                       holdout: float) -> tuple[Views, str, tuple[int, int]]:

@@ -153,10 +153,24 @@ def holdout_views(
     mode: str = "sample",
     holdout: float = 0.0,
     counts: np.ndarray | None = None,
+    pairs: Sequence[Sequence[int]] | None = None,
 ) -> Views:
     """Channel sampling (``mode``, :func:`sample_channels`), then with probability ``holdout`` per sample with
     two or more channels a held-out subset (:func:`draw_holdout`). With ``holdout == 0`` this draws exactly
-    what :func:`sample_channels` draws, so runs without holdout keep their random streams."""
+    what :func:`sample_channels` draws, so runs without holdout keep their random streams.
+
+    ``pairs``: the batch's complex (re, im) channel pairs. In the interleaved layout (:func:`interleaved_pairs`)
+    sampling and holdout draw whole complex channels (a pair is one unit; its slots stay adjacent and keep
+    their channel indices) and the views say their pairs; other layouts are sampled channel by channel."""
+    b, c = x.shape[:2]
+    if interleaved_pairs(pairs, c):
+        units = x.reshape(b, c // 2, 2 * x.shape[2], *x.shape[3:])
+        v = holdout_views(units, channels // 2, rng, mode, holdout, None if counts is None else np.asarray(counts) // 2)
+        k = v.x.shape[1]
+        ids = torch.stack([2 * v.channel_ids, 2 * v.channel_ids + 1], -1).reshape(b, 2 * k)
+        held = None if v.held_out is None else v.held_out.repeat_interleave(2, dim=1)
+        return Views(v.x.reshape(b, 2 * k, *x.shape[2:]), v.channels * 2, ids, v.context_channels * 2,
+                     2 * v.context_slots, held, tuple((j, j + 1) for j in range(0, 2 * k, 2)))
     if holdout == 0.0:
         x, channels, ids = sample_channels(x, channels, rng, mode, counts)
         return Views(x, channels, ids, channels, x.shape[1])
@@ -177,31 +191,6 @@ def interleaved_pairs(pairs: Sequence[Sequence[int]] | None, c: int) -> bool:
     """Whether ``pairs`` are the channels ``(0, 1), (2, 3), ...`` of all ``c`` slots: complex channels stored
     as consecutive (re, im) parts, the layout every wfm converter and built-in set writes."""
     return bool(pairs) and c % 2 == 0 and [tuple(p) for p in pairs] == [(k, k + 1) for k in range(0, c, 2)]
-
-
-def paired_views(
-    x: torch.Tensor,
-    channels: torch.Tensor,
-    rng: np.random.Generator,
-    mode: str = "sample",
-    holdout: float = 0.0,
-    counts: np.ndarray | None = None,
-    pairs: Sequence[Sequence[int]] | None = None,
-) -> Views:
-    """:func:`holdout_views` that keeps the (re, im) parts of a complex channel together: with ``pairs`` in
-    the interleaved layout (:func:`interleaved_pairs`) channel sampling and holdout draw whole complex
-    channels (a pair is one unit; its slots stay adjacent and keep their channel indices). Other layouts, and
-    batches without pairs, are sampled channel by channel."""
-    b, c = x.shape[:2]
-    if not interleaved_pairs(pairs, c):
-        return holdout_views(x, channels, rng, mode, holdout, counts)
-    units = x.reshape(b, c // 2, 2 * x.shape[2], *x.shape[3:])
-    v = holdout_views(units, channels // 2, rng, mode, holdout, None if counts is None else np.asarray(counts) // 2)
-    k = v.x.shape[1]
-    ids = torch.stack([2 * v.channel_ids, 2 * v.channel_ids + 1], -1).reshape(b, 2 * k)
-    held = None if v.held_out is None else v.held_out.repeat_interleave(2, dim=1)
-    return Views(v.x.reshape(b, 2 * k, *x.shape[2:]), v.channels * 2, ids, v.context_channels * 2,
-                 2 * v.context_slots, held, tuple((j, j + 1) for j in range(0, 2 * k, 2)))
 
 
 def pad_channel_slots(t: torch.Tensor, slots: int, total: int) -> torch.Tensor:

@@ -55,7 +55,8 @@ __all__ = [
 #: bumped whenever a generator's output for the same (name, i, seed, options) changes; part of the cache
 #: file name, so caches written by an older generator are rebuilt, never read as the current corpus
 #: (5: RF fingerprinting sends a known preamble by default, ``payload="preamble"``)
-GENERATOR_VERSION = 6  # 6: re/im sets record their complex_pairs (samples unchanged)
+# 6: re/im sets record their complex_pairs; 7: tasks record their supervised reference (samples unchanged)
+GENERATOR_VERSION = 7
 
 #: ``generator(start, stop, seed, **options) -> (raw (n, C, H, W) float32, {label key: (n, ...)})``
 Generator = Callable[..., tuple[np.ndarray, dict[str, np.ndarray]]]
