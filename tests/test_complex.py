@@ -142,3 +142,23 @@ def test_a_jepa_step_on_complex_csi_with_the_complex_options() -> None:
         assert torch.isfinite(out["loss"])
     out["loss"].backward()
     assert enc.complex_embed.proj.weight.grad is not None and enc.patch_embed.weight.grad is None
+
+
+@pytest.mark.parametrize("options", [{"complex_tokens": "modulus"}, {"phase_reference": "strongest"}])
+def test_a_file_rotated_by_a_global_phase_gives_the_same_features_end_to_end(tmp_path, options) -> None:
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(12, 16, 16)) + 1j * rng.normal(size=(12, 16, 16)) + 0.3
+    meta = {"label": {"kind": "classification", "num_classes": 2, "class_names": ["a", "b"]}}
+    feats = []
+    for k, theta in enumerate((0.0, 2.2)):
+        w = z * np.exp(1j * theta)
+        x = np.stack([w.real, w.imag], 1).astype(np.float32)
+        path = write_dataset_file(tmp_path, f"f{k}", x, {"label": np.arange(12) % 2}, meta, "t", "csi", {},
+                                  complex_pairs=[(0, 1)])
+        ds = H5Dataset(path)
+        batch = pad_collate([ds[i] for i in range(12)])
+        torch.manual_seed(0)
+        enc = ViTEncoder(img_size=16, patch_size=4, embed_dim=32, depth=2, num_heads=2, **options).eval()
+        feats.append(enc.features(batch["x"], batch["channels"], modality=batch["modality"],
+                                  complex_pairs=batch["complex_pairs"]))
+    torch.testing.assert_close(feats[0], feats[1], atol=1e-4, rtol=0)
