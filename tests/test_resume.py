@@ -113,3 +113,22 @@ def test_cli_resume_with_ckpt_path_last(tmp_path: Path) -> None:
     assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["global_step"] == 2 * N
     assert _logged_steps(tmp_path, 0) == list(range(N))
     assert _logged_steps(tmp_path, 1) == list(range(N, 2 * N))
+
+
+def test_cli_ckpt_path_last_continues_the_newest_run_of_the_recipe(tmp_path: Path) -> None:
+    """Without a fixed ``checkpoint.dirpath`` (every shipped config), ``--ckpt_path last`` finds the newest
+    ``version_*/checkpoints/last.ckpt`` of the recipe's logger and continues there; none is a clear error."""
+    cfg = yaml.safe_load(_config(tmp_path).read_text())
+    del cfg["checkpoint"]
+    path = tmp_path / "tiny_default.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(SystemExit) as exc:
+        wfm_main(args=["fit", "--config", str(path), "--trainer.max_steps", str(N), "--ckpt_path", "last"])
+    assert exc.value.code == 2
+    wfm_main(args=["fit", "--config", str(path), "--trainer.max_steps", str(N)])
+    last = tmp_path / "runs" / "tiny" / "version_0" / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=True)["global_step"] == N
+    wfm_main(args=["fit", "--config", str(path), "--trainer.max_steps", str(2 * N), "--ckpt_path", "last"])
+    assert torch.load(last, weights_only=True)["global_step"] == 2 * N  # the same run went on
+    assert not (tmp_path / "runs" / "tiny" / "version_1").exists()
+    assert _logged_steps(tmp_path, 0)[-N:] == list(range(N, 2 * N))

@@ -35,6 +35,7 @@ class WFMCLI(AdaptedCLI):
         )
 
     def check_checkpoint(self) -> None:
+        self.resolve_last_checkpoint()
         # LightningCLI restores the model from the checkpoint's hyperparameters: a checkpoint of another method
         # would silently replace the configured one; refuse it, naming the file
         sub = self.config.get("subcommand")
@@ -51,6 +52,31 @@ class WFMCLI(AdaptedCLI):
                 raise ConfigError(f"{ckpt_path}: written by a {_short(written)} run, cannot resume a "
                                   f"{_short(configured)} run from it (to start from its encoder instead, fine-tune: "
                                   "--model.init_args.backbone)")
+
+    def resolve_last_checkpoint(self) -> None:
+        """``--ckpt_path last`` means the newest ``last.ckpt`` of this recipe's runs.
+
+        Lightning looks for it in the checkpoint folder of the *new* run (a new ``version_<k>``), finds nothing
+        and starts over (or tests an untrained model). Unless ``checkpoint.dirpath`` is fixed (then Lightning's
+        own lookup is right), the newest ``<save_dir>/<name>/version_*/checkpoints/last.ckpt`` of the run's
+        logger is taken, and a resumed fit keeps logging into that version; none found is a one-line error.
+        """
+        sub = self.config.get("subcommand")
+        cfg = self.config.get(sub) if sub else None
+        if cfg is None or cfg.get("ckpt_path") != "last" or (cfg.get("checkpoint") or {}).get("dirpath"):
+            return
+        trainer = cfg.get("trainer") or {}
+        logger = trainer.get("logger")
+        init = (logger.get("init_args") or {}) if hasattr(logger, "get") else {}
+        root = Path(init.get("save_dir") or trainer.get("default_root_dir") or "runs")
+        root = root / (init.get("name") or "lightning_logs") if hasattr(logger, "get") else root / "lightning_logs"
+        found = sorted(root.glob("version_*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+        if not found:
+            raise ConfigError(f"--ckpt_path last: no {root}/version_*/checkpoints/last.ckpt to continue from; "
+                              "give the checkpoint's path (or leave --ckpt_path out to start a new run)")
+        self.config[f"{sub}.ckpt_path"] = str(found[-1])
+        if sub == "fit" and hasattr(logger, "get"):  # keep writing metrics and checkpoints into that version
+            self.config[f"{sub}.trainer.logger.init_args.version"] = found[-1].parent.parent.name
 
     def extra_callbacks(self, trainer_config: dict[str, Any]) -> list[Callback]:
         # the default progress display unless the config brings its own or turns it off: the Rich bar on a
