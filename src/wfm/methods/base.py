@@ -21,6 +21,7 @@ from wfm.choices import check_choice
 from wfm.lightning_adapter import attached_trainer, should_update_logs
 from wfm.methods import schedules
 from wfm.models.encoder import ViTEncoder
+from wfm.models.tokenizers.iq import IQ
 from wfm.views.channels import ChannelSampling, Views, holdout_views
 
 _STAGE_ID = {"train": 0, "val": 1, "test": 2, "predict": 3}
@@ -206,6 +207,11 @@ class WFMMethod(L.LightningModule):
         views = self.sample_views(batch, rng, stage, holdout)
         family = self.encoder.family(batch.get("modality"))
         return views, family, self.encoder.grid(family)
+
+    def masking_for(self, family: str) -> Any:
+        """The mask geometry of a token family's batches, for methods that mask: ``iq_masking`` for IQ,
+        ``masking`` otherwise."""
+        return self.iq_masking if family == IQ else self.masking
 
     # --- Lightning hooks ----------------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:

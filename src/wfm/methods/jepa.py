@@ -157,9 +157,6 @@ class JEPA(MomentumMethod):
 
     backbone_name = "target"
 
-    def masking_for(self, family: str) -> MaskGeometry:
-        """The mask geometry of a token family's batches: ``iq_masking`` for IQ, ``masking`` otherwise."""
-        return self.iq_masking if family == IQ else self.masking
 
     @property
     def backbone(self) -> ViTEncoder:

@@ -142,8 +142,8 @@ class MAE(WFMMethod):
         x, channels, channel_ids, held_out = views.x, views.channels, views.channel_ids, views.held_out
         enc = self.encoder
         b, c = x.shape[:2]
-        masking = self.iq_masking if modality == IQ else self.masking
-        keep, keep_valid, mask = (t.to(x.device) for t in visible_and_hidden(masking, b, grid, rng))
+        keep, keep_valid, mask = (t.to(x.device)
+                                  for t in visible_and_hidden(self.masking_for(modality), b, grid, rng))
         channel_valid = enc.channel_valid(x, channels)
 
         # held-out channels (``channel_holdout``) sit behind the encoder's and reach the decoder as mask tokens

@@ -27,7 +27,7 @@ from timm.models.vision_transformer import Block as TimmBlock
 from torch import nn
 
 from wfm.choices import check_choice, choices
-from wfm.models.phase import PhaseReference
+from wfm.models.phase import PhaseReference, interleaved_pairs
 from wfm.models.phase import reference_phase as _reference_phase
 from wfm.models.pos_embed import channel_codes
 from wfm.models.tokenizers import TOKENIZERS, family_of
@@ -280,27 +280,25 @@ class ViTEncoder(nn.Module):
     def family(self, modality: str | None = None) -> str:
         """The token family of an input of data ``modality`` (``spectrogram``, ``csi``, ``iq``, or a family's
         own name); None is allowed only for an encoder of one family."""
+        return self._family(modality, "this encoder")
+
+    def _family(self, modality: str | None, who: str) -> str:
         if modality is None:
             if len(self.families) > 1:
-                raise ValueError(f"this encoder takes several token families {list(self.families)}: say which "
-                                 "one an input is (modality=, the batch's 'modality')")
+                raise ValueError(f"{who} takes several token families {list(self.families)}: say which one an "
+                                 "input is (modality=, the batch's 'modality')")
             return self.families[0]
         family = family_of(modality)
         if family not in self.families:
-            raise ValueError(f"this encoder has no {family.upper()} tokenizer for modality {modality!r} (it takes "
-                             f"{list(self.families)}; build it with that tokenizer's options, e.g. iq_length > 0 "
-                             "for raw IQ)")
+            raise ValueError(f"samples are {TOKENIZERS[family].description}, but {who} has no {family.upper()} "
+                             f"tokenizer (it takes {list(self.families)}; build it with that tokenizer's options, "
+                             "e.g. iq_length > 0 for raw IQ)")
         return family
 
     def check_input(self, modality: str, channels: int, hw: tuple[int, int], who: str = "the encoder") -> None:
         """Raise a ValueError (worded for the user, ``who`` naming this encoder) if samples of ``modality``
         with ``channels`` channels of ``(H, W)`` each cannot go through this encoder: before any data is read."""
-        family = family_of(modality)
-        if family not in self.families:
-            raise ValueError(f"samples are {TOKENIZERS[family].description}, but {who} has no {family.upper()} "
-                             "tokenizer "
-                             f"(it takes {list(self.families)}; e.g. an encoder with iq_length > 0 takes IQ)")
-        tokenizer = self.tokenizer(modality)
+        tokenizer = getattr(self, TOKENIZERS[self._family(modality, who)].attr)
         tokenizer.check_sample(tuple(hw), who)
         table = getattr(self, tokenizer.identity) if tokenizer.identity is not None else None
         if table is not None and channels > self.max_channels:
@@ -372,7 +370,7 @@ class ViTEncoder(nn.Module):
         family = self.family(modality)
         tokenizer = getattr(self, TOKENIZERS[family].attr)
         if self.complex_embed is not None and complex_pairs and tokenizer is self.patch_embed:
-            if [tuple(p) for p in complex_pairs] != [(k, k + 1) for k in range(0, x.shape[1], 2)]:
+            if not interleaved_pairs(complex_pairs, x.shape[1]):
                 raise ValueError(f"complex_tokens='modulus' needs every channel in interleaved (re, im) pairs "
                                  f"(0, 1), (2, 3), ...; got {list(complex_pairs)} for {x.shape[1]} channels")
             tok = self.complex_embed.tokens(x)

@@ -28,6 +28,13 @@ PhaseReference = Literal["none", "strongest", "sum"]
 PHASE_REFERENCES = choices(PhaseReference)
 
 
+def interleaved_pairs(pairs: Sequence[Sequence[int]] | None, c: int) -> bool:
+    """Whether ``pairs`` are the channels ``(0, 1), (2, 3), ...`` of all ``c`` slots: complex channels stored
+    as consecutive (re, im) parts, the layout every wfm converter and built-in set writes (and channel sampling
+    keeps)."""
+    return bool(pairs) and c % 2 == 0 and [tuple(p) for p in pairs] == [(k, k + 1) for k in range(0, c, 2)]
+
+
 def reference_phase(x: torch.Tensor, pairs: Sequence[Sequence[int]], mode: PhaseReference = "strongest"
                     ) -> torch.Tensor:
     """``x`` (B, C, H, W) with every sample's complex channels ``pairs`` [(re, im), ...] turned by one common

@@ -20,6 +20,7 @@ import torch
 
 from wfm.choices import choices
 from wfm.models.encoder import default_channel_ids
+from wfm.models.phase import interleaved_pairs
 
 #: how channels are sampled in training: ``k`` per sample, one ``k`` per batch, or all
 ChannelSampling = Literal["sample", "batch", "none"]
@@ -185,12 +186,6 @@ def holdout_views(
     ids = torch.gather(ids, 1, order_t)
     ctx = torch.from_numpy(n_in).to(channels.device, non_blocking=True)
     return Views(x, channels, ids, ctx, int(n_in.max()), held)
-
-
-def interleaved_pairs(pairs: Sequence[Sequence[int]] | None, c: int) -> bool:
-    """Whether ``pairs`` are the channels ``(0, 1), (2, 3), ...`` of all ``c`` slots: complex channels stored
-    as consecutive (re, im) parts, the layout every wfm converter and built-in set writes."""
-    return bool(pairs) and c % 2 == 0 and [tuple(p) for p in pairs] == [(k, k + 1) for k in range(0, c, 2)]
 
 
 def pad_channel_slots(t: torch.Tensor, slots: int, total: int) -> torch.Tensor:
