@@ -229,12 +229,20 @@ def print_table(results: Mapping[str, Sequence[ProbeResult]], title: str) -> Non
     except ImportError:  # rich is a dependency, but a table is not worth a crash
         print(results_to_markdown(results))
         return
-    cols = columns(results)
-    table = Table(title=title)
-    table.add_column("method")
-    for c in cols:
-        table.add_column(header(c), justify="right")
-    for name, row in results.items():
-        by_task = {(r.task, r.metric): r for r in row}
-        table.add_row(name, *[format_cell(by_task.get((c.task, c.metric))) for c in cols])
-    Console().print(table)
+    # the gap-closed columns get a table of their own: beside the metrics they no longer fit 80 columns
+    metrics = {name: [r for r in row if r.metric != GAP_METRIC] for name, row in results.items()}
+    gaps = {name: g for name, row in results.items() if (g := [r for r in row if r.metric == GAP_METRIC])}
+    console = Console()
+    gap_title = f"{title}: gap closed, % of strongest random → supervised"
+    for part, part_title, head in ((metrics, title, header), (gaps, gap_title, lambda c: f"{c.task} ↑")):
+        if not part:
+            continue
+        cols = columns(part)
+        table = Table(title=part_title)
+        table.add_column("method")
+        for c in cols:
+            table.add_column(head(c), justify="right")
+        for name, row in part.items():
+            by_task = {(r.task, r.metric): r for r in row}
+            table.add_row(name, *[format_cell(by_task.get((c.task, c.metric))) for c in cols])
+        console.print(table)
