@@ -48,7 +48,7 @@ NOTE = ("Each cell: mean ± std over the runs (pretraining seeds) of each run's 
 def header(key: str) -> str:
     """Column header of ``"<task>/<metric>"``: errors in metres (lower is better), the rest in %."""
     task, metric = key.split("/", 1)
-    return f"{task} {metric} {'(m) ↓' if metric == 'error' else '(%) ↑'}"
+    return f"{task} {metric.replace('_', ' ')} {'(m) ↓' if metric == 'error' else '(%) ↑'}"
 
 
 def cell(values: Sequence[float], key: str, signed: bool = False) -> str:
