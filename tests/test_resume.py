@@ -132,3 +132,20 @@ def test_cli_ckpt_path_last_continues_the_newest_run_of_the_recipe(tmp_path: Pat
     assert torch.load(last, weights_only=True)["global_step"] == 2 * N  # the same run went on
     assert not (tmp_path / "runs" / "tiny" / "version_1").exists()
     assert _logged_steps(tmp_path, 0)[-N:] == list(range(N, 2 * N))
+
+
+def test_a_checkpoint_naming_a_class_outside_wfm_is_refused_before_anything_is_imported(tmp_path, monkeypatch,
+                                                                                         capsys) -> None:
+    sentinel = tmp_path / "imported"
+    (tmp_path / "evil_module.py").write_text(f"open({str(sentinel)!r}, 'w').close()\nclass JEPA: pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg = str(_config(tmp_path))
+    wfm_main(args=["fit", "--config", cfg, "--trainer.max_steps", "1"])
+    ckpt = tmp_path / "ckpt" / "last.ckpt"
+    state = torch.load(ckpt, weights_only=True)
+    state["hyper_parameters"]["_class_path"] = "evil_module.JEPA"
+    torch.save(state, ckpt)
+    with pytest.raises(SystemExit) as exc:
+        wfm_main(args=["fit", "--config", cfg, "--trainer.max_steps", "2", "--ckpt_path", str(ckpt)])
+    assert exc.value.code == 2
+    assert "evil_module.JEPA" in capsys.readouterr().err and not sentinel.exists()

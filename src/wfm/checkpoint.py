@@ -1,12 +1,20 @@
 """Reading and exporting pretrained backbones without unpickling arbitrary objects.
 
-A backbone lives in one of two places:
+A backbone lives in one of three places:
 
 * a Lightning checkpoint (``.ckpt``) written by any wfm method, which carries
   ``ckpt["wfm_backbone"] = {"config": ViTEncoder kwargs, "state_dict": encoder state, ...}``;
+* a **model folder** (what ``wfm-export`` and ``wfm-import`` write, the layout model hubs use):
+  ``config.json`` (architecture, encoder config, input geometry, preprocessing, training recipe, wfm version),
+  ``model.safetensors`` (the encoder state) and a generated ``README.md`` model card;
 * an exported pair ``<name>.safetensors`` (the encoder state) + ``<name>.json`` (config, which encoder of
-  the method it is, and where it came from), written by :func:`export_backbone`
-  (``wfm-export``, :mod:`wfm.export`).
+  the method it is, and where it came from), written by :func:`export_backbone` (the first export format;
+  it keeps loading everywhere).
+
+Most backbones are wfm's :class:`ViTEncoder`; an imported published model whose architecture differs (LWM) is
+a registered wrapper module (``architecture`` in the description, :data:`ARCHITECTURES`). A ViT imported from
+another code base may need small exact adjustments that its kwargs cannot say (``adjust``: the blocks'
+LayerNorm eps, fixed position tables stored with the weights); they travel with every record of the encoder.
 
 Checkpoints are read with ``torch.load(..., weights_only=True)``: a file holding anything but tensors and
 plain containers is refused instead of executed, so a downloaded checkpoint cannot run code on load.
@@ -29,6 +37,19 @@ from wfm.models.encoder import ViTEncoder
 BACKBONE_KEY = "wfm_backbone"
 EXPORT_FORMAT = "wfm-backbone"
 EXPORT_VERSION = 1
+#: the model folder: ``config.json`` (``format`` below), ``model.safetensors``, ``README.md``
+MODEL_FORMAT = "wfm-model"
+MODEL_FORMAT_VERSION = 1
+CONFIG_FILE, WEIGHTS_FILE, CARD_FILE = "config.json", "model.safetensors", "README.md"
+
+#: backbone architectures by name -> ``module:Class``, imported when used. ``vit`` is wfm's own encoder; the
+#: others are wrappers of published models (:mod:`wfm.importers`) that wfm probes but does not train
+ARCHITECTURES: dict[str, str] = {
+    "vit": "wfm.models.encoder:ViTEncoder",
+    "lwm": "wfm.importers.lwm:LWMEncoder",
+}
+#: the exact adjustments an imported ViT may carry (see :func:`apply_adjust`)
+ADJUST_KEYS = ("block_norm_eps", "buffers")
 
 
 class BackboneLoadError(ValueError):
@@ -90,30 +111,16 @@ def upgrade_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torc
     return out
 
 
-def build_encoder(
-    config: Mapping[str, Any], state_dict: Mapping[str, torch.Tensor] | None, source: str
-) -> ViTEncoder:
-    """Instantiate a :class:`ViTEncoder` from kwargs and load ``state_dict`` strictly, with clear errors."""
-    if not isinstance(config, Mapping):
-        raise BackboneLoadError(
-            f"{source}: backbone config must be a dict of ViTEncoder kwargs, got {type(config)}"
-        )
-    try:
-        encoder = ViTEncoder(**dict(config))
-    except (TypeError, ValueError) as err:
-        raise BackboneLoadError(
-            f"{source}: backbone config {dict(config)} is not valid for ViTEncoder: {err}"
-        ) from err
-    if state_dict is None:
-        return encoder
-    state_dict = upgrade_state_dict(state_dict)
-    own = encoder.state_dict()
-    missing = sorted(set(own) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(own))
+def check_state(
+    own: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor], config: Mapping[str, Any], source: str
+) -> None:
+    """Raise a :class:`BackboneLoadError` naming missing / unexpected keys and shape mismatches."""
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
     shapes = [
-        f"{k}: file {tuple(state_dict[k].shape)} vs config {tuple(own[k].shape)}"
-        for k in sorted(set(own) & set(state_dict))
-        if tuple(state_dict[k].shape) != tuple(own[k].shape)
+        f"{k}: file {tuple(state[k].shape)} vs config {tuple(own[k].shape)}"
+        for k in sorted(set(own) & set(state))
+        if tuple(state[k].shape) != tuple(own[k].shape)
     ]
     if missing or unexpected or shapes:
         parts = []
@@ -126,8 +133,135 @@ def build_encoder(
         raise BackboneLoadError(
             f"{source}: backbone state does not match its config {dict(config)}: " + "; ".join(parts)
         )
+
+
+def check_adjust(adjust: Any, source: str) -> dict[str, Any]:
+    """``adjust`` as a plain dict of known keys (an unknown key is refused: it would be silently ignored)."""
+    if not isinstance(adjust, Mapping):
+        raise BackboneLoadError(f"{source}: 'adjust' must be a dict, got {type(adjust).__name__}")
+    unknown = sorted(set(adjust) - set(ADJUST_KEYS))
+    if unknown:
+        raise BackboneLoadError(f"{source}: unknown adjustments {unknown} (this wfm knows {list(ADJUST_KEYS)}; "
+                                "was the file written by a newer wfm?)")
+    return _jsonable(dict(adjust))
+
+
+def apply_adjust(
+    encoder: ViTEncoder, adjust: Mapping[str, Any], state: Mapping[str, torch.Tensor] | None, source: str
+) -> dict[str, torch.Tensor] | None:
+    """Apply an imported ViT's exact adjustments to ``encoder``; returns ``state`` without the buffers it set.
+
+    ``block_norm_eps``: the eps of both LayerNorms of every block (timm's ``Block`` of code bases pinned to
+    timm < 1.0.20 used ``nn.LayerNorm``, eps 1e-5; wfm's blocks use 1e-6). ``buffers``: names of fixed
+    (non-persistent) buffers whose values the state carries, e.g. a position table laid out as the source
+    model laid it out (``patch_embed.pos_embed``). The adjustments are remembered on the encoder
+    (``wfm_adjust``) so :func:`backbone_entry` and every export write them again.
+    """
+    adjust = check_adjust(adjust, source)
+    eps = adjust.get("block_norm_eps")
+    if eps is not None:
+        for blk in encoder.blocks:
+            blk.norm1.eps = blk.norm2.eps = float(eps)
+    names = [str(n) for n in adjust.get("buffers") or []]
+    out = dict(state) if state is not None else None
+    if names and out is None:
+        raise BackboneLoadError(f"{source}: the adjustments name buffers {names} but no weights were given")
+    for name in names:
+        if name not in out:
+            raise BackboneLoadError(f"{source}: adjusted buffer {name!r} is not in the weights")
+        try:
+            buf = encoder.get_buffer(name)
+        except AttributeError as err:
+            raise BackboneLoadError(f"{source}: the encoder has no buffer {name!r} to adjust") from err
+        value = out.pop(name)
+        if tuple(value.shape) != tuple(buf.shape):
+            raise BackboneLoadError(f"{source}: buffer {name!r} has shape {tuple(value.shape)} in the file, the "
+                                    f"encoder's is {tuple(buf.shape)}")
+        with torch.no_grad():
+            buf.copy_(value.to(buf.dtype))
+    encoder.wfm_adjust = adjust
+    return out
+
+
+def build_encoder(
+    config: Mapping[str, Any], state_dict: Mapping[str, torch.Tensor] | None, source: str,
+    adjust: Mapping[str, Any] | None = None,
+) -> ViTEncoder:
+    """Instantiate a :class:`ViTEncoder` from kwargs and load ``state_dict`` strictly, with clear errors.
+
+    ``adjust``: an imported ViT's exact adjustments (:func:`apply_adjust`), applied before the weights load.
+    """
+    if not isinstance(config, Mapping):
+        raise BackboneLoadError(
+            f"{source}: backbone config must be a dict of ViTEncoder kwargs, got {type(config)}"
+        )
+    try:
+        encoder = ViTEncoder(**dict(config))
+    except (TypeError, ValueError) as err:
+        raise BackboneLoadError(
+            f"{source}: backbone config {dict(config)} is not valid for ViTEncoder: {err}"
+        ) from err
+    if adjust:
+        state_dict = apply_adjust(encoder, adjust, None if state_dict is None else upgrade_state_dict(state_dict),
+                                  source)
+    if state_dict is None:
+        return encoder
+    state_dict = upgrade_state_dict(state_dict)
+    check_state(encoder.state_dict(), state_dict, config, source)
     encoder.load_state_dict(dict(state_dict), strict=True)
     return encoder
+
+
+def architecture_class(name: str, source: str = "backbone") -> type:
+    """The module class of a registered backbone architecture (:data:`ARCHITECTURES`)."""
+    if name not in ARCHITECTURES:
+        raise BackboneLoadError(f"{source}: unknown architecture {name!r} (known: {sorted(ARCHITECTURES)})")
+    import importlib
+
+    module, _, cls = ARCHITECTURES[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def build_backbone(
+    meta: Mapping[str, Any], state_dict: Mapping[str, torch.Tensor] | None, source: str
+) -> torch.nn.Module:
+    """The backbone a description (a ``wfm_backbone`` entry, a pair's JSON or a folder's ``config.json``) names:
+    a :class:`ViTEncoder` (with its ``adjust``) or a registered wrapper, its weights loaded strictly."""
+    arch = str(meta.get("architecture", "vit"))
+    if arch == "vit":
+        return build_encoder(meta["config"], state_dict, source, adjust=meta.get("adjust"))
+    cls = architecture_class(arch, source)
+    config = meta["config"]
+    if not isinstance(config, Mapping):
+        raise BackboneLoadError(f"{source}: backbone config must be a dict, got {type(config).__name__}")
+    try:
+        module = cls(**dict(config))
+    except (TypeError, ValueError) as err:
+        raise BackboneLoadError(f"{source}: config {dict(config)} is not valid for {cls.__name__}: {err}") from err
+    if state_dict is not None:
+        check_state(module.state_dict(), state_dict, config, source)
+        module.load_state_dict(dict(state_dict), strict=True)
+    return module
+
+
+def architecture_of(module: torch.nn.Module) -> str:
+    """The registered architecture name of a backbone module: ``vit`` for wfm's encoder (and any module that
+    does not name one), else its ``architecture`` attribute (the wrappers of :data:`ARCHITECTURES`)."""
+    return "vit" if isinstance(module, ViTEncoder) else str(getattr(module, "architecture", "vit"))
+
+
+def encoder_record(module: torch.nn.Module) -> dict[str, Any]:
+    """Everything that rebuilds ``module`` exactly: ``architecture``, ``config``, ``adjust`` (when it has one)
+    and the CPU ``state_dict`` (with the adjusted buffers)."""
+    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    out: dict[str, Any] = {"architecture": architecture_of(module), "config": normalise_config(module.config)}
+    adjust = getattr(module, "wfm_adjust", None)
+    if adjust:
+        out["adjust"] = _jsonable(dict(adjust))
+        for name in adjust.get("buffers") or []:
+            state[name] = module.get_buffer(name).detach().cpu().contiguous()
+    out["state_dict"] = state
+    return out
 
 
 def read_checkpoint_backbone(
@@ -170,11 +304,65 @@ def _backbone_entry(ckpt: Mapping[str, Any], path: Path) -> dict[str, Any]:
     return dict(entry)
 
 
+def is_model_folder(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a folder holding a model's ``config.json`` (a wfm model folder, maybe incomplete)."""
+    path = Path(path)
+    return path.is_dir() and (path / CONFIG_FILE).exists()
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise BackboneLoadError(f"{path}: not valid JSON: {err}") from err
+    except UnicodeDecodeError as err:
+        raise BackboneLoadError(f"{path}: not a text file: {err}") from err
+    if not isinstance(meta, dict):
+        raise BackboneLoadError(f"{path}: expected a JSON object, got {type(meta).__name__}")
+    return meta
+
+
+def _read_safetensors(path: Path, map_location: str | torch.device) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file  # lazy: only exported backbones need it
+
+    device = str(map_location) if not callable(map_location) else "cpu"
+    try:
+        return load_file(str(path), device=device)
+    except Exception as err:  # safetensors raises its own error types for corrupt files
+        raise BackboneLoadError(f"{path}: not a readable safetensors file: {err}") from err
+
+
+def read_model_folder(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """A model folder's ``config.json`` (checked) and its ``model.safetensors`` state."""
+    path = Path(path)
+    cfg, st = path / CONFIG_FILE, path / WEIGHTS_FILE
+    for p in (cfg, st):
+        if not p.is_file():
+            raise FileNotFoundError(f"model folder incomplete: {p} not found (a wfm model folder holds "
+                                    f"{CONFIG_FILE} and {WEIGHTS_FILE})")
+    meta = _read_json(cfg)
+    if meta.get("format") != MODEL_FORMAT or "config" not in meta:
+        raise BackboneLoadError(f"{cfg}: not a wfm model description (format '{MODEL_FORMAT}' + config)")
+    version = meta.get("format_version", 1)
+    if not isinstance(version, int) or version > MODEL_FORMAT_VERSION:
+        raise BackboneLoadError(f"{cfg}: format_version {version!r} is newer than this wfm reads "
+                                f"({MODEL_FORMAT_VERSION}); update wfm")
+    return meta, _read_safetensors(st, map_location)
+
+
 def load_backbone_with_meta(
     path: str | os.PathLike, map_location: str | torch.device = "cpu"
-) -> tuple[ViTEncoder, dict[str, Any]]:
-    """Like :func:`load_backbone`, also returning metadata (``config``, ``encoder``, ``source``, ...)."""
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Like :func:`load_backbone`, also returning metadata (``config``, ``encoder``, ``source``,
+    ``architecture``, ``preprocessing``, ...). Any registered architecture is returned (an imported LWM too)."""
     path = Path(path)
+    if is_model_folder(path) or (path.is_dir() and (path / WEIGHTS_FILE).exists()):
+        meta, state = read_model_folder(path, map_location)
+        module = build_backbone(meta, state, str(path / WEIGHTS_FILE))
+        meta.setdefault("source", str(path))
+        return module, meta
     if path.suffix in (".safetensors", ".json") or (not path.exists() and _exported_pair(path)[0].exists()):
         st_path, json_path = _exported_pair(path)
         for p in (st_path, json_path):
@@ -182,41 +370,41 @@ def load_backbone_with_meta(
                 raise FileNotFoundError(
                     f"exported backbone incomplete: {p} not found (need both .safetensors and .json)"
                 )
-        try:
-            meta = json.loads(json_path.read_text())
-        except json.JSONDecodeError as err:
-            raise BackboneLoadError(f"{json_path}: not valid JSON: {err}") from err
-        if not isinstance(meta, dict) or meta.get("format") != EXPORT_FORMAT or "config" not in meta:
+        meta = _read_json(json_path)
+        if meta.get("format") != EXPORT_FORMAT or "config" not in meta:
             raise BackboneLoadError(
                 f"{json_path}: not a wfm backbone description (format '{EXPORT_FORMAT}' + config)"
             )
-        from safetensors.torch import load_file  # lazy: only exported backbones need it
-
-        device = str(map_location) if not callable(map_location) else "cpu"
-        try:
-            state = load_file(str(st_path), device=device)
-        except Exception as err:  # safetensors raises its own error types for corrupt files
-            raise BackboneLoadError(f"{st_path}: not a readable safetensors file: {err}") from err
-        encoder = build_encoder(meta["config"], state, str(st_path))
-        return encoder, meta
+        state = _read_safetensors(st_path, map_location)
+        return build_backbone(meta, state, str(st_path)), meta
+    if path.is_dir():
+        raise FileNotFoundError(f"{path} is a folder without {CONFIG_FILE}: not a wfm model folder")
     entry = read_checkpoint_backbone(path, map_location)
-    encoder = build_encoder(entry["config"], entry["state_dict"], str(path))
+    module = build_backbone(entry, entry["state_dict"], str(path))
     meta = {k: v for k, v in entry.items() if k != "state_dict"}
     meta.setdefault("source", str(path))
-    return encoder, meta
+    return module, meta
 
 
 def load_backbone(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> ViTEncoder:
-    """Load a pretrained :class:`ViTEncoder` from a Lightning ``.ckpt`` or an exported backbone pair.
+    """Load a pretrained :class:`ViTEncoder` from a Lightning ``.ckpt``, a model folder or an exported pair.
 
-    Reading never unpickles objects (``weights_only=True``).
+    Reading never unpickles objects (``weights_only=True``). This is the loader of training (fine-tuning
+    starts from its encoder); an imported model of another architecture (LWM) is refused here, since wfm
+    only probes it: load it with :func:`load_backbone_with_meta` or :func:`wfm.load_pretrained`.
 
     Raises:
-        FileNotFoundError: the file (or half of an exported pair) does not exist.
-        BackboneLoadError: the file is unsafe to unpickle, lacks ``wfm_backbone``, or its config and
-            state disagree.
+        FileNotFoundError: the file (or half of an exported pair / model folder) does not exist.
+        BackboneLoadError: the file is unsafe to unpickle, lacks ``wfm_backbone``, its config and state
+            disagree, or it holds another architecture than wfm's ViT.
     """
-    return load_backbone_with_meta(path, map_location)[0]
+    module, meta = load_backbone_with_meta(path, map_location)
+    if not isinstance(module, ViTEncoder):
+        raise BackboneLoadError(
+            f"{path}: an imported {meta.get('architecture')!r} model, not a wfm ViT: wfm probes it (wfm test, "
+            "wfm predict, wfm.load_pretrained) but cannot fine-tune or pretrain from it"
+        )
+    return module
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -225,6 +413,23 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 CONTEXT_PREFIX = "encoder."
+
+
+def _exported_entry(ckpt_path: Path, which: str) -> tuple[Mapping[str, Any], dict[str, Any]]:
+    """The checkpoint and the backbone entry an export writes: the target backbone, or with ``which="context"``
+    the context encoder's weights (a BackboneLoadError when the checkpoint has none)."""
+    ckpt = _load_checkpoint(ckpt_path)
+    entry = _backbone_entry(ckpt, ckpt_path)
+    if which == "context":
+        weights = ckpt.get("state_dict") or {}
+        context = {k[len(CONTEXT_PREFIX):]: v for k, v in weights.items() if k.startswith(CONTEXT_PREFIX)}
+        if not context:
+            raise BackboneLoadError(
+                f"{ckpt_path}: no context encoder in the checkpoint (no '{CONTEXT_PREFIX}*' weights in its "
+                "state_dict)"
+            )
+        entry = {**entry, "state_dict": context, "encoder": "context"}
+    return ckpt, entry
 
 
 def export_backbone(
@@ -243,22 +448,13 @@ def export_backbone(
     if which not in ("backbone", "context"):
         raise ValueError(f"which must be 'backbone' or 'context', got {which!r}")
     ckpt_path = Path(ckpt_path)
-    ckpt = _load_checkpoint(ckpt_path)
-    entry = _backbone_entry(ckpt, ckpt_path)
-    if which == "context":
-        weights = ckpt.get("state_dict") or {}
-        context = {k[len(CONTEXT_PREFIX):]: v for k, v in weights.items() if k.startswith(CONTEXT_PREFIX)}
-        if not context:
-            raise BackboneLoadError(
-                f"{ckpt_path}: no context encoder in the checkpoint (no '{CONTEXT_PREFIX}*' weights in its "
-                "state_dict)"
-            )
-        entry = {**entry, "state_dict": context, "encoder": "context"}
+    ckpt, entry = _exported_entry(ckpt_path, which)
     # round-trip through the encoder so an inconsistent checkpoint is never exported
-    encoder = build_encoder(entry["config"], entry["state_dict"], str(ckpt_path))
+    encoder = build_encoder(entry["config"], entry["state_dict"], str(ckpt_path), adjust=entry.get("adjust"))
     st_path, json_path = _exported_pair(Path(out_path))
     st_path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
+    record = encoder_record(encoder)
+    state = record.pop("state_dict")
     meta = {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
@@ -267,6 +463,8 @@ def export_backbone(
         "modalities": list(encoder.modalities),
         "source": str(ckpt_path.resolve()),
     }
+    if "adjust" in record:
+        meta["adjust"] = record["adjust"]
     for key in ("method", "epoch", "global_step"):
         if key in entry and isinstance(entry[key], (str, int, float)):
             meta[key] = entry[key]
@@ -278,11 +476,90 @@ def export_backbone(
 def backbone_entry(module: ViTEncoder, config: Mapping[str, Any], /, **extra: Any) -> dict[str, Any]:
     """The ``ckpt["wfm_backbone"]`` value a method saves in ``on_save_checkpoint`` (plain types only).
 
-    ``extra`` adds plain metadata, e.g. ``encoder="target"`` (which of the method's encoders this is).
+    ``extra`` adds plain metadata, e.g. ``encoder="target"`` (which of the method's encoders this is). An
+    encoder with exact adjustments (an imported ViT, :func:`apply_adjust`) records them and their buffers.
     """
-    return {
+    record = encoder_record(module)
+    out = {
         "config": normalise_config(config),
-        "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()},
+        "state_dict": record["state_dict"],
         "modalities": list(module.modalities),
         **extra,
     }
+    if record["architecture"] != "vit":
+        out["architecture"] = record["architecture"]
+    if "adjust" in record:
+        out["adjust"] = record["adjust"]
+    return out
+
+
+def checkpoint_training(ckpt: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
+    """What a Lightning checkpoint says about how its encoder was trained, as plain JSON: the method, epoch
+    and step, the method's hyperparameters (the recipe) and the DataModule's (the data)."""
+    out: dict[str, Any] = {}
+    for key in ("method", "epoch", "global_step"):
+        value = entry.get(key, ckpt.get(key))
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            out[key] = value
+    for key, name in (("hyper_parameters", "recipe"), ("datamodule_hyper_parameters", "data")):
+        if isinstance(ckpt.get(key), Mapping):
+            out[name] = _loose_json(ckpt[key])
+    return out
+
+
+def _loose_json(value: Any, depth: int = 0) -> Any:
+    """Plain JSON of a hyperparameter tree (anything else becomes its ``repr``; tensors their shape)."""
+    if depth > 12:
+        return "..."
+    if isinstance(value, Mapping):
+        return {str(k): _loose_json(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_loose_json(v, depth + 1) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, torch.Tensor):
+        return f"tensor{tuple(value.shape)}"
+    return repr(value)
+
+
+def export_model(
+    ckpt_path: str | os.PathLike, out_dir: str | os.PathLike, which: str = "backbone", hash_limit: int = 1 << 30
+) -> Path:
+    """Write an encoder of a Lightning checkpoint as a model folder (``config.json``, ``model.safetensors``,
+    ``README.md``), atomically: the folder appears complete or not at all.
+
+    ``which`` as for :func:`export_backbone`. ``config.json`` records the training recipe and data of the
+    checkpoint (and the SHA-256 of every data file the DataModule names that exists here and is at most
+    ``hash_limit`` bytes); the model card shows the probe table when ``probe_results.md`` sits next to the
+    checkpoint.
+    """
+    from wfm.pretrained import data_files, write_model_folder  # lazy: the folder writer needs the card code
+
+    if which not in ("backbone", "context"):
+        raise ValueError(f"which must be 'backbone' or 'context', got {which!r}")
+    ckpt_path = Path(ckpt_path)
+    ckpt, entry = _exported_entry(ckpt_path, which)
+    encoder = build_backbone(entry, entry["state_dict"], str(ckpt_path))
+    training = checkpoint_training(ckpt, entry)
+    # a CLI run keeps its resolved config.yaml and its probe table in the run folder, above checkpoints/
+    run_dir = ckpt_path.parent.parent if ckpt_path.parent.name == "checkpoints" else ckpt_path.parent
+    if "data" not in training and (run_dir / "config.yaml").is_file():
+        import yaml
+
+        try:
+            data = (yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}).get("data")
+        except (yaml.YAMLError, OSError, AttributeError):
+            data = None
+        if isinstance(data, Mapping):
+            training["data"] = _loose_json(data)
+    if "data" in training:
+        training["data_files"] = data_files(training["data"], hash_limit)
+    probe_dir = next((d for d in (ckpt_path.parent, run_dir) if (d / "probe_results.md").is_file()), ckpt_path.parent)
+    return write_model_folder(
+        out_dir, encoder,
+        encoder_name=str(entry.get("encoder", "backbone")),
+        source={"checkpoint": str(ckpt_path.resolve())},
+        training=training,
+        preprocessing=entry.get("preprocessing"),
+        probe_dir=probe_dir,
+    )

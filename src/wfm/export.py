@@ -1,10 +1,18 @@
-"""Export the backbone of a wfm Lightning checkpoint as ``<name>.safetensors`` + ``<name>.json``.
+"""Export the backbone of a wfm Lightning checkpoint as a self-describing model folder (or the older file pair).
 
-    wfm-export runs/jepa/checkpoints/last.ckpt exports/jepa_region
+    wfm-export runs/jepa/checkpoints/last.ckpt exports/jepa_region              # folder exports/jepa_region/
     wfm-export runs/jepa/checkpoints/last.ckpt exports/jepa_ctx --encoder context
+    wfm-export runs/jepa/checkpoints/last.ckpt exports/jepa.safetensors         # the pair jepa.safetensors + .json
 
-The checkpoint is read with ``weights_only=True`` (nothing in it is executed); the export loads with
-``wfm.checkpoint.load_backbone("exports/jepa_region.safetensors")`` and needs neither Lightning nor pickle.
+The folder is the layout model hubs use: ``config.json`` (architecture, encoder config, input geometry,
+preprocessing, which encoder, training recipe and data with hashes where known, wfm version),
+``model.safetensors`` and a generated ``README.md`` model card (with the probe table when ``probe_results.md``
+sits next to the checkpoint). It is written atomically and nothing is uploaded. An output ending in
+``.safetensors`` / ``.json`` (or ``--format pair``) writes the first export format, a pair, instead.
+
+The checkpoint is read with ``weights_only=True`` (nothing in it is executed); both formats load with
+``wfm.load_pretrained(PATH)`` / ``wfm.checkpoint.load_backbone(PATH)`` / ``--model.init_args.backbone PATH`` and
+need neither Lightning nor pickle.
 """
 
 from __future__ import annotations
@@ -12,24 +20,36 @@ from __future__ import annotations
 import argparse
 import sys
 
-from wfm.checkpoint import BackboneLoadError, export_backbone
+from wfm.checkpoint import BackboneLoadError, export_backbone, export_model
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wfm-export", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", help="Lightning .ckpt written by a wfm method")
-    parser.add_argument("output", help="output path without suffix (or ending in .safetensors/.json)")
+    parser.add_argument("output", help="model folder to write (or a path ending in .safetensors/.json: the pair)")
     parser.add_argument(
         "--encoder", choices=("backbone", "context"), default="backbone",
         help="backbone: the encoder the method probes (JEPA: EMA target); context: the online encoder",
     )
+    parser.add_argument("--format", choices=("auto", "folder", "pair"), default="auto",
+                        help="auto: a pair when the output ends in .safetensors/.json, else a folder")
+    parser.add_argument("--hash-limit-mb", type=float, default=1024.0,
+                        help="hash data files the checkpoint names up to this size (MiB) into config.json")
     args = parser.parse_args(argv)
+    fmt = args.format
+    if fmt == "auto":
+        fmt = "pair" if args.output.endswith((".safetensors", ".json")) else "folder"
     try:
-        st, js = export_backbone(args.checkpoint, args.output, which=args.encoder)
-    except (FileNotFoundError, BackboneLoadError) as err:
+        if fmt == "pair":
+            st, js = export_backbone(args.checkpoint, args.output, which=args.encoder)
+            print(f"wrote {st} and {js}")
+        else:
+            folder = export_model(args.checkpoint, args.output, which=args.encoder,
+                                  hash_limit=int(args.hash_limit_mb * (1 << 20)))
+            print(f"wrote {folder}/ (config.json, model.safetensors, README.md)")
+    except (FileNotFoundError, FileExistsError, BackboneLoadError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(f"wrote {st} and {js}")
     return 0
 
 

@@ -48,6 +48,11 @@ class WFMCLI(AdaptedCLI):
             except Exception as err:  # not a readable torch checkpoint: let Lightning say so later
                 raise ConfigError(f"{ckpt_path}: not a readable checkpoint ({err})") from err
             written, configured = hparams.get("_class_path"), self.config[sub].get("model", {}).get("class_path")
+            # Lightning imports the written class path while it merges the hyperparameters: a name outside
+            # wfm (``this.JEPA`` imports ``this``) is refused before anything is imported
+            if written and written != configured and not str(written).startswith("wfm."):
+                raise ConfigError(f"{ckpt_path}: its hyperparameters name the class {written!r}, outside wfm; "
+                                  "refusing to import it (a wfm checkpoint names a wfm.* class)")
             if written and configured and _short(written) != _short(configured):
                 raise ConfigError(f"{ckpt_path}: written by a {_short(written)} run, cannot resume a "
                                   f"{_short(configured)} run from it (to start from its encoder instead, fine-tune: "

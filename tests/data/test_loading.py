@@ -131,7 +131,7 @@ def test_h5dataset_bad_sample_errors(tmp_path):
     _ = ds[4]
     with pytest.raises(ValueError, match="d.h5: sample 5 has NaN/Inf"):
         ds[5]
-    with pytest.raises(ValueError, match=r"d.h5: sample 7 has label label=9, expected in \[0, 3\)"):
+    with pytest.raises(ValueError, match=r"d.h5: sample 7 has label label=9, expected an integer in \[0, 3\)"):
         ds[7]
 
 

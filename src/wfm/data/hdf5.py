@@ -78,10 +78,13 @@ def label_meta(
     units: Mapping[str, str] | None = None,
     num_classes: Mapping[str, int] | None = None,
     supervised: Mapping[str, float] | None = None,
+    stratify: Mapping[str, str] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """The ``labels`` attribute from ``{key: kind}`` plus optional class names, units, class counts and the
+    """The ``labels`` attribute from ``{key: kind}`` plus optional class names, units, class counts, the
     headline metric a supervised model of the same encoder reaches on the label (``supervised``: the reference
-    the probe report's ``gap closed`` column measures pretraining against)."""
+    the probe report's ``gap closed`` column measures pretraining against) and, per classification label, the
+    regression label its accuracy is also reported over in bins (``stratify``: ``{"label": "snr_db"}`` gives
+    accuracy per SNR bin, as signal-classification papers plot it)."""
     class_names = class_names or {}
     units = units or {}
     num_classes = num_classes or {}
@@ -101,6 +104,11 @@ def label_meta(
         }
         if supervised and key in supervised:
             out[key]["supervised"] = float(supervised[key])
+    for key, by in (stratify or {}).items():
+        if out.get(key, {}).get("kind") != "classification" or out.get(by, {}).get("kind") != "regression":
+            raise ValueError(f"stratify {key!r} by {by!r}: needs a classification label and a regression label, "
+                             f"got {sorted(out)}")
+        out[key]["stratify"] = str(by)
     return out
 
 
@@ -422,14 +430,60 @@ def check_complex_pairs(path: str | os.PathLike, pairs: Any, channels: int) -> l
 
 
 def open_h5(path: Path, expected: str, unreadable: str) -> h5py.File:
-    """``path`` opened read-only; a missing file is a FileNotFoundError ``<path>: no such file (<expected>)``
-    and one HDF5 cannot read a ValueError ``<path>: <unreadable>: <reason>``."""
+    """``path`` opened read-only; a missing file is a FileNotFoundError ``<path>: no such file (<expected>)``,
+    one HDF5 cannot read a ValueError ``<path>: <unreadable>: <reason>``, and one whose data lives outside it
+    (links, external storage, virtual datasets: :func:`check_self_contained`) a ValueError naming the object."""
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file ({expected})")
     try:
-        return h5py.File(path, "r")
+        f = h5py.File(path, "r")
     except OSError as e:
         raise ValueError(f"{path}: {unreadable}: {e}") from e
+    try:
+        check_self_contained(path, f)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def check_self_contained(path: Path, group: h5py.Group, prefix: str = "") -> None:
+    """Refuse a file whose objects live outside it: an external or soft link, a dataset with external
+    storage (``create_dataset(..., external=...)``: the bytes of any local file read as values) or a virtual
+    dataset. wfm files are single, self-contained files; the check never follows a link to find out."""
+    for name in group:
+        link = group.get(name, getlink=True)
+        where = f"{prefix}/{name}"
+        if not isinstance(link, h5py.HardLink):
+            raise ValueError(f"{path}: {where!r} is a {type(link).__name__} to another object or file; a wfm "
+                             "file holds its data itself (no links, no external storage)")
+        obj = group[name]
+        if isinstance(obj, h5py.Group):
+            check_self_contained(path, obj, where)
+        elif isinstance(obj, h5py.Dataset) and (obj.external or obj.is_virtual):
+            kind = "external storage" if obj.external else "a virtual dataset"
+            raise ValueError(f"{path}: dataset {where!r} uses {kind} (its values live in other files); a wfm "
+                             "file holds its data itself")
+
+
+def check_stored(path: Path, ds: h5py.Dataset, what: str) -> None:
+    """Refuse a dataset of a type the format has no reading for (complex, strings) or that claims more rows
+    than it stores (a small file whose chunked dataset says N = 10^9: unallocated chunks read as fill values,
+    and a reader would work through them all)."""
+    if ds.dtype.kind not in "fiub":
+        raise ValueError(f"{path}: {what} has dtype {ds.dtype}, expected real numbers (a complex array needs its "
+                         "real and imaginary parts as channels, see docs/datasets.md)")
+    if ds.size == 0:
+        return
+    if ds.chunks is not None:
+        expected = int(np.prod([-(-n // c) for n, c in zip(ds.shape, ds.chunks, strict=True)]))
+        stored = ds.id.get_num_chunks()
+        if stored < expected:
+            raise ValueError(f"{path}: {what} claims shape {ds.shape} but stores {stored} of its {expected} "
+                             "chunks; expected every sample written (a truncated or crafted file)")
+    elif ds.id.get_storage_size() < ds.id.get_type().get_size() * ds.size:
+        raise ValueError(f"{path}: {what} claims shape {ds.shape} but stores fewer bytes than that; expected every "
+                         "sample written (a truncated or crafted file)")
 
 
 def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
@@ -454,6 +508,7 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
             raise ValueError(f"{p}: empty file ('inputs' has N=0 samples)")
         if shape[1] < 1:
             raise ValueError(f"{p}: 'inputs' has C={shape[1]} channels, expected C >= 1")
+        check_stored(p, f["inputs"], "inputs")
         raw = {k: _decode(v) for k, v in f.attrs.items()}
         missing = [k for k in REQUIRED_ATTRS if k not in raw]
         if missing:
@@ -490,7 +545,14 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
                 raise ValueError(f"{p}: label {key!r} has {f[key].shape[0]} rows, expected N={shape[0]}")
             if meta.get("kind") not in ("classification", "regression"):
                 raise ValueError(f"{p}: label {key!r} has kind {meta.get('kind')!r}")
+            check_stored(p, f[key], f"label {key!r}")
             label_shapes[key] = tuple(int(d) for d in f[key].shape[1:])
+        for key, meta in labels.items():
+            by = meta.get("stratify")
+            if by is not None and (meta.get("kind") != "classification"
+                                   or labels.get(by, {}).get("kind") != "regression"):
+                raise ValueError(f"{p}: label {key!r} is stratified by {by!r}, expected a regression label of the "
+                                 f"file for a classification label; the file has {sorted(labels)}")
     return {
         "path": p,
         "n": int(shape[0]),

@@ -28,6 +28,8 @@ class TaskInfo:
         dim: size of a regression target (3 for a position), None when unknown or for classification.
         supervised: the headline metric (:attr:`metric`) a supervised model reaches on the task, when the file's
             ``labels`` record it (the probe report's ``gap closed`` reference), else None.
+        stratify: the regression label (e.g. ``snr_db``) whose bins the probe report also gives the accuracy
+            of a classification task over (accuracy per SNR bin), when the file's ``labels`` name one.
     """
 
     name: str
@@ -38,6 +40,7 @@ class TaskInfo:
     units: str | None = None
     dim: int | None = None
     supervised: float | None = None
+    stratify: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("classification", "regression"):
@@ -55,7 +58,8 @@ class TaskInfo:
         supervised = info.get("supervised")
         return cls(name=name, target=target, kind=kind, num_classes=info.get("num_classes"),
                    class_names=tuple(info.get("class_names") or ()), units=info.get("units"), dim=dim,
-                   supervised=None if supervised is None else float(supervised))
+                   supervised=None if supervised is None else float(supervised),
+                   stratify=info.get("stratify") if kind == "classification" else None)
 
     @property
     def metric(self) -> str:

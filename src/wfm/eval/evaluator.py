@@ -1,6 +1,8 @@
 """``LinearProbeEvaluator``: the LightningModule behind ``wfm test`` — what every run reports.
 
-It loads a backbone (a wfm checkpoint or exported backbone; None = random init), collects pooled features of
+It loads a backbone (a wfm checkpoint, model folder or exported backbone; None = random init) — or several
+(``backbones``: one table, the same splits and probe, plus each row's parameter count and feature width) —
+with the preprocessing its description records (:mod:`wfm.pretrained`), collects pooled features of
 every sample of every task of a :class:`~wfm.data.datamodules.ProbeSuite` in ``test_step`` (for the backbone and,
 by default, randomly initialised encoders of the same config under every init scheme), and in
 ``on_test_epoch_end`` hands them to :mod:`wfm.eval.report`, which computes the report (linear probes of
@@ -28,7 +30,7 @@ from jsonargparse.typing import Path_fr
 from lightning.pytorch import LightningModule
 from torch.utils.data import DistributedSampler
 
-from wfm.checkpoint import check_config, load_backbone_with_meta, normalise_config
+from wfm.checkpoint import architecture_of, check_config, load_backbone_with_meta, normalise_config
 from wfm.choices import check_choice
 from wfm.data.datamodules.probe_suite import check_downstream
 from wfm.eval.analyses import FRACTIONS
@@ -36,6 +38,7 @@ from wfm.eval.features import batch_labels, encode_batch
 from wfm.eval.probe import ProbeResult
 from wfm.eval.report import RANDOM_ROW, STRONGEST_ROW, probe_report, publish, random_encoders
 from wfm.models.encoder import ViTEncoder
+from wfm.pretrained import feature_dim, random_like, wrap
 
 
 def merge_interleaved(gathered: torch.Tensor, total: int) -> torch.Tensor:
@@ -95,7 +98,13 @@ class LinearProbeEvaluator(LightningModule):
     """Linear-probe evaluation of a frozen backbone (``wfm test --model LinearProbeEvaluator``).
 
     Args:
-        backbone: wfm ``.ckpt`` or exported ``.safetensors``/``.json`` path; None evaluates a random init.
+        backbone: wfm ``.ckpt``, model folder (``wfm-export`` / ``wfm-import``) or exported
+            ``.safetensors``/``.json`` path; None evaluates a random init. The preprocessing its description
+            records (an imported model's resize, channel mixing, scale) is applied to every row's inputs.
+        backbones: several backbones in one table, ``{row name: path}`` (or a list of paths, named by their
+            stems), probed on the same tasks, splits, seeds and probe; the random-init rows are those of the
+            first. The table of their parameter counts and feature widths is printed and written to
+            ``probe_backbones.md``. Not together with ``backbone``.
         encoder: ViTEncoder kwargs: required when ``backbone`` is None; otherwise checked against the
             checkpoint's config (only the keys given).
         seeds: one 80/20 split per seed (``split_indices(seed)``); mean ± std over them.
@@ -122,6 +131,7 @@ class LinearProbeEvaluator(LightningModule):
         self,
         backbone: str | None = None,
         encoder: dict | Path_fr | None = None,
+        backbones: dict[str, str] | list[str] | None = None,
         seeds: list[int] | None = None,
         compare_random_init: bool = True,
         output_dir: str | None = None,
@@ -148,38 +158,56 @@ class LinearProbeEvaluator(LightningModule):
             raise ValueError("LinearProbeEvaluator: seeds must not be empty")
         self.bf16 = bf16
         self.max_train = max_train
-        self.backbone_path = backbone
+        if backbones is not None and backbone is not None:
+            raise ValueError("LinearProbeEvaluator: give backbone (one) or backbones (several), not both")
+        named = _named_backbones(backbones) if backbones is not None else None
+        self.backbone_path = backbone if named is None else next(iter(named.values()))
         self.output_dir = output_dir
-        if backbone is None:
+        rows: dict[str, torch.nn.Module] = {}
+        self.backbone_info: dict[str, dict[str, Any]] = {}
+        if backbone is None and named is None:
             if encoder is None:
                 raise ValueError(
                     "LinearProbeEvaluator: give a backbone path, or encoder kwargs for a random init"
                 )
             config = normalise_config(encoder)
-            self.backbone = random_encoders(config, random_init_seed)[RANDOM_ROW]
-            self.row_name = name or RANDOM_ROW
+            meta: dict[str, Any] = {"config": config}
+            rows[name or RANDOM_ROW] = random_encoders(config, random_init_seed)[RANDOM_ROW]
             compare_random_init = False  # the main row already is the random init
         else:
-            self.backbone, meta = load_backbone_with_meta(backbone)
+            for i, (row, path) in enumerate((named or {name or Path(backbone).stem: backbone}).items()):
+                module, m = load_backbone_with_meta(path)
+                if i == 0:
+                    meta = m
+                    if encoder is not None:
+                        check_config(encoder, m["config"], path)
+                rows[row] = wrap(module, m)
+                self.backbone_info[row] = _describe(rows[row], m, path)
             config = meta["config"]
-            if encoder is not None:
-                check_config(encoder, config, backbone)
-            self.row_name = name or Path(backbone).stem
+        self.row_names = list(rows)
+        self.row_name = self.row_names[0]
+        # a ModuleList, so every row follows the module to its device (row names may hold dots)
+        self.rows = torch.nn.ModuleList(rows.values())
         self.encoder_config = normalise_config(config)
-        # a ModuleDict, so the random encoders follow the module to its device
-        self.random_encoders = torch.nn.ModuleDict(
-            random_encoders(self.encoder_config, random_init_seed) if compare_random_init else {}
-        )
-        for enc in (self.backbone, *self.random_encoders.values()):
+        randoms = random_like(self.backbone, meta, random_init_seed) if compare_random_init else {}
+        self.random_names = list(randoms)
+        self.random_encoders = torch.nn.ModuleList(randoms.values())
+        for enc in (*self.rows, *self.random_encoders):
             enc.requires_grad_(False).eval()
         self.results: dict[str, list[ProbeResult]] = {}
         self._store: dict[int, dict[str, list]] = {}
         self.save_hyperparameters()
 
+    @property
+    def backbone(self) -> torch.nn.Module:
+        """The (first) backbone: the row logged as ``probe/...``, written by ``wfm predict``."""
+        return self.rows[0]
+
     # --- the loop -------------------------------------------------------------------------------------
-    def _encoders(self) -> dict[str, ViTEncoder]:
+    def _encoders(self) -> dict[str, torch.nn.Module]:
         """Every probed encoder by its row name in the table."""
-        return {self.row_name: self.backbone, **self.random_encoders}
+        return {**dict(zip(self.row_names, self.rows, strict=True)),
+                **dict(zip(self.random_names, self.random_encoders, strict=True))}
 
     def on_test_epoch_start(self) -> None:
         self._store = {}
@@ -202,7 +230,9 @@ class LinearProbeEvaluator(LightningModule):
         # a file that does not fit the backbone fails here, naming the file, before any feature is computed
         dm = getattr(self.trainer, "datamodule", None)
         for t in getattr(dm, "tasks", None) or []:
-            check_fits(t, self.backbone, self.backbone_path or "the random-init encoder")
+            for row, enc in zip(self.row_names, self.rows, strict=True):
+                path = self.backbone_info.get(row, {}).get("path")
+                check_fits(t, enc, path or "the random-init encoder")
 
     def _tasks(self) -> list[Any]:
         dm = getattr(self.trainer, "datamodule", None)
@@ -264,12 +294,35 @@ class LinearProbeEvaluator(LightningModule):
         for r in results[self.row_name]:
             self.log(r.key, r.mean, add_dataloader_idx=False, sync_dist=False)
             self.log(f"{r.key}_std", r.std, add_dataloader_idx=False, sync_dist=False)
+        for row in self.row_names[1:]:
+            for r in results.get(row, []):
+                self.log(f"probe_{_log_name(row)}/{r.task}/{r.metric}", r.mean, add_dataloader_idx=False,
+                         sync_dist=False)
         for row, prefix in ((RANDOM_ROW, "probe_random_init"), (STRONGEST_ROW, "probe_strongest_random")):
             for r in results.get(row, []) if row != self.row_name else []:
                 self.log(f"{prefix}/{r.task}/{r.metric}", r.mean, add_dataloader_idx=False, sync_dist=False)
         if report is not None:
-            publish(report, self._output_dir(), f"Linear probe ({len(self.seeds)} seeds)", self.trainer,
-                    self.embedding)
+            out = self._output_dir()
+            publish(report, out, f"Linear probe ({len(self.seeds)} seeds)", self.trainer, self.embedding)
+            self._publish_backbones(out)
+
+    def _publish_backbones(self, out: Path) -> None:
+        """The command that made the table (``probe_command.txt``, read by model cards) and, for several
+        backbones, their parameter counts and feature widths (printed, ``probe_backbones.md``)."""
+        import shlex
+        import sys
+
+        from wfm.atomic import atomic_file
+
+        with atomic_file(out / "probe_command.txt") as f:
+            f.write((shlex.join(["wfm" if Path(sys.argv[0]).name in ("wfm", "main.py") else sys.argv[0],
+                                 *sys.argv[1:]]) + "\n").encode())
+        if len(self.row_names) < 2:
+            return
+        md = backbones_markdown(self.backbone_info)
+        with atomic_file(out / "probe_backbones.md") as f:
+            f.write(md.encode())
+        print(md, end="")
 
     @staticmethod
     def _check_rows(dm: Any, n: int) -> None:
@@ -293,3 +346,50 @@ class LinearProbeEvaluator(LightningModule):
     def configure_optimizers(self) -> None:
         """Nothing to train: evaluation only (``wfm test``)."""
         return None
+
+
+def _named_backbones(backbones: dict[str, str] | list[str]) -> dict[str, str]:
+    """``{row name: path}`` of the ``backbones`` argument (a list is named by the paths' stems)."""
+    if isinstance(backbones, dict):
+        named = {str(k): str(v) for k, v in backbones.items()}
+    else:
+        named = {}
+        for p in backbones:
+            stem = Path(str(p)).stem
+            if stem in named:
+                raise ValueError(f"LinearProbeEvaluator: two backbones are named {stem!r}; give a mapping "
+                                 "{name: path} instead of a list")
+            named[stem] = str(p)
+    if not named:
+        raise ValueError("LinearProbeEvaluator: backbones must name at least one backbone")
+    bad = [k for k in named if k.startswith(RANDOM_ROW) or k == STRONGEST_ROW]
+    if bad:
+        raise ValueError(f"LinearProbeEvaluator: backbone names {bad} are reserved for the random rows")
+    return named
+
+
+def _log_name(row: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in row)
+
+
+def _describe(module: torch.nn.Module, meta: dict[str, Any], path: str) -> dict[str, Any]:
+    from wfm.pretrained import Pretrained, describe_steps
+
+    inner = module.encoder if isinstance(module, Pretrained) else module
+    steps = module.steps if isinstance(module, Pretrained) else []
+
+    return {"path": str(path), "architecture": architecture_of(inner),
+            "parameters": int(sum(p.numel() for p in inner.parameters())), "feature_dim": feature_dim(inner),
+            "pool": inner.config.get("pool"),
+            "preprocessing": "; ".join([*getattr(inner, "tokenisation", []), *describe_steps(steps)]) or "none",
+            "encoder": meta.get("encoder", "backbone")}
+
+
+def backbones_markdown(info: dict[str, dict[str, Any]]) -> str:
+    """One row per probed backbone: parameters, feature width, pooling, preprocessing, file."""
+    lines = ["| backbone | architecture | parameters | feature dim | pool | preprocessing | path |",
+             "|:---|:---|---:|---:|:---|:---|:---|"]
+    for name, d in info.items():
+        lines.append(f"| {name} | {d['architecture']} | {d['parameters']:,} | {d['feature_dim']} | {d['pool']} | "
+                     f"{d['preprocessing']} | {d['path']} |")
+    return "\n".join(lines) + "\n"

@@ -111,6 +111,45 @@ def _probe_once(
     ridge_alpha: float,
     max_iter: int,
 ) -> float:
+    pred = _fit_predict(features, target, task, train_idx, test_idx, C, ridge_alpha, max_iter)
+    if task.kind == "classification":
+        return 100.0 * mean_per_class_accuracy(pred, target[test_idx], task.num_classes)
+    return mean_position_error(pred, _rows(target)[test_idx])
+
+
+def _rows(target: np.ndarray) -> np.ndarray:
+    """Regression targets as float64 ``(N, d)``."""
+    y = target.astype(np.float64)
+    return y[:, None] if y.ndim == 1 else y.reshape(len(y), -1)
+
+
+def probe_predictions(
+    features: np.ndarray,
+    target: np.ndarray,
+    task: TaskInfo,
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    C: float = 1.0,
+    ridge_alpha: float = 1e-3,
+    max_iter: int = 2000,
+) -> np.ndarray:
+    """The predictions on ``test_idx`` of the probe :func:`probe_once` fits (class indices, or de-normalised
+    regression outputs ``(n_test, d)``): for scores over parts of the test split (accuracy per SNR bin)."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit_predict(np.asarray(features), np.asarray(target), task, train_idx, test_idx, C, ridge_alpha,
+                            max_iter)
+
+
+def _fit_predict(
+    features: np.ndarray,
+    target: np.ndarray,
+    task: TaskInfo,
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    C: float,
+    ridge_alpha: float,
+    max_iter: int,
+) -> np.ndarray:
     scaler = fit_standardiser(features[train_idx])
     x_train, x_test = scaler(features[train_idx]), scaler(features[test_idx])
     if task.kind == "classification":
@@ -124,15 +163,27 @@ def _probe_once(
             # lbfgs may stop a hair short on nearly separable features; the probe is still well defined
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf.fit(x_train, y_train)
-        pred = clf.predict(x_test)
-        return 100.0 * mean_per_class_accuracy(pred, target[test_idx], task.num_classes)
-    y = target.astype(np.float64)
-    y = y[:, None] if y.ndim == 1 else y.reshape(len(y), -1)
+        return clf.predict(x_test)
+    y = _rows(target)
     yscale = fit_standardiser(y[train_idx])
     reg = Ridge(alpha=ridge_alpha)
     reg.fit(x_train, yscale(y[train_idx]))
-    pred = yscale.inverse(reg.predict(x_test).reshape(len(test_idx), -1))
-    return mean_position_error(pred, y[test_idx])
+    return yscale.inverse(reg.predict(x_test).reshape(len(test_idx), -1))
+
+
+def train_subset(train_idx: np.ndarray, seed: int, train_fraction: float = 1.0,
+                 max_train: int | None = None) -> np.ndarray:
+    """The training rows a probe of ``seed`` fits on: a ``train_fraction`` share capped at ``max_train``, a
+    seeded random subset (it depends on the seed only, so a seed reproduces its probe exactly)."""
+    keep = len(train_idx)
+    if train_fraction < 1.0:
+        keep = max(1, int(round(train_fraction * keep)))
+    if max_train is not None:
+        keep = min(keep, int(max_train))
+    if keep < len(train_idx):
+        rng = np.random.default_rng(int(seed) + 1_000_003)
+        train_idx = np.sort(rng.choice(train_idx, size=keep, replace=False))
+    return train_idx
 
 
 def linear_probe(
@@ -184,15 +235,7 @@ def linear_probe(
         train_idx, test_idx = split_fn(int(seed))
         train_idx = _check_indices(train_idx, n, "train")
         test_idx = _check_indices(test_idx, n, "test")
-        keep = len(train_idx)
-        if train_fraction < 1.0:
-            keep = max(1, int(round(train_fraction * keep)))
-        if max_train is not None:
-            keep = min(keep, int(max_train))
-        if keep < len(train_idx):
-            # the subset depends on the seed only, so a seed reproduces its probe exactly
-            rng = np.random.default_rng(int(seed) + 1_000_003)
-            train_idx = np.sort(rng.choice(train_idx, size=keep, replace=False))
+        train_idx = train_subset(train_idx, int(seed), train_fraction, max_train)
         values.append(probe_once(features, target, task, train_idx, test_idx, C=C, ridge_alpha=ridge_alpha))
     arr = np.asarray(values, dtype=np.float64)
     classification = task.kind == "classification"

@@ -25,11 +25,19 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import nn
 
-from wfm.eval.analyses import FRACTIONS, channel_robustness, label_efficiency, usable_fractions
+from wfm.eval.analyses import FRACTIONS, accuracy_by_stratum, channel_robustness, label_efficiency, usable_fractions
 from wfm.eval.features import extract_features
 from wfm.eval.plots import probe_plots
 from wfm.eval.probe import ProbeResult, linear_probe
-from wfm.eval.tables import columns, format_cell, header, results_to_markdown, write_results
+from wfm.eval.tables import (
+    columns,
+    format_cell,
+    header,
+    results_to_markdown,
+    strata_to_markdown,
+    write_results,
+    write_strata,
+)
 from wfm.models.encoder import INIT_SCHEMES, ViTEncoder
 
 RANDOM_ROW = "random-init"
@@ -137,12 +145,15 @@ class ProbeReport:
         per_task: the features the rows were probed on (:data:`TaskFeatures`; the embedding maps draw them).
         label_efficiency: task name -> row name -> labelled share -> result; None when no analyses were run.
         channel_robustness: task name -> channels kept -> the backbone's result (empty when none were asked).
+        strata: task name -> row name -> one result per bin of the task's ``stratify`` label (accuracy per
+            SNR bin: :func:`wfm.eval.analyses.accuracy_by_stratum`), for the tasks whose files name one.
     """
 
     rows: dict[str, list[ProbeResult]]
     per_task: list[TaskFeatures]
     label_efficiency: dict[str, dict[str, dict[float, ProbeResult]]] | None = None
     channel_robustness: dict[str, dict[int, ProbeResult]] = field(default_factory=dict)
+    strata: dict[str, dict[str, list[ProbeResult]]] = field(default_factory=dict)
 
 
 def probe_report(
@@ -171,8 +182,11 @@ def probe_report(
     """
     per_task = list(per_task)
     rows = probe_rows(per_task, seeds, max_train)
+    strata = {dm.task.name: {row: accuracy_by_stratum(f, labels, dm.task, dm.split_indices, seeds, max_train)
+                             for row, f in feats.items()}
+              for dm, feats, labels in per_task if getattr(dm.task, "stratify", None) and dm.task.stratify in labels}
     if not analyses:
-        return ProbeReport(rows, per_task)
+        return ProbeReport(rows, per_task, strata=strata)
     efficiency: dict[str, dict[str, dict[float, ProbeResult]]] = {}
     for dm, feats, labels in per_task:
         usable = usable_fractions(dm.task, dm.split_indices, fractions, seeds[0])
@@ -184,7 +198,7 @@ def probe_report(
         robustness[dm.task.name] = channel_robustness(
             channel_encoder, dm.probe_dataloader(), dm.task, dm.split_indices, channel_counts, seeds, bf16
         )
-    return ProbeReport(rows, per_task, efficiency, robustness)
+    return ProbeReport(rows, per_task, efficiency, robustness, strata)
 
 
 def publish(
@@ -200,6 +214,13 @@ def publish(
     print_table(report.rows, title)
     log_table(trainer, "probe_results", report.rows)
     rank_zero_info(f"probe results written to {md} and {md.with_suffix('.csv')}")
+    for task, rows in report.strata.items():
+        by = next(dm.task.stratify for dm, _, _ in report.per_task if dm.task.name == task)
+        stem = f"probe_{task}_by_{by}"
+        path, _ = write_strata(rows, by, Path(out_dir), stem)
+        print_strata(rows, by, f"{title}: {task} accuracy (%) per {by} bin")
+        log_table(trainer, stem, rows)
+        rank_zero_info(f"{task} accuracy per {by} bin written to {path} and {path.with_suffix('.csv')}")
     if report.label_efficiency is not None and report.per_task:
         probe_plots(out_dir, report.per_task, report.label_efficiency, report.channel_robustness, embedding,
                     trainer)
@@ -246,3 +267,22 @@ def print_table(results: Mapping[str, Sequence[ProbeResult]], title: str) -> Non
             by_task = {(r.task, r.metric): r for r in row}
             table.add_row(name, *[format_cell(by_task.get((c.task, c.metric))) for c in cols])
         console.print(table)
+
+
+def print_strata(results: Mapping[str, Sequence[ProbeResult]], by: str, title: str) -> None:
+    """Print per-bin results as a table, one row per bin (rich; the Markdown of the file without it)."""
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        print(strata_to_markdown(results, by))
+        return
+    names = list(results)
+    cells = {(name, r.metric.split("@", 1)[1]): r for name, row in results.items() for r in row}
+    table = Table(title=title)
+    table.add_column(by)
+    for name in names:
+        table.add_column(name, justify="right")
+    for b in dict.fromkeys(r.metric.split("@", 1)[1] for row in results.values() for r in row):
+        table.add_row(b, *[format_cell(cells.get((n, b))) for n in names])
+    Console().print(table)

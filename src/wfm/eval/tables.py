@@ -119,3 +119,24 @@ def write_results(
     md = atomic_write_text(out_dir / f"{stem}.md", results_to_markdown(results))
     cs = atomic_write_text(out_dir / f"{stem}.csv", results_to_csv(results))
     return md, cs
+
+
+def strata_to_markdown(results: Results, by: str) -> str:
+    """Per-bin results (:func:`wfm.eval.analyses.accuracy_by_stratum`) as a table with one row per bin of
+    ``by`` and one column per method: the accuracy-per-SNR curve of every row, as the field's papers plot it."""
+    names = list(results)
+    bins = list(dict.fromkeys(r.metric.split("@", 1)[1] for row in results.values() for r in row))
+    cells = {(name, r.metric.split("@", 1)[1]): r for name, row in results.items() for r in row}
+    lines = ["| " + " | ".join([by, *[f"{n} acc (%) ↑" for n in names]]) + " |",
+             "|" + "|".join([":---"] + ["---:"] * len(names)) + "|"]
+    for b in bins:
+        lines.append("| " + " | ".join([b, *[format_cell(cells.get((n, b))) for n in names]]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_strata(results: Results, by: str, out_dir: str | os.PathLike, stem: str) -> tuple[Path, Path]:
+    """Write ``<stem>.md`` (:func:`strata_to_markdown`) and ``<stem>.csv`` atomically; returns both paths."""
+    out_dir = Path(out_dir)
+    md = atomic_write_text(out_dir / f"{stem}.md", strata_to_markdown(results, by))
+    cs = atomic_write_text(out_dir / f"{stem}.csv", results_to_csv(results))
+    return md, cs

@@ -9,7 +9,13 @@ and ``main(argv)``. The ``wfm-convert`` command dispatches to them::
     wfm-convert nr_positioning FILE.mat OUT_DIR
     wfm-convert ntufi NTU-Fi_HAR OUT_DIR
     wfm-convert deepmimo CHANNELS.npz OUT_DIR
+    wfm-convert radioml2016 RML2016.10a_dict.pkl OUT_DIR   # RadioML 2016.10a/b, 2016.04C (safe unpickler)
+    wfm-convert rml22 RML22.pickle.01A OUT_DIR             # RML22 (2016.10a layout)
+    wfm-convert radioml2018 GOLD_XYZ_OSC.0001_1024.hdf5 OUT_DIR [--max-samples N]
     wfm-convert NAME --help
+
+The RadioML converters write two files each, ``<name>_iq.h5`` and ``<name>_spectrogram.h5`` (shared code in
+:mod:`~wfm.data.converters.radioml`, pickles read by :mod:`~wfm.data.converters.safe_pickle`).
 
 Adding a format: a module here with ``convert`` and ``main``, and its name in ``CONVERTERS``.
 """
@@ -19,7 +25,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-CONVERTERS = ("commrad", "deepmimo", "nr_positioning", "ntufi", "powder", "sigmf")
+CONVERTERS = ("commrad", "deepmimo", "nr_positioning", "ntufi", "powder", "radioml2016", "radioml2018", "rml22",
+              "sigmf")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,7 @@ import scipy.io
 
 from wfm.data import transforms
 from wfm.data.converters.common import Report, converter_arguments
-from wfm.data.hdf5 import label_meta, safe_output_path, write_dataset_file, write_h5
+from wfm.data.hdf5 import label_meta, open_h5, safe_output_path, write_dataset_file, write_h5
 
 CLASSES = ("box", "circle", "clean", "fall", "run", "walk")
 ANTENNAS, SUBCARRIERS = 3, 114
@@ -29,7 +29,9 @@ def read_csiamp(path: Path) -> np.ndarray:
     try:
         amp = scipy.io.loadmat(path)["CSIamp"]
     except NotImplementedError:  # MATLAB v7.3 is HDF5, stored with axes reversed
-        with h5py.File(path, "r") as f:
+        with open_h5(path, "expected an NTU-Fi .mat file", "not a MATLAB v7.3 (HDF5) file") as f:
+            if not isinstance(f.get("CSIamp"), h5py.Dataset):
+                raise ValueError(f"{path}: no 'CSIamp' variable") from None
             amp = np.asarray(f["CSIamp"]).T
     except KeyError as e:
         raise ValueError(f"{path}: no 'CSIamp' variable") from e

@@ -90,9 +90,12 @@ class DownstreamDataModule(LightningDataModule):
             declared = probe.meta["labels"]
             target = self.target
             if target is None:
-                if len(declared) != 1:
+                # a label that only stratifies another (the SNR of a modulation label) is not a task of its own
+                strata = {v.get("stratify") for v in declared.values()}
+                tasks = [k for k in declared if k not in strata]
+                if len(tasks) != 1:
                     raise ValueError(f"{probe.path}: has labels {sorted(declared)}; choose one with target=")
-                target = next(iter(declared))
+                target = tasks[0]
             self._ds = H5Dataset(probe.path, target=target, size=self.size)
             self.target = target
             if self.test_dataset is not None:

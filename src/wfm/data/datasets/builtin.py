@@ -94,6 +94,7 @@ def build_builtin(
                 dict(getattr(spec, "class_names", {}) or {}),
                 dict(getattr(spec, "units", {}) or {}),
                 supervised=dict(getattr(spec, "supervised", {}) or {}),
+                stratify=dict(getattr(spec, "stratify", {}) or {}),
             )
             train_idx, _ = train_test_split(n, stats_seed, train_frac)
             is_train = np.zeros(n, dtype=bool)

@@ -73,7 +73,10 @@ class H5Dataset(Dataset):
         declared = self.meta["labels"]
         if target is not None and target not in declared:
             raise ValueError(f"{self.path}: no label {target!r}; the file has {sorted(declared)}")
-        keys = [] if not labels else ([target] if target is not None else list(declared))
+        # a target brings the label it is stratified by (its SNR: accuracy per SNR bin) into the batches
+        by = declared[target].get("stratify") if target is not None else None
+        keys = [] if not labels else ([target, *([by] if by in declared else [])] if target is not None
+                                      else list(declared))
         self.label_info = {k: declared[k] for k in keys}
         self.target = target
         self._file: h5py.File | None = None
@@ -122,9 +125,10 @@ class H5Dataset(Dataset):
             value = np.asarray(f[key][index])
             if info["kind"] == "classification":
                 k = info["num_classes"]
-                if not ((value >= 0).all() and (value < k).all()):
+                if not ((value >= 0).all() and (value < k).all() and (np.round(value) == value).all()):
                     raise ValueError(
-                        f"{self.path}: sample {index} has label {key}={value.tolist()}, expected in [0, {k})"
+                        f"{self.path}: sample {index} has label {key}={value.tolist()}, expected an integer in "
+                        f"[0, {k})"
                     )
                 sample[key] = torch.as_tensor(value, dtype=torch.int64)
             else:

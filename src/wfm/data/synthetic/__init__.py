@@ -21,7 +21,12 @@ Datasets (see ``docs/datasets_synthetic.md``):
 * ``csi_ri`` / ``csi2_ri`` — unlabelled real/imag CSI of one base station (drawn per sample) of each scene;
 * ``iq1`` / ``iq2`` / ``iq4`` — unlabelled raw IQ of 1-2 emitters at a 1-, 2- or 4-antenna array, pretraining;
 * ``rffp`` — RF fingerprinting: raw 2-antenna IQ of 8 transmitters with their own hardware impairments;
-* ``interference`` — raw IQ of an LTE-like signal, clean or with DSSS / tone / chirp / band-noise interference.
+* ``interference`` — raw IQ of an LTE-like signal, clean or with DSSS / tone / chirp / band-noise interference;
+* ``signals`` / ``signals_iq`` — the radio-signal corpus (:mod:`.signals`: 42 classes in 13 families with
+  front-end and channel impairments, SNR -10..30 dB) as spectrograms / raw IQ of the same draws, pretraining;
+* ``modulation`` / ``modulation_iq`` / ``signal_family`` — its fine-grained class (42) or family (13), with the
+  SNR as a second label (the probe report's accuracy per SNR bin);
+* ``signals_wideband`` — spectrograms of several emitters per wideband capture with their time-frequency boxes.
 
 IQ datasets (modality ``iq``) are ``(n, A, 2, T)``: antennas x (I, Q) x time samples (:mod:`.iq`); what
 each modality means for the stored files is :mod:`wfm.data.modalities`.
@@ -39,7 +44,7 @@ import numpy as np
 
 from wfm.data.modalities import get_modality
 
-from . import csi, csi_scene, iq, spectrogram
+from . import csi, csi_scene, iq, signals, spectrogram
 
 __all__ = [
     "BUILTIN",
@@ -55,8 +60,9 @@ __all__ = [
 #: bumped whenever a generator's output for the same (name, i, seed, options) changes; part of the cache
 #: file name, so caches written by an older generator are rebuilt, never read as the current corpus
 #: (5: RF fingerprinting sends a known preamble by default, ``payload="preamble"``)
-# 6: re/im sets record their complex_pairs; 7: tasks record their supervised reference (samples unchanged)
-GENERATOR_VERSION = 7
+# 6: re/im sets record their complex_pairs; 7: tasks record their supervised reference (samples unchanged);
+# 8: the radio-signal corpus (signals, modulation, ...; earlier sets unchanged)
+GENERATOR_VERSION = 8
 
 #: ``generator(start, stop, seed, **options) -> (raw (n, C, H, W) float32, {label key: (n, ...)})``
 Generator = Callable[..., tuple[np.ndarray, dict[str, np.ndarray]]]
@@ -87,6 +93,8 @@ class SyntheticSpec:
         supervised: per label, the headline metric the CPU recipes' encoder reaches trained supervised from
             scratch at the calibration setting (docs/datasets_synthetic.md, "Calibration"); written to the
             file's ``labels`` and used as the reference of the probe report's ``gap closed`` column.
+        stratify: classification label -> the regression label its accuracy is also reported over in bins
+            (``{"label": "snr_db"}``: accuracy per SNR bin); written to the file's ``labels``.
     """
 
     name: str
@@ -104,6 +112,7 @@ class SyntheticSpec:
     resolve: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
     complex_pairs: tuple[tuple[int, int], ...] = ()
     supervised: dict[str, float] = field(default_factory=dict)
+    stratify: dict[str, str] = field(default_factory=dict)
 
 
 #: name -> spec, in registration order
@@ -224,6 +233,56 @@ register(SyntheticSpec(
     "interferer at SIR -15..0 dB; labels: interference type (index % 5) and present/absent.",
     iq.generate_interference, {"n_samples": 1024, "antennas": 1, "snr_db": (5.0, 25.0), "sir_db": (-15.0, 0.0)},
     downstream=True, resolve=iq.interference_fields, supervised={"interference": 55.9}))
+
+
+# the radio-signal corpus: one draw per sample, seen as a spectrogram or as raw IQ
+_SIGNAL_OPTIONS = {"n_samples": 1024, "classes": None, "snr_db": (-10.0, 30.0), "impairments": {}}
+_SPEC_OPTIONS = {**_SIGNAL_OPTIONS, "nfft": 64, "hop": 16}
+_SIGNAL_LABELS = {"snr_db": "regression"}
+_SIGNALS_ABOUT = ("{} of the radio-signal corpus: 42 classes in 13 families (PSK, QAM, APSK, PAM/ASK/OOK, FSK/MSK/"
+                  "GMSK, CPM, OFDM, AM, FM, chirp, FHSS, tone, noise) with drawn symbol rates and pulse shapes, "
+                  "PA compression, multipath with Doppler, CFO, phase noise, adjacent / co-channel emitters, IQ "
+                  "imbalance, DC offset and ADC quantisation; SNR -10..30 dB. {}")
+register(SyntheticSpec(
+    "signals", "spectrogram", 1, (64, 61), True, {}, {}, {},
+    _SIGNALS_ABOUT.format("Unlabelled power spectrograms (64-point STFT, hop 16, of 1,024 samples)",
+                          "Classes drawn uniformly (pretraining)."),
+    partial(signals.generate_spectrogram, balanced=False, keep=()), _SPEC_OPTIONS, resolve=signals.spectrogram_fields))
+register(SyntheticSpec(
+    "signals_iq", "iq", 1, (2, 1024), False, {}, {}, {},
+    _SIGNALS_ABOUT.format("Unlabelled raw IQ (1,024 samples)", "Classes drawn uniformly (pretraining)."),
+    partial(signals.generate_iq, balanced=False, keep=()), _SIGNAL_OPTIONS, resolve=signals.capture_fields))
+register(SyntheticSpec(
+    "modulation", "spectrogram", 1, (64, 61), True, {"label": "classification", **_SIGNAL_LABELS},
+    {"label": signals.class_names(), "family": signals.family_names()}, {"snr_db": "dB"},
+    _SIGNALS_ABOUT.format("Power spectrograms", "Label = class (index % 42), and the SNR."),
+    partial(signals.generate_spectrogram, keep=("label", "snr_db")), _SPEC_OPTIONS, downstream=True,
+    resolve=signals.spectrogram_fields, stratify={"label": "snr_db"}))
+register(SyntheticSpec(
+    "modulation_iq", "iq", 1, (2, 1024), False, {"label": "classification", **_SIGNAL_LABELS},
+    {"label": signals.class_names(), "family": signals.family_names()}, {"snr_db": "dB"},
+    _SIGNALS_ABOUT.format("Raw IQ (1,024 samples)", "Label = class (index % 42), and the SNR."),
+    partial(signals.generate_iq, keep=("label", "snr_db")), _SIGNAL_OPTIONS, downstream=True,
+    resolve=signals.capture_fields, stratify={"label": "snr_db"}))
+register(SyntheticSpec(
+    "signal_family", "spectrogram", 1, (64, 61), True, {"family": "classification", **_SIGNAL_LABELS},
+    {"label": signals.class_names(), "family": signals.family_names()}, {"snr_db": "dB"},
+    _SIGNALS_ABOUT.format("Power spectrograms", "Label = family of the class (index % 42), and the SNR."),
+    # calibrated at 4200 captures (docs/experiments/signals.md): supervised 37.4 against random features 20.5;
+    # the fine-grained tasks are not (supervision within 8 points of random features), so they record no reference
+    partial(signals.generate_spectrogram, keep=("family", "snr_db")), _SPEC_OPTIONS, downstream=True,
+    resolve=signals.spectrogram_fields, stratify={"family": "snr_db"}, supervised={"family": 37.4}))
+register(SyntheticSpec(
+    "signals_wideband", "spectrogram", 1, (64, 64), True,
+    {"count": "classification", "boxes": "regression", "box_classes": "regression"},
+    {"count": ("1", "2", "3", "4")}, {"boxes": "share of duration / band", "box_classes": "class index"},
+    "Wideband power spectrograms (64-point STFT, hop 64, of 4,096 samples) of 1-4 emitters of the radio-signal "
+    "corpus, each at its own bandwidth (3-20 % of the band), centre and burst; labels: emitter count, per "
+    "emitter its time-frequency box (t_start, t_stop, f_low, f_high as shares, -1 absent) and class.",
+    signals.generate_wideband,
+    {"n_samples": 4096, "nfft": 64, "hop": 64, "max_emitters": 4, "classes": None, "snr_db": (0.0, 25.0),
+     "bandwidth": (0.03, 0.2), "impairments": {}},
+    resolve=signals.wideband_fields))
 
 
 # ------------------------------------------------------------------------------------------- reading it

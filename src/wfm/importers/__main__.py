@@ -1,0 +1,7 @@
+"""``python -m wfm.importers``: the ``wfm-import`` command."""
+
+import sys
+
+from wfm.importers import main
+
+sys.exit(main())
