@@ -7,6 +7,9 @@ top-level ``conftest.py``) on ``sys.path``. The ``cpu_trainer`` fixture in ``con
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import lightning as L
@@ -82,3 +85,15 @@ def assert_same_training_state(model_a: L.LightningModule, trainer_a: L.Trainer,
             torch.testing.assert_close(val, ob["state"][i][key], rtol=1e-6, atol=1e-7, msg=f"opt {i}.{key}")
     for ga, gb in zip(oa["param_groups"], ob["param_groups"], strict=True):
         assert ga["lr"] == pytest.approx(gb["lr"]) and ga["weight_decay"] == pytest.approx(gb["weight_decay"])
+
+
+ROOT = Path(__file__).resolve().parents[1]  # the repository
+
+
+def load_module(rel: str, name: str) -> ModuleType:
+    """A script of the repository (a fixture's ``make.py``, a tool) imported as a module from its path."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / rel)
+    mod = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(mod)
+    return mod

@@ -42,6 +42,13 @@ def size_overrides(cfg: dict, base: Path) -> list[str]:
         out += ["--model.init_args.masking.init_args.num_targets=2",
                 "--model.init_args.masking.init_args.min_context=4"]
     data = resolve(cfg["data"], base)
+    if data["class_path"].endswith("SequenceDataModule"):  # JEPA-MSAC: a tiny built-in V2I scene, tiny heads
+        tiny_scene = ("{num_sequences: 3, frames_per_sequence: 20, stride: 4, image_hw: [24, 32], "
+                      "radar_bins: [16, 16], lidar_hw: [16, 32]}")
+        return out + ["--data.init_args.dataset=v2i", f"--data.init_args.v2i={tiny_scene}",
+                      "--data.init_args.batch_size=4", "--model.init_args.embed_dim=16", "--model.init_args.depth=1",
+                      "--model.init_args.pred_dim=8", "--model.init_args.num_heads=2",
+                      "--trainer.callbacks.init_args.head_epochs=1", "--trainer.callbacks.init_args.seeds=[0]"]
     if "dataset" in data["init_args"] and data["init_args"]["dataset"] is None:  # one task named on the CLI
         out += ["--data.init_args.dataset=rfs", "--data.init_args.n=40", "--data.init_args.size=32"]
     elif "tasks" in data["init_args"]:

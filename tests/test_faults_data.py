@@ -60,11 +60,9 @@ def test_sigkill_while_building_the_cache_leaves_nothing_half_written(tmp_path: 
 
 
 def test_sigkill_during_conversion_leaves_nothing_half_written(tmp_path: Path) -> None:
-    import importlib.util
+    from helpers import load_module
 
-    spec = importlib.util.spec_from_file_location("mk", ROOT / "tests/data/powder/make.py")
-    mk = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mk)
+    mk = load_module("tests/data/powder/make.py", "mk")
     raw = mk.make(tmp_path / "raw")
     convert = f"""
         from wfm.data.converters import powder

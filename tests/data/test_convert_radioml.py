@@ -6,7 +6,6 @@ pickle that would run code, before importing anything; ``wfm-convert`` dispatch.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import pickle
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from helpers import load_module
 
 from wfm.data import transforms
 from wfm.data.converters import main as convert_main
@@ -26,18 +26,7 @@ from wfm.data.split import train_test_split
 from wfm.data.synthetic.spectrogram import power_spectrogram
 from wfm.data.task import TaskInfo
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _maker():
-    spec = importlib.util.spec_from_file_location("make_radioml", ROOT / "tests/data/radioml/make.py")
-    mod = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(mod)
-    return mod
-
-
-mk = _maker()
+mk = load_module("tests/data/radioml/make.py", "make_radioml")
 
 
 @pytest.fixture(scope="module")

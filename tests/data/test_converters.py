@@ -12,6 +12,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from helpers import load_module
 
 from wfm.data.datasets import H5Dataset
 from wfm.data.hdf5 import read_attrs
@@ -20,11 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]  # the repository (this file: tests/d
 
 
 def _load(rel: str, name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / rel)
-    mod = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(mod)
-    return mod
+    return load_module(rel, name)
 
 
 def _tool(name: str):

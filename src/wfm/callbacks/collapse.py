@@ -1,7 +1,8 @@
 """``CollapseMonitor``: catch representation collapse while it happens, not after the probe.
 
 On each validation epoch it pools ``pl_module.backbone`` features of the first ``num_batches`` validation
-batches (a fixed set when the validation loader does not shuffle), logs ``monitor/rankme`` and
+batches (image / IQ batches through :func:`~wfm.eval.features.encode_batch`, JEPA-MSAC's sequence windows through
+the encoder's ``features``) (a fixed set when the validation loader does not shuffle), logs ``monitor/rankme`` and
 ``monitor/feature_std``, and after ``patience`` consecutive epochs below a threshold warns on rank 0 and,
 with ``stop_on_collapse``, stops training. Under DDP the numbers are rank 0's and the stop decision is
 broadcast so all ranks stop together.
@@ -68,7 +69,14 @@ class CollapseMonitor(Callback):
     ) -> None:
         if trainer.sanity_checking or dataloader_idx != 0 or batch_idx >= self.num_batches:
             return
-        if not isinstance(batch, dict) or "x" not in batch:
+        if not isinstance(batch, dict):
+            return
+        if "x" not in batch and isinstance(batch.get("inputs"), dict):  # sequence windows (JEPA-MSAC)
+            with eval_mode(pl_module.backbone), torch.no_grad():
+                inputs = {k: v.to(pl_module.device) for k, v in batch["inputs"].items()}
+                self._feats.append(pl_module.backbone.features(inputs).float().cpu())
+            return
+        if "x" not in batch:
             return
         with eval_mode(pl_module.backbone), torch.no_grad():
             self._feats.append(encode_batch(pl_module.backbone, batch, self.bf16).cpu())

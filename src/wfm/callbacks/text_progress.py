@@ -92,6 +92,8 @@ class TextProgress(ProgressBar):
         self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         x = batch.get("x") if isinstance(batch, dict) else None
+        if x is None and isinstance(batch, dict) and isinstance(batch.get("inputs"), dict):  # sequence windows
+            x = next(iter(batch["inputs"].values()), None)
         self._samples += int(x.shape[0]) if x is not None else 0
         step = trainer.global_step
         every = self.every_n_steps or max(int(trainer.log_every_n_steps), 1)

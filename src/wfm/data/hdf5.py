@@ -37,7 +37,8 @@ from wfm.data.modalities import get_modality, modality_names
 from wfm.data.split import train_test_split
 from wfm.data.transforms import ChannelStats
 
-FORMAT_VERSION = 2
+#: 3 added the sequence layout (wfm.data.sequence: groups of (N, T, ...) sensor windows); 1 and 2 read unchanged
+FORMAT_VERSION = 3
 REQUIRED_ATTRS = ("mean", "std", "preprocessing", "source", "modality", "labels", "format_version")
 
 
@@ -499,6 +500,9 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"{p}: is a folder, expected a wfm HDF5 file")
     with open_h5(p, "expected a wfm HDF5 file; see docs/datasets.md",
                  "not a readable HDF5 file (truncated, corrupt or another format)") as f:
+        if f.attrs.get("layout") in ("sequence", b"sequence"):
+            raise ValueError(f"{p}: a sequence file (windows of sensor frames); read it with "
+                             "wfm.data.SequenceDataModule / wfm.data.sequence.load_sequence")
         if "inputs" not in f:
             raise ValueError(f"{p}: no 'inputs' dataset; expected (N, C, H, W) float32")
         shape = f["inputs"].shape

@@ -16,6 +16,19 @@ from wfm.methods import schedules
 from wfm.methods.base import WFMMethod
 
 
+@torch.no_grad()
+def ema_update(pairs: list[tuple[nn.Module, nn.Module]], m: float) -> None:
+    """``target <- m * target + (1 - m) * online`` for every ``(online, target)`` pair, with foreach kernels
+    (also used by methods that are not :class:`MomentumMethod`, e.g. JEPA-MSAC's)."""
+    tgt, src = [], []
+    for online, target in pairs:
+        tgt += list(target.parameters())
+        src += [p.detach() for p in online.parameters()]
+    if tgt:
+        torch._foreach_mul_(tgt, m)
+        torch._foreach_add_(tgt, src, alpha=1.0 - m)
+
+
 class MomentumMethod(WFMMethod):
     """A method with EMA targets.
 
@@ -41,16 +54,9 @@ class MomentumMethod(WFMMethod):
     def schedule_values(self, step: int) -> dict[str, float]:
         return {**super().schedule_values(step), "momentum": self.momentum(step)}
 
-    @torch.no_grad()
     def ema_update(self, m: float) -> None:
-        """``target <- m * target + (1 - m) * online`` for every pair, with foreach kernels."""
-        tgt, src = [], []
-        for online, target in self.momentum_pairs:
-            tgt += list(target.parameters())
-            src += [p.detach() for p in online.parameters()]
-        if tgt:
-            torch._foreach_mul_(tgt, m)
-            torch._foreach_add_(tgt, src, alpha=1.0 - m)
+        """``target <- m * target + (1 - m) * online`` for every pair (:func:`ema_update`)."""
+        ema_update(self.momentum_pairs, m)
 
     def after_optimizer_step(self) -> None:
         # global_step has not been incremented yet: this is the momentum of the step just taken

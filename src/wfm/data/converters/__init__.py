@@ -9,6 +9,7 @@ and ``main(argv)``. The ``wfm-convert`` command dispatches to them::
     wfm-convert nr_positioning FILE.mat OUT_DIR
     wfm-convert ntufi NTU-Fi_HAR OUT_DIR
     wfm-convert deepmimo CHANNELS.npz OUT_DIR
+    wfm-convert deepsense SCENARIO_DIR OUT.h5              # DeepSense 6G multi-sensor scenario -> sequence file
     wfm-convert radioml2016 RML2016.10a_dict.pkl OUT_DIR   # RadioML 2016.10a/b, 2016.04C (safe unpickler)
     wfm-convert rml22 RML22.pickle.01A OUT_DIR             # RML22 (2016.10a layout)
     wfm-convert radioml2018 GOLD_XYZ_OSC.0001_1024.hdf5 OUT_DIR [--max-samples N]
@@ -25,8 +26,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-CONVERTERS = ("commrad", "deepmimo", "nr_positioning", "ntufi", "powder", "radioml2016", "radioml2018", "rml22",
-              "sigmf")
+CONVERTERS = ("commrad", "deepmimo", "deepsense", "nr_positioning", "ntufi", "powder", "radioml2016", "radioml2018",
+              "rml22", "sigmf")
 
 
 def main(argv: list[str] | None = None) -> int:
