@@ -4,9 +4,10 @@ Each run's ``probe_results.csv`` (written by :class:`wfm.callbacks.MSACEvaluatio
 the mean over that run's head seeds. Given several runs of one recipe (one per ``seed_everything``), this prints
 per method the mean ± std **over the runs** — the spread between pretraining seeds — in the compact columns
 (positions at h1 and h5, ADE, FDE; top-1 at h1 / h3 / h5, top-3 at h3, ΔP at h3; RSSI RMSE at h1 and h5), or with
-``--full`` every horizon. ``LABEL=DIR[,DIR...]`` arguments make one row per label from the first (pretrained) row of
-their runs instead (ablations: one label per setting). ``--out FILE`` writes the table as section ``--title`` of a
-Markdown file, with the command under it.
+``--full`` every column, or with ``--per-horizon`` one table per metric with a column per horizon step.
+``LABEL=DIR[,DIR...]`` arguments make one row per label from the first (pretrained) row of their runs instead
+(ablations: one label per setting). ``--out FILE`` writes the table as section ``--title`` of a Markdown file,
+with the command under it.
 
     wfm-msac-seeds runs/msac_jepa/version_0 runs/msac_jepa/version_1 runs/msac_jepa/version_2
     wfm-msac-seeds --ablation "rho 0.25=runs/a/version_0" "rho 0.5=runs/b/version_0" --out docs/results.md
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from wfm.doc_section import write_section
+from wfm.eval.msac import to_markdown
 
 COMPACT = ["position/error_m@h1", "position/error_m@h5", "position/ade", "position/fde", "beam/top1@h1",
            "beam/top1@h3", "beam/top1@h5", "beam/top3@h3", "beam/dp_db@h3", "rssi/rmse_db@h1", "rssi/rmse_db@h5"]
@@ -70,11 +72,17 @@ def table(rows: Mapping[str, Sequence[Mapping[str, float]]], cols: Sequence[str]
     return "\n".join(lines) + "\n"
 
 
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    return float(np.mean(values)), float(np.std(values))
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="wfm-msac-seeds", description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", help="run folders (or LABEL=DIR[,DIR...] with --ablation)")
     p.add_argument("--ablation", action="store_true", help="one row per LABEL from its runs' jepa_msac row")
-    p.add_argument("--full", action="store_true", help="every horizon step instead of the compact columns")
+    p.add_argument("--full", action="store_true", help="every column in one table instead of the compact columns")
+    p.add_argument("--per-horizon", action="store_true",
+                   help="one table per metric with a column per horizon step (the recipe's own layout)")
     p.add_argument("--out", type=Path, help="write the table as a section of this Markdown file")
     p.add_argument("--title", default="JEPA-MSAC", help="section title for --out")
     return p
@@ -100,7 +108,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     cols = COMPACT
     if args.full:
         cols = [c for c in dict.fromkeys(k for runs in rows.values() for r in runs for k in r)]
-    text = table(rows, cols)
+    if args.per_horizon:
+        summary = {name: {k: _mean_std([r[k] for r in runs if k in r])
+                          for k in dict.fromkeys(k for r in runs for k in r)} for name, runs in rows.items()}
+        horizon = max((int(k.rsplit("@h", 1)[1]) for cells in summary.values() for k in cells if "@h" in k), default=0)
+        counts = ", ".join(f"{name} {len(runs)}" for name, runs in rows.items())
+        text = to_markdown(summary, horizon) + f"\nruns per row: {counts}\n"
+    else:
+        text = table(rows, cols)
     print(text)
     if args.out:
         cmd = "wfm-msac-seeds " + shlex.join(list(argv if argv is not None else sys.argv[1:]))

@@ -93,3 +93,19 @@ def test_csv_has_every_column_with_a_std_twin_and_empty_cells() -> None:
     assert "position/ade_std" in cols and "beam/dp_db@h5" in cols and "beam/top3@h2" in cols
     cells = dict(zip(cols, row.split(","), strict=True))
     assert cells["beam/top1@h1"] == "40" and cells["position/ade"] == ""
+
+
+def test_seed_table_is_mean_and_std_over_runs(tmp_path) -> None:
+    from wfm.msac_seeds import main
+
+    for i, top1 in enumerate([20.0, 30.0]):
+        d = tmp_path / f"run{i}"
+        d.mkdir()
+        (d / "probe_results.csv").write_text(to_csv({"jepa_msac": {"beam/top1@h3": (top1, 1.0)},
+                                                     "last_beam": {"beam/top1@h3": (10.0, 0.0)}}, horizon=5))
+    out = tmp_path / "notes.md"
+    assert main([str(tmp_path / "run0"), str(tmp_path / "run1"), "--out", str(out), "--title", "T"]) == 0
+    text = out.read_text()
+    assert "| jepa_msac | 2 |" in text and "25.0 ± 5.0" in text and "10.0 ± 0.0" in text
+    assert main(["--ablation", f"a={tmp_path / 'run0'}", f"b={tmp_path / 'run1'}"]) == 0
+    assert main([str(tmp_path / "missing")]) == 1
