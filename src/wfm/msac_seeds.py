@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from wfm.doc_section import write_section
-from wfm.eval.msac import to_markdown
+from wfm.eval.msac import Table, to_markdown
 
 COMPACT = ["position/error_m@h1", "position/error_m@h5", "position/ade", "position/fde", "beam/top1@h1",
            "beam/top1@h3", "beam/top1@h5", "beam/top3@h3", "beam/dp_db@h3", "rssi/rmse_db@h1", "rssi/rmse_db@h5"]
@@ -72,10 +72,6 @@ def table(rows: Mapping[str, Sequence[Mapping[str, float]]], cols: Sequence[str]
     return "\n".join(lines) + "\n"
 
 
-def _mean_std(values: Sequence[float]) -> tuple[float, float]:
-    return float(np.mean(values)), float(np.std(values))
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="wfm-msac-seeds", description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", help="run folders (or LABEL=DIR[,DIR...] with --ablation)")
@@ -109,8 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.full:
         cols = [c for c in dict.fromkeys(k for runs in rows.values() for r in runs for k in r)]
     if args.per_horizon:
-        summary = {name: {k: _mean_std([r[k] for r in runs if k in r])
-                          for k in dict.fromkeys(k for r in runs for k in r)} for name, runs in rows.items()}
+        summary = Table(rows).summary()  # mean ± std over the runs, as a run's table is over its head seeds
         horizon = max((int(k.rsplit("@h", 1)[1]) for cells in summary.values() for k in cells if "@h" in k), default=0)
         counts = ", ".join(f"{name} {len(runs)}" for name, runs in rows.items())
         text = to_markdown(summary, horizon) + f"\nruns per row: {counts}\n"

@@ -4,6 +4,7 @@ same windows and budget, and the per-horizon table written to ``<log_dir>/probe_
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -49,7 +50,7 @@ class MSACEvaluation(Callback):
     def run(self, trainer: Trainer, pl_module: LightningModule, steps: int) -> None:
         if trainer.global_rank != 0:
             return
-        from wfm.methods.msac import MSACReconstruction
+        from wfm.methods.msac import MSACMethod, MSACReconstruction
 
         dm = trainer.datamodule
         train, test = split_of(dm.windows("train")), split_of(dm.windows("test"))
@@ -59,11 +60,9 @@ class MSACEvaluation(Callback):
         # `wfm test` ends inside Lightning's inference mode; the heads and baselines train
         with torch.inference_mode(False), torch.enable_grad():
             recon = None
-            if self.baselines:
-                keep = {k: v for k, v in hp.items() if k in MSACReconstruction.__init__.__code__.co_varnames}
-                keep.pop("momentum_start", None)
-                keep.pop("momentum_end", None)
-                recon = MSACReconstruction(**keep)
+            if self.baselines:  # the same networks and masking, the method's own arguments (momentum) left out
+                shared = inspect.signature(MSACMethod.__init__).parameters
+                recon = MSACReconstruction(**{k: v for k, v in hp.items() if k in shared})
             table = evaluate(pl_module.encoder.cpu(), pl_module.predictor.cpu(), train, test, dm.history,
                              dm.data.num_beams, steps=steps, batch_size=dm.batch_size, lr=hp["lr"], seeds=self.seeds,
                              head=self.head, baselines=self.baselines, reconstruction=recon, init_seed=hp["seed"])

@@ -34,6 +34,7 @@ temporary name beside the destination and renamed on success.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import uuid
@@ -208,7 +209,8 @@ def is_sequence_file(path: str | os.PathLike) -> bool:
 
 @dataclass
 class SequenceData:
-    """A sequence file in memory: standardised inputs (float32), labels, window index and metadata."""
+    """A sequence file in memory: inputs (float32; standardised unless read with ``standardised=False``), labels,
+    window index and metadata."""
 
     path: Path
     inputs: dict[str, np.ndarray]
@@ -232,6 +234,15 @@ class SequenceData:
 
     def frame_shapes(self) -> dict[str, tuple[int, ...]]:
         return {name: tuple(int(s) for s in x.shape[2:]) for name, x in self.inputs.items()}
+
+    def standardised(self, modalities: tuple[str, ...] | None = None) -> SequenceData:
+        """The inputs of ``modalities`` (default all) standardised with their recorded statistics."""
+        chosen = self.modalities if modalities is None else tuple(modalities)
+        missing = [m for m in chosen if m not in self.inputs]
+        if missing:
+            raise ValueError(f"{self.path}: no modality {missing}; the file has {list(self.inputs)}")
+        return dataclasses.replace(self, inputs={m: standardise(m, self.inputs[m], self.stats[m]) for m in chosen},
+                                   stats={m: self.stats[m] for m in chosen})
 
     def subset(self, rows: np.ndarray) -> SequenceData:
         rows = np.asarray(rows, np.int64)
@@ -294,8 +305,7 @@ def load_sequence(path: str | os.PathLike, modalities: tuple[str, ...] | None = 
             if not isinstance(ds, h5py.Dataset):
                 raise ValueError(f"{p}: modality {name!r} listed but no dataset inputs/{name}")
             check_stored(p, ds, f"inputs/{name}")
-            x = ds[()].astype(np.float32)
-            inputs[name] = standardise(name, x, stats[name]) if standardised else x
+            inputs[name] = ds[()].astype(np.float32)
         for key in _json(p, raw, "labels"):
             ds = f.get(f"labels/{key}")
             if not isinstance(ds, h5py.Dataset):
@@ -313,7 +323,7 @@ def load_sequence(path: str | os.PathLike, modalities: tuple[str, ...] | None = 
                             float(_attr(raw, p, "frame_rate_hz")), str(_attr(raw, p, "source")),
                             _json(p, raw, "preprocessing"), {k: stats[k] for k in chosen})
     _check_arrays(p, data.inputs, data.labels, data.index, data.frames, data.num_beams)
-    return data
+    return data.standardised() if standardised else data
 
 
 def split_windows(index: Mapping[str, np.ndarray], test_fraction: float = 0.3, by: SplitBy = "sequence",

@@ -15,7 +15,6 @@ head (:func:`wfm.models.msac.predict_future` tokenizes nothing else).
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -528,11 +527,3 @@ def evaluate(encoder: MSACEncoder, predictor: MSACPredictor, train: Split, test:
     table.rows["gru"] = [gru_baselines(train, test, history, num_beams, cfg, s) for s in seeds]
     log("msac: baselines done")
     return table
-
-
-def horizon_of(encoder: MSACEncoder, history: int) -> int:
-    return encoder.frames - history
-
-
-def fmt(x: float) -> str:
-    return "nan" if math.isnan(x) else f"{x:.3f}"

@@ -66,6 +66,17 @@ def per_modality(name: str, value: Any, modalities: tuple[str, ...], default: An
     return {m: value.get(m, default) for m in modalities}
 
 
+def step_generator(module: L.LightningModule, seed: int, batch_idx: int, stage: str) -> np.random.Generator:
+    """A method's per-batch generator (masks, channel subsets): a pure function of ``seed``, the step, micro-batch
+    and rank in training (exact resume), of the batch index in evaluation (the same masks every epoch)."""
+    if stage == "train":
+        acc = module.trainer.accumulate_grad_batches if attached_trainer(module) is not None else 1
+        key = [seed, _STAGE_ID[stage], module.global_step, batch_idx % acc, module.global_rank]
+    else:
+        key = [seed, _STAGE_ID[stage], batch_idx, module.global_rank]
+    return np.random.default_rng(key)
+
+
 class WFMMethod(L.LightningModule):
     """Base LightningModule.
 
@@ -176,12 +187,7 @@ class WFMMethod(L.LightningModule):
         Training draws depend on ``global_step`` (exact resume); evaluation draws on the batch index only, so
         validation sees the same masks every epoch.
         """
-        if stage == "train":
-            acc = self.trainer.accumulate_grad_batches if attached_trainer(self) is not None else 1
-            key = [self.seed, _STAGE_ID[stage], self.global_step, batch_idx % acc, self.global_rank]
-        else:
-            key = [self.seed, _STAGE_ID[stage], batch_idx, self.global_rank]
-        return np.random.default_rng(key)
+        return step_generator(self, self.seed, batch_idx, stage)
 
     def maybe_sample_channels(
         self, batch: dict[str, torch.Tensor], rng: np.random.Generator, stage: str

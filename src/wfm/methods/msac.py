@@ -28,12 +28,11 @@ from torch import nn
 from wfm.choices import check_choice
 from wfm.lightning_adapter import attached_trainer
 from wfm.methods import schedules
-from wfm.methods.base import adamw, adamw_group, is_decayed
+from wfm.methods.base import adamw, adamw_group, is_decayed, step_generator
 from wfm.methods.momentum import ema_update
 from wfm.models.msac import MSACEncoder, MSACPredictor
 from wfm.views.temporal import MaskPattern, frame_mask, token_masks
 
-_STAGE_ID = {"train": 0, "val": 1, "test": 2, "predict": 3}
 #: the checkpoint entry that says what a JEPA-MSAC-family checkpoint holds
 MSAC_KEY = "wfm_msac"
 
@@ -121,20 +120,16 @@ class MSACMethod(L.LightningModule):
 
     # --- randomness ---------------------------------------------------------------------------------------------
     def step_rng(self, batch_idx: int, stage: str) -> np.random.Generator:
-        if stage == "train":
-            acc = self.trainer.accumulate_grad_batches if attached_trainer(self) is not None else 1
-            key = [self.hparams.seed, _STAGE_ID[stage], self.global_step, batch_idx % acc, self.global_rank]
-        else:
-            key = [self.hparams.seed, _STAGE_ID[stage], batch_idx, self.global_rank]
-        return np.random.default_rng(key)
+        return step_generator(self, self.hparams.seed, batch_idx, stage)
 
-    def masks(self, batch_size: int, rng: np.random.Generator, device: torch.device) -> tuple[torch.Tensor, ...]:
-        """``(keep, masked)`` token indices of this batch's (frame, modality) masks."""
+    def masks(self, batch_size: int, rng: np.random.Generator,
+              device: torch.device) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
+        """This batch's (frame, modality) mask ``(B, T, M)`` and its ``(keep, masked)`` token indices."""
         enc = self.encoder
         fm = frame_mask(batch_size, enc.frames, len(enc.modalities), self.hparams.mask_ratio, rng,
                         self.hparams.mask_pattern)
         keep, masked = token_masks(fm, [enc.tokens[m] for m in enc.modalities])
-        return keep.to(device), masked.to(device)
+        return fm, keep.to(device), masked.to(device)
 
     # --- steps --------------------------------------------------------------------------------------------------
     def shared_step(self, batch: Mapping[str, Any], rng: np.random.Generator, stage: str) -> dict[str, torch.Tensor]:
@@ -250,7 +245,7 @@ class MSACJEPA(MSACMethod):
         inputs = batch["inputs"]
         tokens = self.encoder.tokenize(inputs)
         b, total = tokens.shape[:2]
-        keep, masked = self.masks(b, rng, tokens.device)
+        _, keep, masked = self.masks(b, rng, tokens.device)
         with torch.no_grad():
             target = self.target(self.target.tokenize(inputs))  # eq. 16: all tokens
         pred = self.predictor(self.encoder(tokens, keep), keep, total)
@@ -277,9 +272,7 @@ class MSACReconstruction(MSACMethod):
         inputs = batch["inputs"]
         tokens = enc.tokenize(inputs)
         b, total = tokens.shape[:2]
-        fm = frame_mask(b, enc.frames, len(enc.modalities), self.hparams.mask_ratio, rng, self.hparams.mask_pattern)
-        keep, _ = token_masks(fm, [enc.tokens[m] for m in enc.modalities])
-        keep = keep.to(tokens.device)
+        fm, keep, _ = self.masks(b, rng, tokens.device)
         pred = self.predictor(enc(tokens, keep), keep, total)  # (B, I, D), time-major
         pred = pred.reshape(b, enc.frames, enc.tokens_per_frame, enc.embed_dim)
         cell = torch.from_numpy(fm).to(tokens.device)  # (B, T, M)

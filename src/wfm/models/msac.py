@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from timm.layers import trunc_normal_
@@ -339,8 +339,3 @@ def predict_future(encoder: MSACEncoder, predictor: MSACPredictor, inputs: Mappi
         parts.append(future[:, :, start:start + p].mean(2))
         start += p
     return torch.cat(parts, -1)
-
-
-def build_encoder(config: Mapping[str, Any]) -> MSACEncoder:
-    """An encoder from its recorded ``config`` (checkpoints carry it)."""
-    return MSACEncoder(**dict(config))

@@ -115,8 +115,8 @@ class SequenceDataModule(LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.data is not None:
             return
-        raw_data = load_sequence(self.path, standardised=False)
-        data = load_sequence(self.path, self.modalities)
+        raw_data = load_sequence(self.path, standardised=False)  # read once: the heads need gps / beam power raw
+        data = raw_data.standardised(self.modalities)
         missing = [k for k in ("gps", "beam_power") if k not in raw_data.inputs]
         if missing:
             raise ValueError(f"{self.path}: no {missing} input; the heads' coarse estimates need gps and beam_power")
