@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 import h5py
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,6 +43,9 @@ def _kill_after_first_append(proc: subprocess.Popen) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
+@pytest.mark.fault(what='SIGKILL while the built-in cache is built',
+                   survives=("nothing under the cache's final name (only a hidden temporary); the lock dies with "
+                             'the process, the next build completes'))
 def test_sigkill_while_building_the_cache_leaves_nothing_half_written(tmp_path: Path) -> None:
     build = """
         from wfm.data.datasets.builtin import build_builtin
@@ -59,6 +63,8 @@ def test_sigkill_while_building_the_cache_leaves_nothing_half_written(tmp_path: 
         assert f["inputs"].shape[0] == 64
 
 
+@pytest.mark.fault(what='SIGKILL while a converter writes',
+                   survives='no output file; running the converter again writes the complete file')
 def test_sigkill_during_conversion_leaves_nothing_half_written(tmp_path: Path) -> None:
     from helpers import load_module
 
@@ -77,6 +83,8 @@ def test_sigkill_during_conversion_leaves_nothing_half_written(tmp_path: Path) -
         assert f["inputs"].shape[0] == 9
 
 
+@pytest.mark.fault(what='two processes building the same cache',
+                   survives='one build (the second waits on the lock and reuses the file), no temporary left')
 def test_two_processes_building_the_same_cache_share_one_build(tmp_path: Path) -> None:
     build = """
         from wfm.data.datasets.builtin import build_builtin

@@ -58,6 +58,9 @@ def _check_resume(make_trainer, tmp_path: Path, dm_fn) -> None:
     _assert_same_state(resumed, straight)
 
 
+@pytest.mark.fault(what='exact resume mid-epoch',
+                   survives=('the resumed run sees the same batches, masks and channel subsets and ends bit-identical '
+                             'to the uninterrupted one'))
 @pytest.mark.parametrize(
     "n", [48, 20], ids=["mid-epoch", "across-epoch-boundary"]  # 12 batches/epoch; 5/epoch: epoch 1 starts at 5
 )
@@ -115,6 +118,11 @@ def test_cli_resume_with_ckpt_path_last(tmp_path: Path) -> None:
     assert _logged_steps(tmp_path, 1) == list(range(N, 2 * N))
 
 
+@pytest.mark.fault(what=('a second `wfm fit ... --ckpt_path last` (no fixed `checkpoint.dirpath`, as every shipped '
+                         'config)'),
+                   survives=('the newest `<save_dir>/<name>/version_*/checkpoints/last.ckpt` is resumed and its '
+                             'version keeps logging; with no earlier run: `wfm: error: --ckpt_path last: no '
+                             'runs/<name>/version_*/checkpoints/last.ckpt to continue from; ...`, exit 2'))
 def test_cli_ckpt_path_last_continues_the_newest_run_of_the_recipe(tmp_path: Path) -> None:
     """Without a fixed ``checkpoint.dirpath`` (every shipped config), ``--ckpt_path last`` finds the newest
     ``version_*/checkpoints/last.ckpt`` of the recipe's logger and continues there; none is a clear error."""
@@ -134,6 +142,8 @@ def test_cli_ckpt_path_last_continues_the_newest_run_of_the_recipe(tmp_path: Pat
     assert _logged_steps(tmp_path, 0)[-N:] == list(range(N, 2 * N))
 
 
+@pytest.mark.fault(what='a checkpoint whose hyperparameters name a class outside wfm (`_class_path: this.JEPA`)',
+                   survives='exit 2 naming the class; the module is never imported')
 def test_a_checkpoint_naming_a_class_outside_wfm_is_refused_before_anything_is_imported(tmp_path, monkeypatch,
                                                                                          capsys) -> None:
     sentinel = tmp_path / "imported"
@@ -149,3 +159,41 @@ def test_a_checkpoint_naming_a_class_outside_wfm_is_refused_before_anything_is_i
         wfm_main(args=["fit", "--config", cfg, "--trainer.max_steps", "2", "--ckpt_path", str(ckpt)])
     assert exc.value.code == 2
     assert "evil_module.JEPA" in capsys.readouterr().err and not sentinel.exists()
+
+
+@pytest.mark.fault(what=("`--ckpt_path` with explicit flags that differ from the checkpoint's hyperparameters "
+                         '(`--model.init_args.lr`)'),
+                   survives=('the explicit flag wins, in the model, `config.yaml` and `hparams.yaml`; unset keys keep '
+                             "the checkpoint's values"))
+def test_explicit_cli_flags_win_over_the_checkpoints_hyperparameters(tmp_path: Path, monkeypatch) -> None:
+    """Lightning merges a ``--ckpt_path`` checkpoint's hyperparameters over the whole config, so an explicit
+    ``--model.init_args.lr 0.001`` used to end as the checkpoint's value (in the model and in config.yaml)."""
+    from wfm.main import WFMCLI, build_cli
+
+    cfg = str(_config(tmp_path))
+    wfm_main(args=["fit", "--config", cfg, "--trainer.max_steps", str(N), "--model.init_args.lr", "0.01"])
+    ckpt = tmp_path / "ckpt" / "last.ckpt"
+    assert torch.load(ckpt, weights_only=True)["hyper_parameters"]["lr"] == 0.01
+    wfm_main(args=["fit", "--config", cfg, "--trainer.max_steps", str(2 * N), "--ckpt_path", str(ckpt),
+                   "--model.init_args.lr=0.001"])
+    assert torch.load(ckpt, weights_only=True)["hyper_parameters"]["lr"] == 0.001
+    saved = yaml.safe_load((tmp_path / "runs" / "tiny" / "version_1" / "config.yaml").read_text())
+    assert saved["model"]["init_args"]["lr"] == 0.001
+    hparams = yaml.safe_load((tmp_path / "runs" / "tiny" / "version_1" / "hparams.yaml").read_text())
+    assert hparams["lr"] == 0.001
+    # test / validate / predict: the same merge (JEPA has no test_step: the run itself is left out here)
+    monkeypatch.setattr(WFMCLI, "_run_subcommand", lambda self, sub: None)
+    cli = build_cli(["test", "--config", cfg, "--ckpt_path", str(ckpt), "--model.init_args.lr", "0.002"])
+    assert cli.model.hparams["lr"] == 0.002 and cli.config["test"]["model"]["init_args"]["lr"] == 0.002
+    cli = build_cli(["test", "--config", cfg, "--ckpt_path", str(ckpt)])  # no flag: the checkpoint's value
+    assert cli.model.hparams["lr"] == 0.001
+
+
+def test_ckpt_path_last_with_a_fixed_dirpath_and_nothing_there_is_an_error(tmp_path: Path, capsys) -> None:
+    """Lightning's own lookup (a fixed ``checkpoint.dirpath``) found nothing, warned and started over."""
+    cfg = str(_config(tmp_path))
+    with pytest.raises(SystemExit) as exc:
+        wfm_main(args=["fit", "--config", cfg, "--trainer.max_steps", str(N), "--ckpt_path", "last"])
+    assert exc.value.code == 2
+    assert (f"wfm: error: --ckpt_path last: no {tmp_path / 'ckpt' / 'last.ckpt'} to continue from; give the "
+            "checkpoint's path (or leave --ckpt_path out to start a new run)") in capsys.readouterr().err

@@ -154,18 +154,59 @@ def assemble_table(results: Mapping[RunKey, Cells], runs: Sequence[RunKey] | Non
 
 
 def collect(out: Path, runs: Sequence[RunKey]) -> dict[RunKey, Cells]:
-    """Read the backbone row (the first row) of every finished run's ``probe_results.csv``."""
+    """Read the backbone row (the first row) of every finished run's ``probe_results.csv``; a missing one is a
+    warning (its cells stay empty) when some other run has results, a malformed one an error naming it."""
     results: dict[RunKey, Cells] = {}
+    missing = []
     for key in runs:
         path = out / run_name(key) / "probe_results.csv"
         if not path.is_file():
-            print(f"warning: {path} missing; the cell stays empty", file=sys.stderr)
+            missing.append(path)
             continue
-        rows = read_results_csv(path)
+        try:
+            rows = read_results_csv(path)
+        except KeyError as err:
+            raise ValueError(f"{path}: no column {err.args[0]!r}; a `wfm test` results table has a "
+                             "'<metric>_std' column beside every metric") from None
+        except ValueError as err:
+            raise ValueError(str(err) if str(path) in str(err) else f"{path}: {err}") from None
         first = next(iter(rows.values()), None)  # row 0 is the checkpoint, later rows e.g. random-init
         if first is not None:
             results[key] = first
+    if results:
+        for path in missing:
+            print(f"warning: {path} missing; the cell stays empty", file=sys.stderr)
     return results
+
+
+def _count(text: str) -> int:
+    """A number of mask targets M: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1 (targets per mask), got {text!r}")
+    return value
+
+
+def _run(cmd: list[str], what: str) -> None:
+    """Run one grid point's command, its stderr passed through; a failure is one line naming the grid point,
+    with the command's own error line (``wfm: error: ...``) folded into it instead of printed twice."""
+    try:
+        proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, errors="replace")
+    except OSError as err:
+        raise RuntimeError(f"{what}: cannot run {cmd[0]!r} ({err.strerror or err}); set --wfm to the wfm "
+                           "executable") from None
+    said = ""
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.startswith("wfm: error: "):
+            said = line.strip().removeprefix("wfm: error: ").removesuffix("(--debug shows the traceback)").strip()
+        else:
+            sys.stderr.write(line)
+    if proc.wait() != 0:
+        raise RuntimeError(f"{what} failed (exit {proc.returncode}): {said or shlex.join(cmd)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--probe-config", required=False, help="`wfm test` config with the LinearProbeEvaluator")
     p.add_argument("--out", default="runs/ablation", help="one sub-directory per run")
     p.add_argument("--strategies", nargs="+", default=["region", "frequency", "time"])
-    p.add_argument("--targets", nargs="+", type=int, default=[2, 3, 4, 5, 6])
+    p.add_argument("--targets", nargs="+", type=_count, default=[2, 3, 4, 5, 6])
     p.add_argument("--no-random", action="store_true", help="skip the random-masking baseline")
     p.add_argument("--strategy-key", default=STRATEGY_KEY)
     p.add_argument("--targets-key", default=TARGETS_KEY)
@@ -187,58 +228,92 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--collect-only", action="store_true")
     args = p.parse_args(argv)
 
+    for opt in ("fit_args", "test_args"):
+        try:
+            setattr(args, opt.replace("_args", "_list"), shlex.split(getattr(args, opt)))
+        except ValueError as err:
+            p.error(f"--{opt.replace('_', '-')} {getattr(args, opt)!r}: {err} (one shell-quoted string)")
     out = Path(args.out)
+    if args.strategy_key == STRATEGY_KEY:  # the standard geometries by name: an unknown one before any run
+        for name in args.strategies:
+            try:
+                class_path(name)
+            except ValueError as err:
+                p.error(f"--strategies: {err}")
     runs = grid(args.strategies, args.targets, not args.no_random)
     if not args.collect_only:
         if not args.config or not args.probe_config:
             p.error("--config and --probe-config are required unless --collect-only")
-        for key in runs:
-            run_dir = out / run_name(key)
-            fit = fit_command(
-                args.wfm,
-                args.config,
-                key,
-                run_dir,
-                args.strategy_key,
-                args.targets_key,
-                shlex.split(args.fit_args),
-                values={key[0]: class_path(key[0])} if args.strategy_key == STRATEGY_KEY else None,
-            )
-            if args.dry_run:
-                print(shlex.join(fit))
-                print(
-                    shlex.join(
-                        test_command(
-                            args.wfm,
-                            args.probe_config,
-                            run_dir / "<ckpt>",
-                            run_dir,
-                            args.backbone_key,
-                            args.output_key,
-                            shlex.split(args.test_args),
-                        )
-                    )
-                )
-                continue
-            run_dir.mkdir(parents=True, exist_ok=True)
-            subprocess.run(fit, check=True)
-            test = test_command(
-                args.wfm,
-                args.probe_config,
-                find_checkpoint(run_dir),
-                run_dir,
-                args.backbone_key,
-                args.output_key,
-                shlex.split(args.test_args),
-            )
-            subprocess.run(test, check=True)
+        for opt, path in (("--config", args.config), ("--probe-config", args.probe_config)):
+            if not Path(path).is_file():
+                p.error(f"{opt} {path}: no such file")
+        try:
+            _grid(args, runs, out)
+        except (RuntimeError, FileNotFoundError) as err:
+            print(f"wfm-ablate: error: {err}; finished grid points are kept (--collect-only tables them)",
+                  file=sys.stderr)
+            return 1
         if args.dry_run:
             return 0
-    table = assemble_table(collect(out, runs), runs)
+    try:
+        results = collect(out, runs)
+    except ValueError as err:
+        print(f"wfm-ablate: error: {err}", file=sys.stderr)
+        return 1
+    if not results:
+        print(f"wfm-ablate: error: {out}: no grid point has results (looked for {out}/<run>/probe_results.csv, "
+              f"<run> one of {run_name(runs[0])}, ...); run the grid first (without --collect-only)",
+              file=sys.stderr)
+        return 1
+    table = assemble_table(results, runs)
     path = atomic_write_text(out / "ablation_masking.md", table)
     print(table)
     print(f"wrote {path}")
     return 0
+
+
+def _grid(args: argparse.Namespace, runs: Sequence[RunKey], out: Path) -> None:
+    """``wfm fit`` then ``wfm test`` of every grid point (``--dry-run``: print them)."""
+    for key in runs:
+        run_dir = out / run_name(key)
+        fit = fit_command(
+            args.wfm,
+            args.config,
+            key,
+            run_dir,
+            args.strategy_key,
+            args.targets_key,
+            args.fit_list,
+            values={key[0]: class_path(key[0])} if args.strategy_key == STRATEGY_KEY else None,
+        )
+        if args.dry_run:
+            print(shlex.join(fit))
+            print(
+                shlex.join(
+                    test_command(
+                        args.wfm,
+                        args.probe_config,
+                        run_dir / "<ckpt>",
+                        run_dir,
+                        args.backbone_key,
+                        args.output_key,
+                        args.test_list,
+                    )
+                )
+            )
+            continue
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _run(fit, f"{run_name(key)}: `wfm fit`")
+        test = test_command(
+            args.wfm,
+            args.probe_config,
+            find_checkpoint(run_dir),
+            run_dir,
+            args.backbone_key,
+            args.output_key,
+            args.test_list,
+        )
+        _run(test, f"{run_name(key)}: `wfm test`")
 
 
 if __name__ == "__main__":

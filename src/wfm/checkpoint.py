@@ -22,16 +22,18 @@ plain containers is refused instead of executed, so a downloaded checkpoint cann
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pickle
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from wfm.atomic import atomic_file
+from wfm.atomic import atomic_files
 from wfm.models.encoder import ViTEncoder
 
 BACKBONE_KEY = "wfm_backbone"
@@ -271,29 +273,110 @@ def read_checkpoint_backbone(
     return _backbone_entry(_load_checkpoint(path, map_location), Path(path))
 
 
-def _load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Mapping[str, Any]:
-    """A whole Lightning checkpoint, loaded with ``weights_only=True`` (nothing in it is executed)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"backbone checkpoint not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        # weights_only refuses any global outside torch's allowlist: the file wants to build arbitrary objects
-        raise BackboneLoadError(
-            f"{path}: refusing to load: the checkpoint contains objects other than tensors and plain "
-            "containers "
-            f"(torch.load(weights_only=True) rejected it; nothing was executed). Details: {err}"
-        ) from err
-    except (RuntimeError, EOFError, OSError) as err:
-        raise BackboneLoadError(f"{path}: not a readable torch checkpoint: {err}") from err
+def read_checkpoint(
+    path: str | os.PathLike, map_location: Any = "cpu", what: str = "checkpoint"
+) -> Mapping[str, Any]:
+    """A whole Lightning checkpoint (a dict), read by :func:`load_torch_file` (nothing in it is executed)."""
+    ckpt = load_torch_file(path, map_location, what=what)
     if not isinstance(ckpt, Mapping):
         raise BackboneLoadError(f"{path}: expected a checkpoint dict, got {type(ckpt).__name__}")
     return ckpt
 
 
+def _load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Mapping[str, Any]:
+    return read_checkpoint(path, map_location, what="backbone checkpoint")
+
+
+#: the first bytes of a pickle stream (protocol 2-5) and of a zip archive (what ``torch.save`` writes)
+_PICKLE_HEADS = tuple(bytes([0x80, p]) for p in range(2, 6))
+_ZIP_HEAD = b"PK\x03\x04"
+
+
+def _unpickler_detail(err: BaseException) -> str:
+    """torch's reason for refusing a pickle, in one short sentence (``Unsupported global: GLOBAL io.open ...``)."""
+    text = str(err).split("WeightsUnpickler error:")[-1].strip()
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return first.split(" Please use")[0].split(". Please")[0].rstrip(".")[:200]
+
+
+def load_error(path: str | os.PathLike, err: BaseException) -> BackboneLoadError:
+    """The one-line error for a file ``torch.load(weights_only=True)`` could not read.
+
+    torch raises whatever its parser met: ``IndexError`` / ``KeyError`` / ``UnicodeDecodeError`` /
+    ``UnpicklingError`` on random bytes, ``EOFError`` on an empty file, ``RuntimeError`` (``PytorchStreamReader
+    failed``) on a truncated archive, ... A pickle whose objects the restricted unpickler refuses (a global
+    outside its allowlist: the file would run code) is named as such; anything else is "not a torch
+    checkpoint".
+    """
+    path = Path(path)
+    if isinstance(err, PermissionError) or (isinstance(err, OSError) and err.errno == errno.EIO):
+        return BackboneLoadError(f"{path}: cannot read it ({err.strerror or err})")  # other OSErrors: the parser's
+    if isinstance(err, pickle.UnpicklingError):
+        detail = _unpickler_detail(err)
+        try:
+            with open(path, "rb") as f:
+                head = f.read(4)
+        except OSError:
+            head = b""
+        if "Unsupported global" in detail:
+            # weights_only refuses any global outside torch's allowlist: the file wants to build arbitrary objects
+            return BackboneLoadError(
+                f"{path}: refusing to load: the file holds objects other than tensors and plain containers "
+                f"(torch.load(weights_only=True) rejected it; nothing was executed): {detail}"
+            )
+        if head.startswith(_PICKLE_HEADS) or head == _ZIP_HEAD:
+            return BackboneLoadError(
+                f"{path}: refusing to load: a pickle that torch.load(weights_only=True) cannot read ({detail}); "
+                "nothing was executed (checkpoints are written with torch.save)"
+            )
+    return BackboneLoadError(f"{path}: not a torch checkpoint (truncated or another format)")
+
+
+def load_torch_file(
+    path: str | os.PathLike, map_location: Any = "cpu", what: str = "checkpoint",
+    safe_globals: Sequence[Any] = (),
+) -> Any:
+    """The one loader of every ``torch.load`` in wfm: ``weights_only=True`` (nothing in the file is executed;
+    ``safe_globals`` widens torch's allowlist, e.g. ``argparse.Namespace``), and every way a file can be wrong
+    is one line naming it.
+
+    Raises:
+        FileNotFoundError: no such file (``<what> not found: <path>``).
+        BackboneLoadError: a folder; unreadable; not a torch file (random bytes, empty, truncated, another
+            format); a pickle that wants objects other than tensors and plain containers.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise BackboneLoadError(f"{path}: a folder, not a {what} file")
+    if not path.exists():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    if not path.is_file():
+        raise BackboneLoadError(f"{path}: not a regular file, cannot be a {what}")
+    try:
+        with warnings.catch_warnings(), torch.serialization.safe_globals(list(safe_globals)):
+            # bytes that happen to start like a pickle make torch warn about the protocol before it fails
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except MemoryError as err:
+        raise BackboneLoadError(f"{path}: not a torch checkpoint (it claims more memory than there is)") from err
+    except Exception as err:
+        raise load_error(path, err) from err
+
+
+#: sequence models (``wfm.methods.msac``) by class name: what they are called in messages
+_SEQUENCE_MODELS = {"MSACJEPA": "a JEPA-MSAC sequence model", "MSACReconstruction": "a reconstruction-MSAC "
+                    "sequence model", "MSACMethod": "an MSAC sequence model"}
+
+
 def _backbone_entry(ckpt: Mapping[str, Any], path: Path) -> dict[str, Any]:
     if BACKBONE_KEY not in ckpt:
+        hparams = ckpt.get("hyper_parameters")
+        written = hparams.get("_class_path") if isinstance(hparams, Mapping) else None
+        name = written.rsplit(".", 1)[-1] if isinstance(written, str) and written.startswith("wfm.") else ""
+        if name in _SEQUENCE_MODELS:
+            raise BackboneLoadError(
+                f"{path}: {_SEQUENCE_MODELS[name]} (wfm.methods.{name}), not a frame-level backbone; use it with "
+                "configs/msac/*.yaml (wfm test --ckpt_path)")
         raise BackboneLoadError(
             f"{path}: no '{BACKBONE_KEY}' entry (keys: {sorted(map(str, ckpt))[:10]}); "
             "was it written by a wfm method?"
@@ -407,11 +490,6 @@ def load_backbone(path: str | os.PathLike, map_location: str | torch.device = "c
     return module
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    with atomic_file(path) as f:
-        f.write(data)
-
-
 CONTEXT_PREFIX = "encoder."
 
 
@@ -468,8 +546,10 @@ def export_backbone(
     for key in ("method", "epoch", "global_step"):
         if key in entry and isinstance(entry[key], (str, int, float)):
             meta[key] = entry[key]
-    _atomic_write_bytes(st_path, save_safetensors(state, metadata={"format": EXPORT_FORMAT}))
-    _atomic_write_bytes(json_path, (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode())
+    # both files replace their old versions only once both are on disk (a full disk keeps the old pair whole)
+    with atomic_files(st_path, json_path, what="export") as (st_file, json_file):
+        st_file.write(save_safetensors(state, metadata={"format": EXPORT_FORMAT}))
+        json_file.write((json.dumps(meta, indent=2, sort_keys=True) + "\n").encode())
     return st_path, json_path
 
 

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             folder = export_model(args.checkpoint, args.output, which=args.encoder,
                                   hash_limit=int(args.hash_limit_mb * (1 << 20)))
             print(f"wrote {folder}/ (config.json, model.safetensors, README.md)")
-    except (FileNotFoundError, FileExistsError, BackboneLoadError) as err:
+    except (OSError, BackboneLoadError) as err:  # a missing or bad checkpoint, an occupied output, a full disk
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0

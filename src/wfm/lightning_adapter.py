@@ -49,16 +49,36 @@ def epoch_batches_done(trainer: Trainer) -> int:
 
 
 class AdaptedCLI(LightningCLI):
-    """LightningCLI with two public-named hooks on its private steps.
+    """LightningCLI with three public-named hooks on its private steps.
 
     - :meth:`check_checkpoint` runs before ``LightningCLI._parse_ckpt_path`` merges a ``--ckpt_path``
       checkpoint's hyperparameters into the config (so the configured model class can still be compared);
+    - :meth:`after_checkpoint_hyperparameters` runs right after that merge, with the config as it was before
+      (Lightning lets the checkpoint's values replace everything, explicit command-line flags too);
     - :meth:`extra_callbacks` adds callbacks that depend on the trainer config, in
       ``LightningCLI._instantiate_trainer``.
+
+    ``command_line`` is the argument list this CLI parsed (``args``, else ``sys.argv[1:]``; None when the
+    arguments were given as a dict).
     """
+
+    command_line: list[str] | None = None
+
+    def parse_arguments(self, parser: Any, args: Any) -> None:
+        if args is None:
+            import sys
+
+            self.command_line = list(sys.argv[1:])
+        elif isinstance(args, (list, tuple)):
+            self.command_line = [str(a) for a in args]
+        super().parse_arguments(parser, args)
 
     def check_checkpoint(self) -> None:
         """Validate the parsed config against its ``ckpt_path`` before Lightning restores hyperparameters."""
+
+    def after_checkpoint_hyperparameters(self, before: Any) -> None:
+        """Adjust the config after Lightning merged the checkpoint's hyperparameters; ``before``: a copy of the
+        config as it was parsed."""
 
     def extra_callbacks(self, trainer_config: dict[str, Any]) -> list[Callback]:
         """Callbacks to add to the trainer built from ``trainer_config``."""
@@ -66,7 +86,9 @@ class AdaptedCLI(LightningCLI):
 
     def _parse_ckpt_path(self) -> None:
         self.check_checkpoint()
+        before = self.config.clone()
         super()._parse_ckpt_path()
+        self.after_checkpoint_hyperparameters(before)
 
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
         return super()._instantiate_trainer(config, [*callbacks, *self.extra_callbacks(config)])

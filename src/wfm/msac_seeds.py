@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
@@ -27,34 +28,89 @@ import numpy as np
 from wfm.doc_section import write_section
 from wfm.eval.msac import Table, to_markdown
 
+#: a metric column of probe_results.csv: ``<task>/<metric>`` with an optional ``@h<k>`` horizon step
+METRIC = re.compile(r"[A-Za-z0-9_]+/[A-Za-z0-9_]+(@h[0-9]+)?")
 COMPACT = ["position/error_m@h1", "position/error_m@h5", "position/ade", "position/fde", "beam/top1@h1",
            "beam/top1@h3", "beam/top1@h5", "beam/top3@h3", "beam/dp_db@h3", "rssi/rmse_db@h1", "rssi/rmse_db@h5"]
 
 
-def read_run(path: str | Path) -> dict[str, dict[str, float]]:
-    """``{method: {column: mean}}`` of one run folder's (or file's) ``probe_results.csv``."""
+def results_path(path: str | Path) -> Path:
+    """A run folder's ``probe_results.csv`` (or the file itself)."""
     p = Path(path)
-    p = p / "probe_results.csv" if p.is_dir() else p
+    return p / "probe_results.csv" if p.is_dir() else p
+
+
+def read_table(path: str | Path) -> tuple[list[str], dict[str, dict[str, float]]]:
+    """``(metric columns, {method: {column: mean}})`` of one run folder's (or file's) ``probe_results.csv``: every
+    cell checked (a number, or empty), the file named in every error."""
+    p = results_path(path)
     if not p.is_file():
         raise FileNotFoundError(f"{p}: no such file (a JEPA-MSAC run writes probe_results.csv in its log folder)")
-    with p.open() as f:
-        rows = list(csv.DictReader(f))
-    if not rows or "method" not in rows[0]:
+    with p.open(newline="") as f:
+        reader = csv.DictReader(f)
+        header = list(reader.fieldnames or [])
+        rows = list(reader)
+    if "method" not in header:
         raise ValueError(f"{p}: not a JEPA-MSAC results file (no 'method' column)")
-    out = {}
-    for r in rows:
-        out[r["method"]] = {k: float(v) for k, v in r.items() if k != "method" and not k.endswith("_std") and v != ""}
+    cols = [k for k in header if k != "method" and not k.endswith("_std")]
+    bad = [k for k in cols if not METRIC.fullmatch(k)]
+    if bad or not cols:
+        raise ValueError(f"{p}: not a JEPA-MSAC results file: columns {bad or cols} are not <task>/<metric>[@h<k>] "
+                         "(e.g. position/error_m@h1, beam/top1@h3)")
+    if not rows:
+        raise ValueError(f"{p}: no rows (a finished JEPA-MSAC run writes one per method)")
+    out: dict[str, dict[str, float]] = {}
+    for i, r in enumerate(rows, start=2):
+        if None in r:
+            raise ValueError(f"{p}: line {i} has more cells than the header")
+        cells = {}
+        for k in cols:
+            v = (r.get(k) or "").strip()
+            if not v:
+                continue
+            try:
+                cells[k] = float(v)
+            except ValueError:
+                raise ValueError(f"{p}: line {i} ({r['method']!r}), column {k!r}: {v!r} is not a number") from None
+            if not np.isfinite(cells[k]):
+                raise ValueError(f"{p}: line {i} ({r['method']!r}), column {k!r}: {v!r} is not finite")
+        out[r["method"]] = cells
+    return cols, out
+
+
+def read_run(path: str | Path) -> dict[str, dict[str, float]]:
+    """``{method: {column: mean}}`` of one run folder's (or file's) ``probe_results.csv``."""
+    return read_table(path)[1]
+
+
+def read_runs(paths: Sequence[str | Path]) -> list[dict[str, dict[str, float]]]:
+    """:func:`read_run` of every run; runs of different layouts (another horizon, other metrics) are refused,
+    naming both files, instead of averaging each cell over whichever runs happen to have it."""
+    first: tuple[Path, list[str]] | None = None
+    out = []
+    for d in paths:
+        cols, rows = read_table(d)
+        p = results_path(d)
+        if first is None:
+            first = (p, cols)
+        elif set(cols) != set(first[1]):
+            only, missing = sorted(set(cols) - set(first[1])), sorted(set(first[1]) - set(cols))
+            raise ValueError(f"{p}: its columns differ from {first[0]}'s (only here: {only[:4]}, missing here: "
+                             f"{missing[:4]}); a table combines runs of one recipe (same horizon and metrics)")
+        out.append(rows)
     return out
 
 
+UNITS = {"error_m": ("pos err", "m"), "ade": ("ADE", "m"), "fde": ("FDE", "m"), "top1": ("top-1", "%"),
+         "top3": ("top-3", "%"), "dp_db": ("ΔP", "dB"), "rmse_db": ("RSSI RMSE", "dB"), "mae_db": ("RSSI MAE", "dB")}
+
+
 def _header(col: str) -> str:
-    task, metric = col.split("/")
+    task, metric = col.split("/", 1)
     name, _, h = metric.partition("@")
-    unit = {"error_m": "m", "ade": "m", "fde": "m", "top1": "%", "top3": "%", "dp_db": "dB", "rmse_db": "dB"}[name]
+    label, unit = UNITS.get(name, (f"{task} {name}", ""))
     arrow = "↑" if name.startswith("top") else "↓"
-    label = {"error_m": "pos err", "ade": "ADE", "fde": "FDE", "top1": "top-1", "top3": "top-3", "dp_db": "ΔP",
-             "rmse_db": "RSSI RMSE"}[name]
-    return f"{label}{' ' + h if h else ''} ({unit}) {arrow}"
+    return f"{label}{' ' + h if h else ''}{f' ({unit})' if unit else ''} {arrow}"
 
 
 def table(rows: Mapping[str, Sequence[Mapping[str, float]]], cols: Sequence[str]) -> str:
@@ -89,14 +145,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         rows: dict[str, list[dict[str, float]]] = {}
         if args.ablation:
+            specs = []
             for spec in args.runs:
                 label, sep, dirs = spec.partition("=")
-                if not sep:
+                if not sep or not label or not dirs:
                     raise ValueError(f"{spec!r}: expected LABEL=DIR[,DIR...] with --ablation")
-                rows[label] = [read_run(d)["jepa_msac"] for d in dirs.split(",")]
+                specs.append((label, dirs.split(",")))
+            runs = iter(read_runs([d for _, dirs in specs for d in dirs]))
+            for label, dirs in specs:
+                for d in dirs:
+                    run = next(runs)
+                    if "jepa_msac" not in run:
+                        raise ValueError(f"{results_path(d)}: no 'jepa_msac' row (rows: {list(run)}); --ablation "
+                                         "reads each run's pretrained JEPA-MSAC row")
+                    rows.setdefault(label, []).append(run["jepa_msac"])
         else:
-            for d in args.runs:
-                for method, cells in read_run(d).items():
+            for run in read_runs(args.runs):
+                for method, cells in run.items():
                     rows.setdefault(method, []).append(cells)
     except (OSError, ValueError, KeyError) as err:
         print(f"wfm-msac-seeds: error: {err}", file=sys.stderr)
@@ -114,7 +179,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(text)
     if args.out:
         cmd = "wfm-msac-seeds " + shlex.join(list(argv if argv is not None else sys.argv[1:]))
-        write_section(args.out, args.title, text, cmd)
+        try:
+            write_section(args.out, args.title, text, cmd)
+        except OSError as err:
+            said = err.strerror if str(args.out) in str(err.strerror) else f"{args.out}: {err.strerror or err}"
+            print(f"wfm-msac-seeds: error: --out {said} (the table is printed above)", file=sys.stderr)
+            return 1
     return 0
 
 

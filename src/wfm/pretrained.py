@@ -34,6 +34,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from wfm.atomic import WriteFailed, write_error_code
 from wfm.checkpoint import (
     CARD_FILE,
     CONFIG_FILE,
@@ -393,7 +394,11 @@ def write_model_folder(
     probe = _probe_files(probe_dir)
     card = model_card(config, probe, list(limits))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp"))
+    try:
+        tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp"))
+    except OSError as err:
+        raise WriteFailed(out_dir, err.errno, is_model_folder(out_dir), "model folder") from err
+    old: Path | None = None
     try:
         (tmp / WEIGHTS_FILE).write_bytes(save_safetensors(state, metadata={"format": MODEL_FORMAT}))
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=False) + "\n")
@@ -404,15 +409,21 @@ def write_model_folder(
         os.chmod(tmp, 0o777 & ~_umask())
         for f in tmp.iterdir():
             os.chmod(f, 0o666 & ~_umask())
-        old = None
         if out_dir.exists():
             old = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.old")
             os.replace(out_dir, old)
         os.replace(tmp, out_dir)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and old.exists() and not out_dir.exists():
+            os.replace(old, out_dir)  # the new folder did not make it: the previous one goes back
+        code = write_error_code(err, out_dir.parent) if isinstance(err, Exception) else None
+        if code is None and isinstance(err, OSError) and err.errno:  # a system call failed (not a message)
+            code = err.errno
+        if code is not None:  # a full disk (or another failed write): one line naming the folder
+            raise WriteFailed(out_dir, code, is_model_folder(out_dir), "model folder") from err
         raise
     return out_dir
 

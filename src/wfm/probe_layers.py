@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from wfm.checkpoint import build_encoder, load_backbone_with_meta
+from wfm.checkpoint import build_encoder, load_backbone_with_meta, read_checkpoint
 from wfm.data.datamodules import DownstreamDataModule
 from wfm.doc_section import add_output_args, publish
 from wfm.eval.features import extract_features
@@ -62,7 +62,7 @@ def checkpoint_encoders(path: str | os.PathLike, seed: int = 0) -> dict[str, ViT
     out = {"backbone": backbone.eval()}
     if path.suffix not in (".safetensors", ".json") and path.is_file():
         # the backbone entry holds one encoder; a JEPA's other one is only in the Lightning state dict
-        state = torch.load(path, map_location="cpu", weights_only=True).get("state_dict", {})
+        state = read_checkpoint(path).get("state_dict", {})
         if any(k.startswith("target_encoder.") for k in state):
             context = {k.removeprefix("encoder."): v for k, v in state.items() if k.startswith("encoder.")}
             out["context"] = build_encoder(meta["config"], context, f"{path} (context encoder)").eval()
@@ -97,6 +97,17 @@ def _means(row: Sequence[ProbeResult]) -> str:
     return " / ".join(f"{r.mean:.{d}f}" for r in row)
 
 
+def _seed(text: str) -> int:
+    """A probe split seed: an integer >= 0 (numpy's generators take no negative seed)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="wfm-probe-layers", description=__doc__.splitlines()[0],
                                  epilog="See the module docstring of wfm.probe_layers for the rows probed.")
@@ -107,7 +118,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--size", type=int, default=None,
                     help="model input size of every task given (default: the encoder's image size; for raw-IQ tasks "
                          "the IQ length, so probe those in a run of their own)")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="probe split seeds (default: 0 1 2)")
+    ap.add_argument("--seeds", type=_seed, nargs="+", default=[0, 1, 2], help="probe split seeds (default: 0 1 2)")
     ap.add_argument("--batch-size", type=int, default=256)
     add_output_args(ap, "Per-block probes")
     return ap
@@ -117,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     ap = parser()
     args = ap.parse_args(argv)
+    if args.out != "-" and Path(args.out).is_dir():  # found before the probes run, not after
+        ap.error(f"--out {args.out}: is a folder; expected a Markdown file (or - to print only)")
     try:
         encoders = checkpoint_encoders(args.ckpt)
     except (FileNotFoundError, ValueError) as err:
@@ -133,7 +146,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ap.error(f"--tasks {spec!r}: {err}")
             results[name][spec] = row
             print(f"{spec} {name}: {_means(row)}", flush=True)
-    publish(table(results), args.out, args.title, shlex.join(["wfm-probe-layers", *argv]))
+    try:
+        publish(table(results), args.out, args.title, shlex.join(["wfm-probe-layers", *argv]))
+    except OSError as err:
+        said = err.strerror if str(args.out) in str(err.strerror) else f"{args.out}: {err.strerror or err}"
+        ap.error(f"--out {said} (the table is printed above)")
     return 0
 
 

@@ -68,6 +68,22 @@ def _row(name: str, cells: Mapping[str, Sequence[float]], columns: Sequence[str]
     return f"| {name} | " + " | ".join(cell(cells.get(c, []), c, signed) for c in columns) + " |"
 
 
+def read_run(path: Path) -> dict[str, dict[str, tuple[float, float]]]:
+    """A run's ``probe_results.csv`` (:func:`wfm.eval.tables.read_results_csv`), every problem one line naming
+    the file: a missing ``_std`` twin, a cell that is not a number, no rows."""
+    try:
+        results = read_results_csv(path)
+    except KeyError as err:
+        raise ValueError(f"{path}: no column {err.args[0]!r}; a `wfm test` results table has a '<metric>_std' "
+                         "column beside every metric") from None
+    except ValueError as err:
+        said = str(err) if str(path) in str(err) else f"{path}: a cell is not a number ({err})"
+        raise ValueError(said) from None
+    if not results:
+        raise ValueError(f"{path}: no rows (a finished `wfm test` writes one per encoder)")
+    return results
+
+
 def seed_table(
     methods: Mapping[str, Sequence[str | os.PathLike]],
     baselines: Sequence[str] = (),
@@ -96,7 +112,7 @@ def seed_table(
     for label, dirs in methods.items():
         counts[label] = 0
         for d in dirs:
-            results = read_results_csv(Path(d) / "probe_results.csv")
+            results = read_run(Path(d) / "probe_results.csv")
             own = next(iter(results.values()))  # the first row: the pretrained encoder
             counts[label] += 1
             for name, cells in [(label, own)] + [(b, results[b]) for b in baselines if b in results]:
@@ -165,7 +181,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         lines = seed_table(methods, args.baseline, paired, args.gain)
     except (FileNotFoundError, ValueError) as err:
         ap.error(str(err))
-    publish(lines, args.out, args.title, shlex.join(["wfm-seeds", *argv]))
+    try:
+        publish(lines, args.out, args.title, shlex.join(["wfm-seeds", *argv]))
+    except OSError as err:
+        said = err.strerror if str(args.out) in str(err.strerror) else f"{args.out}: {err.strerror or err}"
+        ap.error(f"--out {said} (the table is printed above)")
     return 0
 
 

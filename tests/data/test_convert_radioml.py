@@ -201,6 +201,9 @@ def test_radioml2018_classes_override_and_mismatch(raw, tmp_path):
 
 
 # ------------------------------------------------------------------------------------ the safe unpickler
+@pytest.mark.fault(what='a RadioML pickle carrying code',
+                   survives=('refused by the restricted unpickler (numpy arrays only) with one line; the payload '
+                             'never runs'))
 def test_malicious_pickle_refused_and_never_run(tmp_path, capsys):
     sentinel = tmp_path / "SENTINEL"
     evil = mk.make_malicious(tmp_path / "raw", sentinel)
@@ -224,6 +227,8 @@ def test_malicious_pickle_refused_and_never_run(tmp_path, capsys):
     assert armed.exists()
 
 
+@pytest.mark.fault(what='a RadioML pickle naming a global of a module not yet imported',
+                   survives='refused before the module is imported (its import would have left a file)')
 def test_refused_before_import(tmp_path, monkeypatch):
     """A global of a module not yet imported is refused without importing it (its import would leave a file)."""
     module = "wfm_radioml_trap_module"

@@ -24,6 +24,10 @@ def _replace_inputs(path, make) -> None:
         make(f)
 
 
+@pytest.mark.fault(what=('an HDF5 file whose `inputs` use external storage (`create_dataset(..., external=[(any '
+                         'local file, ...)])`)'),
+                   survives=("refused when the file is opened, naming the object: `<file>: dataset '/inputs' uses "
+                             'external storage ...`; the outside file is never read'))
 def test_external_storage_is_refused_and_the_outside_file_never_read(tmp_path):
     secret = tmp_path / "secret.bin"
     secret.write_bytes(np.arange(128, dtype=np.float32).tobytes())
@@ -36,6 +40,8 @@ def test_external_storage_is_refused_and_the_outside_file_never_read(tmp_path):
         H5Dataset(path)
 
 
+@pytest.mark.fault(what='an HDF5 file whose `inputs` is an `ExternalLink` to another file',
+                   survives="refused naming the link (`'/inputs' is a ExternalLink`); the link is not followed")
 def test_an_external_link_is_refused_without_following_it(tmp_path):
     other = tmp_path / "other.h5"
     with h5py.File(other, "w") as f:
@@ -46,6 +52,8 @@ def test_an_external_link_is_refused_without_following_it(tmp_path):
         read_attrs(path)
 
 
+@pytest.mark.fault(what='an HDF5 file whose `inputs` is a virtual dataset over another file',
+                   survives='refused (`... virtual dataset ...`); no byte of the other file is read')
 def test_a_virtual_dataset_is_refused(tmp_path):
     other = tmp_path / "other.h5"
     with h5py.File(other, "w") as f:
@@ -58,6 +66,9 @@ def test_a_virtual_dataset_is_refused(tmp_path):
         read_attrs(path)
 
 
+@pytest.mark.fault(what='a 2 KB file whose chunked `inputs` claims N = 10⁹ samples',
+                   survives=('refused before any sample is read: `<file>: inputs claims shape (1000000000, 1, 4, '
+                             '4) but stores 0 of its ... chunks`'))
 def test_rows_claimed_but_never_stored_are_refused(tmp_path):
     path = _good(tmp_path)
     # a 2 KB file whose chunked inputs claim 10^9 samples (unallocated chunks read as fill values)
@@ -67,6 +78,8 @@ def test_rows_claimed_but_never_stored_are_refused(tmp_path):
         read_attrs(path)
 
 
+@pytest.mark.fault(what='complex `inputs`',
+                   survives='refused (`inputs has dtype complex64, expected real numbers`), not cast to its real part')
 def test_complex_inputs_are_refused_not_cast(tmp_path):
     path = _good(tmp_path)
     _replace_inputs(path, lambda f: f.create_dataset("inputs", data=np.ones((8, 1, 4, 4), np.complex64)))
@@ -74,6 +87,9 @@ def test_complex_inputs_are_refused_not_cast(tmp_path):
         read_attrs(path)
 
 
+@pytest.mark.fault(what='a float class label such as 1.5',
+                   survives=('that sample is refused (`sample 3 has label label=1.5, expected an integer in [0, '
+                             '2)`), not truncated to 1; the other samples read'))
 def test_a_non_integer_class_label_is_refused_not_truncated(tmp_path):
     path = _good(tmp_path)
     with h5py.File(path, "r+") as f:

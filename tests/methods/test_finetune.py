@@ -64,6 +64,9 @@ def test_layer_id_and_group_scales() -> None:
     assert encoder_layer_id("patch_embed.weight", DEPTH) == 0
     assert encoder_layer_id("blocks.1.attn.qkv.lora_q_a", DEPTH) == 2
     assert encoder_layer_id("norm.weight", DEPTH) == DEPTH + 1
+    # every tokenizer (IQ segments, complex-channel projections) is an embedding, at the lowest learning rate
+    for name in ("iq.proj.weight", "complex_embed.proj.weight", "antenna_embed.table.weight", "modality_scale"):
+        assert encoder_layer_id(name, DEPTH) == 0, name
     groups = param_groups(enc, [torch.nn.Linear(DIM, 2)], layer_decay=0.5)
     scale = {g["layer"]: g["lr_scale"] for g in groups}
     assert scale == {0: 0.5**3, 1: 0.5**2, 2: 0.5, 3: 1.0}

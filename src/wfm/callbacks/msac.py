@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
+from wfm.checkpoint import read_checkpoint
 from wfm.eval.msac import HeadConfig, evaluate, split_of, write_table
 
 
@@ -44,7 +45,7 @@ class MSACEvaluation(Callback):
         if not trainer.ckpt_path:
             raise ValueError("wfm test of a JEPA-MSAC model needs --ckpt_path (a pretrained checkpoint); the heads "
                              "of an untrained backbone are the table's 'untrained' row already")
-        steps = int(torch.load(trainer.ckpt_path, map_location="cpu", weights_only=True).get("global_step", 0))
+        steps = int(read_checkpoint(trainer.ckpt_path).get("global_step", 0))
         self.run(trainer, pl_module, max(steps, 1))
 
     def run(self, trainer: Trainer, pl_module: LightningModule, steps: int) -> None:

@@ -1,8 +1,10 @@
 """``FeatureWriter``: ``wfm predict`` -> an HDF5 file of pooled (optionally per-token) features and labels.
 
 The methods' ``predict_step(batch)`` returns ``{"features": (B, D), "tokens": (B, T, D) optional, **labels}``.
-Rows are appended batch by batch to ``<output>.tmp`` and renamed to ``<output>`` when prediction ends, so a
-crashed run never leaves a truncated file under the final name. Layout: datasets ``features``, ``tokens``
+Rows are appended batch by batch to a hidden temporary file beside ``<output>`` and renamed to ``<output>``
+when prediction ends (:class:`wfm.data.hdf5.AtomicH5`), so a crashed run never leaves a truncated file under
+the final name; a full disk is one line naming ``<output>`` (the temporary file removed, a previous
+``<output>`` unchanged), never a crash inside HDF5. Layout: datasets ``features``, ``tokens``
 (zero-padded along T when token counts differ; ``num_tokens`` holds the real count), ``index`` (dataset
 indices when Lightning knows them) and one dataset per label key at the root for dataloader 0, under
 ``dataloader_<i>/`` for further dataloaders; a string entry (the batch's ``modality``) is a fact about every
@@ -12,7 +14,7 @@ row, kept as an attribute of that group. Under DDP each rank writes ``<stem>.ran
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,6 +37,27 @@ def _np(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
+def _input_files(datamodule: Any) -> Iterator[str]:
+    """The existing files a datamodule was given: its string / path attributes and hyperparameters, those in
+    lists or dicts, and those of the datamodules it holds (``ProbeSuite``'s tasks)."""
+    from lightning.pytorch import LightningDataModule
+
+    todo, seen = [datamodule], set()
+    while todo:
+        v = todo.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        if isinstance(v, LightningDataModule):
+            todo += list(vars(v).values()) + list(dict(getattr(v, "hparams", {}) or {}).values())
+        elif isinstance(v, dict):
+            todo += list(v.values())
+        elif isinstance(v, (list, tuple)):
+            todo += list(v)
+        elif isinstance(v, (str, os.PathLike)) and str(v) and os.path.isfile(v):
+            yield os.fspath(v)
+
+
 class FeatureWriter(BasePredictionWriter):
     """Write ``predict_step`` outputs to HDF5.
 
@@ -53,7 +76,7 @@ class FeatureWriter(BasePredictionWriter):
         self.dtype = np.dtype(dtype)
         self._file: Any = None
         self._final: Path | None = None
-        self._tmp: Path | None = None
+        self._out: Any = None  # the wfm.data.hdf5.AtomicH5 being written
 
     def _path_for(self, trainer: Trainer) -> Path:
         p = self.output_path if self.output_path is not None else Path(trainer.default_root_dir) / "features.h5"
@@ -64,13 +87,28 @@ class FeatureWriter(BasePredictionWriter):
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if stage != "predict":
             return
-        import h5py  # lazy: only prediction needs it
+        from wfm.data.hdf5 import AtomicH5  # lazy: only prediction needs h5py
 
         self._final = self._path_for(trainer)
-        self._final.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = self._final.with_name(self._final.name + ".tmp")
-        self._file = h5py.File(self._tmp, "w")
+        self._refuse_the_input(trainer, self._final)
+        self._out = AtomicH5(self._final)
+        self._file = self._out.file
         self._file.attrs["format"] = FORMAT
+
+    @staticmethod
+    def _refuse_the_input(trainer: Trainer, out: Path) -> None:
+        """The output must not be a file the datamodule reads: renaming the features over it at the end would
+        replace the user's dataset (checked before anything is predicted)."""
+        if not out.exists():
+            return
+        for given in _input_files(getattr(trainer, "datamodule", None)):
+            try:
+                same = os.path.samefile(given, out)
+            except OSError:
+                same = False
+            if same:
+                raise ValueError(f"{out}: the output path is the input dataset; choose another "
+                                 "--trainer.callbacks.init_args.output_path")
 
     def _append(self, group: Any, name: str, data: np.ndarray) -> None:
         if name not in group:
@@ -133,6 +171,15 @@ class FeatureWriter(BasePredictionWriter):
             if arr.ndim == 0 or arr.shape[0] != b:
                 raise ValueError(f"FeatureWriter: label '{key}' has shape {arr.shape}, expected {b} rows")
             self._append(group, key, arr)
+        self._check()
+
+    def _check(self) -> None:
+        """A failed write (full disk) stops the prediction here, naming the output file."""
+        try:
+            self._out.check()
+        except BaseException:
+            self._file = self._out = None
+            raise
 
     @staticmethod
     def _set_attr(group: Any, key: str, value: str) -> None:
@@ -143,16 +190,13 @@ class FeatureWriter(BasePredictionWriter):
         group.attrs[key] = value
 
     def on_predict_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if self._file is None:
+        if self._out is None:
             return
-        self._file.close()
-        self._file = None
-        os.replace(self._tmp, self._final)
+        out, self._out, self._file = self._out, None, None
+        out.commit()  # close, fsync, rename; a failed write raises naming the file (temporary file removed)
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         # an interrupted prediction: drop the partial temp file rather than leave it around
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-            if self._tmp is not None:
-                Path(self._tmp).unlink(missing_ok=True)
+        if self._out is not None:
+            out, self._out, self._file = self._out, None, None
+            out.abort()

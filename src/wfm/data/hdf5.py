@@ -22,6 +22,7 @@ half-written file, whatever fails mid-way.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -33,6 +34,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from wfm.atomic import WRITE_REASONS, WriteFailed
 from wfm.data.modalities import get_modality, modality_names
 from wfm.data.split import train_test_split
 from wfm.data.transforms import ChannelStats
@@ -134,6 +136,224 @@ def _temp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
 
+_pwrite = os.pwrite  # the one call that puts an output file's bytes on disk (tests inject a full disk here)
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"  # pragma: no cover - the loop returns
+
+
+class OutputWriteError(WriteFailed):
+    """Writing an output file failed (a full disk, a quota, a size limit, an I/O error): one line naming the file,
+    what was written and what became of it (the temporary file is gone, a previous file is unchanged)."""
+
+    def __init__(self, path: Path, err: OSError, written: int = 0, needed: int | None = None) -> None:
+        reason = WRITE_REASONS.get(err.errno or 0) or (err.strerror or str(err) or type(err).__name__).lower()
+        amount = f"wrote {_size(written)}" + (f" of about {_size(needed)}" if needed else "")
+        kept = f"the previous {path.name} is unchanged" if path.exists() else f"no {path.name} was written"
+        self.message = f"{path}: {reason} ({amount}); the temporary file was removed and {kept}"
+        OSError.__init__(self, err.errno, self.message, str(path))
+
+    def __reduce__(self) -> tuple:  # picklable (a spawned rank, a worker): rebuilt as a plain OSError-like copy
+        return _rebuild_write_error, (self.errno, self.message, self.filename)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _rebuild_write_error(code: int | None, message: str, filename: str) -> OutputWriteError:
+    err = OutputWriteError.__new__(OutputWriteError)
+    OSError.__init__(err, code, message, filename)
+    err.message = message
+    return err
+
+
+class _GuardedFile:
+    """The file object behind an output HDF5 file (h5py's ``fileobj`` driver): bytes go to disk with ``pwrite``;
+    the first write that fails (``ENOSPC``, ``EDQUOT``, ``EFBIG``, ``EIO``) is recorded, and it and every later
+    write are held in memory instead, so that HDF5 itself never sees a failed write.
+
+    Why: HDF5 (1.14, h5py 3.x) that meets a failed write while flushing leaves objects it cannot close ("Can't
+    decrement id ref count") and then crashes the process at ``File.close`` or at exit (a segfault, exit 139);
+    here it flushes and closes normally and the writer raises :class:`OutputWriteError` after it.
+    Reads (HDF5 reads back metadata it wrote) see the held bytes over what the disk has."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+        self.pos = 0
+        self.size = 0
+        self.written = 0
+        self.error: OSError | None = None
+        self._held: list[tuple[int, bytes]] = []
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self.pos, os.SEEK_END: self.size}[whence]
+        self.pos = base + offset
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        n = len(view)
+        if self.error is None:
+            done = 0
+            try:
+                while done < n:
+                    k = _pwrite(self.fd, view[done:], self.pos + done)
+                    if k <= 0:
+                        raise OSError(errno.EIO, "write wrote nothing")
+                    done += k
+                self.written += n
+            except OSError as e:
+                self.written += done
+                self.error = e
+        if self.error is not None:
+            self._held.append((self.pos, bytes(view)))
+        self.pos += n
+        self.size = max(self.size, self.pos)
+        return n
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        n = len(view)
+        data = os.pread(self.fd, n, self.pos) if self.fd is not None else b""
+        view[: len(data)] = data
+        view[len(data):] = bytes(n - len(data))
+        for offset, chunk in self._held:
+            lo, hi = max(offset, self.pos), min(offset + len(chunk), self.pos + n)
+            if lo < hi:
+                view[lo - self.pos: hi - self.pos] = chunk[lo - offset: hi - offset]
+        self.pos += n
+        return n
+
+    def read(self, n: int = -1) -> bytes:
+        buffer = bytearray(max(0, self.size - self.pos) if n is None or n < 0 else n)
+        self.readinto(buffer)
+        return bytes(buffer)
+
+    def truncate(self, size: int | None = None) -> int:
+        size = self.pos if size is None else int(size)
+        if self.error is None:
+            try:
+                os.ftruncate(self.fd, size)
+            except OSError as e:
+                self.error = e
+        self.size = size
+        return size
+
+    def flush(self) -> None:
+        pass
+
+    def sync(self) -> None:
+        """``fsync``: a file system that allocates late reports a full disk here."""
+        if self.error is None:
+            try:
+                os.fsync(self.fd)
+            except OSError as e:
+                self.error = e
+
+    def close(self) -> None:
+        self._held.clear()
+        if self.fd is not None:
+            fd, self.fd = self.fd, None
+            os.close(fd)
+
+
+class AtomicH5:
+    """One output HDF5 file written under a hidden temporary name beside ``path`` and renamed onto it on
+    :meth:`commit`; :meth:`abort` (or any error) removes the temporary file, and ``path`` is never a partial file:
+    a previous file there stays as it was until the new one is complete.
+
+    A failed write (full disk, quota, file size limit) never reaches HDF5 (:class:`_GuardedFile`): it is raised as
+    :class:`OutputWriteError` ``<path>: no space left on device (wrote N of about M); ...`` by :meth:`check` (call
+    it after each batch of writes) or :meth:`commit`. ``needed``: the expected file size in bytes, for the message.
+    """
+
+    def __init__(self, path: str | os.PathLike, needed: int | None = None) -> None:
+        self.path = Path(path)
+        self.needed = needed
+        self.tmp = _temp_path(self.path)
+        self.file: h5py.File | None = None
+        self._io: _GuardedFile | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._io = _GuardedFile(self.tmp)
+        except OSError as e:
+            if e.errno in WRITE_REASONS:
+                raise OutputWriteError(self.path, e, 0, needed) from None
+            raise OSError(e.errno, f"{self.path}: cannot create the output file: {e.strerror or e}") from None
+        try:
+            self.file = h5py.File(self._io, "w")
+        except BaseException:
+            self.abort()
+            raise
+
+    def __enter__(self) -> h5py.File:
+        assert self.file is not None
+        return self.file
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+    def failure(self) -> OutputWriteError | None:
+        """The error a failed write left, as the exception to raise (None while every write went through)."""
+        io = self._io
+        return None if io is None or io.error is None else OutputWriteError(self.path, io.error, io.written,
+                                                                            self.needed)
+
+    def check(self) -> None:
+        """Raise :class:`OutputWriteError` (after removing the temporary file) if a write has failed."""
+        err = self.failure()
+        if err is not None:
+            self.abort()
+            raise err
+
+    def commit(self) -> Path:
+        """Close the file, make sure its bytes are on disk and rename it onto ``path``; returns ``path``."""
+        try:
+            if self.file is not None:
+                f, self.file = self.file, None
+                f.close()
+            assert self._io is not None
+            self._io.sync()
+            err = self.failure()
+            if err is not None:
+                raise err
+            self._io.close()
+            os.replace(self.tmp, self.path)
+            self._io = None
+        except BaseException:
+            self.abort()
+            raise
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the temporary file; ``path`` is left as it was."""
+        if self.file is not None:
+            f, self.file = self.file, None
+            try:
+                f.close()
+            except Exception:  # noqa: BLE001 - best effort: the file is being discarded anyway
+                pass
+        if self._io is not None:
+            io, self._io = self._io, None
+            try:
+                io.close()
+            except OSError:
+                pass
+        self.tmp.unlink(missing_ok=True)
+
+
 class H5Writer:
     """Append-only writer for large files: ``append`` chunks, statistics streamed, atomic ``close``.
 
@@ -148,6 +368,10 @@ class H5Writer:
         mean, std: training statistics to record (e.g. for a test-split file); if None they are streamed
             from the rows ``append`` marks with ``stats_rows`` (all rows by default).
         extra_attrs: further attributes (JSON-encoded if not scalar/str).
+        expected_rows: how many samples will be appended, if known (only for the size a full-disk error gives).
+
+    A write that fails (a full disk...) is an :class:`OutputWriteError` naming ``path`` from the ``append`` or
+    ``close`` it happens in, with the temporary file removed (see :class:`AtomicH5`).
     """
 
     def __init__(
@@ -161,6 +385,7 @@ class H5Writer:
         mean: np.ndarray | None = None,
         std: np.ndarray | None = None,
         extra_attrs: Mapping[str, Any] | None = None,
+        expected_rows: int | None = None,
     ) -> None:
         self.path = Path(path)
         if len(sample_shape) != 3 or int(sample_shape[0]) < 1 or min(int(s) for s in sample_shape) < 1:
@@ -197,9 +422,9 @@ class H5Writer:
             self._given_stats = (m, s)
         self._stats = ChannelStats(c)
         self.n = 0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = _temp_path(self.path)
-        self._file: h5py.File | None = h5py.File(self._tmp, "w")
+        needed = None if expected_rows is None else int(expected_rows) * 4 * int(np.prod(self.sample_shape))
+        self._out = AtomicH5(self.path, needed)  # a temporary file beside path; a failed write is one clean error
+        self._file: h5py.File | None = self._out.file
 
     def __enter__(self) -> H5Writer:
         return self
@@ -288,6 +513,7 @@ class H5Writer:
                 ds = self._file[key]
                 ds.resize(self.n + n, axis=0)
                 ds[self.n : self.n + n] = arr
+            self._out.check()  # a write the disk refused (it reaches the disk as HDF5's caches fill)
             if self._given_stats is None:
                 rows = inputs if stats_rows is None else inputs[np.asarray(stats_rows, bool)]
                 self._stats.update(stats_view(rows, self.modality))
@@ -308,9 +534,8 @@ class H5Writer:
             self._file.attrs["std"] = std
             for k, v in self.attrs.items():
                 self._file.attrs[k] = v
-            self._file.close()
             self._file = None
-            os.replace(self._tmp, self.path)
+            self._out.commit()  # closes, syncs and renames; a failed write raises OutputWriteError
         except BaseException:
             self.abort()
             raise
@@ -318,13 +543,12 @@ class H5Writer:
 
     def abort(self) -> None:
         """Drop the temporary file; the destination is left as it was."""
-        if self._file is not None:
-            try:
-                self._file.close()
-            except Exception:  # noqa: BLE001 - best effort: the file is being discarded anyway
-                pass
-            self._file = None
-        self._tmp.unlink(missing_ok=True)
+        self._file = None
+        self._out.abort()
+
+    @property
+    def _tmp(self) -> Path:
+        return self._out.tmp
 
 
 def write_h5(
@@ -360,6 +584,7 @@ def write_h5(
         attrs.get("mean"),
         attrs.get("std"),
         extra,
+        expected_rows=inputs.shape[0],
     )
     with writer:
         for start in range(0, inputs.shape[0], chunk):
@@ -419,8 +644,13 @@ def _decode(value: Any) -> Any:
 def check_complex_pairs(path: str | os.PathLike, pairs: Any, channels: int) -> list[tuple[int, int]]:
     """The ``complex_pairs`` attribute as ``[(re, im), ...]``: each a pair of distinct channel indices in
     ``[0, channels)``, no channel in two pairs; anything else is a ValueError naming the file."""
+    def index(c: Any) -> int:
+        if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)):
+            raise TypeError(c)
+        return int(c)
+
     try:
-        out = [(int(r), int(i)) for r, i in pairs]
+        out = [(index(r), index(i)) for r, i in pairs]
     except (TypeError, ValueError) as e:
         raise ValueError(f"{path}: complex_pairs must be a list of [re, im] channel index pairs, "
                          f"got {pairs!r}") from e
@@ -487,6 +717,111 @@ def check_stored(path: Path, ds: h5py.Dataset, what: str) -> None:
                          "sample written (a truncated or crafted file)")
 
 
+def _type_of(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of {value.dtype} {value.shape}"
+    name = type(value.item() if isinstance(value, np.generic) else value).__name__
+    return ("an " if name[0] in "aeiou" else "a ") + name
+
+
+def attr_repr(value: Any) -> str:
+    """An attribute's value for a message: numpy scalars as plain numbers, arrays as lists, at most 60 characters."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    text = f"array({value.tolist()!r})" if isinstance(value, np.ndarray) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _kind_of(obj: Any) -> str:
+    return "group" if isinstance(obj, h5py.Group) else type(obj).__name__
+
+
+def read_raw_attrs(path: Path, obj: h5py.HLObject) -> dict[str, Any]:
+    """Every attribute of ``obj`` (bytes decoded to text); one HDF5 cannot read (a datatype it has no
+    conversion for) is a ValueError naming the file and the attribute."""
+    out: dict[str, Any] = {}
+    for key in obj.attrs:
+        try:
+            out[key] = _decode(obj.attrs[key])
+        except (OSError, TypeError, ValueError, RuntimeError) as e:
+            raise ValueError(f"{path}: attribute {key!r} cannot be read ({' '.join(str(e).split())[:120]}); "
+                             "expected a number, a text or an array of numbers") from None
+    return out
+
+
+def attr_json(path: Path, raw: Mapping[str, Any], key: str, kind: type, expected: str) -> Any:
+    """Attribute ``key`` parsed as JSON text and checked to be a ``kind`` (``dict`` / ``list``): anything else is a
+    one-line ValueError ``<path>: attribute 'labels' is a JSON list, expected a JSON <expected>``."""
+    text = raw.get(key)
+    if not isinstance(text, str):
+        raise ValueError(f"{path}: attribute {key!r} is {_type_of(text)}, expected JSON text of {expected}")
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise ValueError(f"{path}: attribute {key!r} is not valid JSON ({' '.join(str(e).split())[:120]}); "
+                         f"expected {expected}") from None
+    if not isinstance(value, kind):
+        got = "JSON null" if value is None else {dict: "a JSON object", list: "a JSON list", str: "a JSON string"}.get(
+            type(value), f"JSON {_type_of(value)}")
+        raise ValueError(f"{path}: attribute {key!r} is {got}, expected {expected}")
+    return value
+
+
+def _attr_numbers(path: Path, raw: Mapping[str, Any], key: str, expected: str) -> np.ndarray:
+    value = np.asarray(raw[key])
+    if value.dtype.kind not in "iuf":
+        raise ValueError(f"{path}: attribute {key!r} is {_type_of(raw[key])}, expected {expected}")
+    return value.astype(np.float32).reshape(-1)
+
+
+def _attr_int(path: Path, raw: Mapping[str, Any], key: str, lo: int) -> int:
+    value = raw[key]
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
+        ok = True
+    if not ok or value < lo:
+        raise ValueError(f"{path}: attribute {key!r} is {attr_repr(value)}, expected an integer >= {lo}")
+    return int(value)
+
+
+_LABEL_FIELDS = {"kind": str, "num_classes": (int, type(None)), "class_names": list, "units": (str, type(None)),
+                 "stratify": (str, type(None)), "supervised": (int, float, type(None))}
+
+
+def check_labels_attr(path: Path, labels: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The parsed ``labels`` attribute, every entry checked: an object with ``kind`` ``classification`` or
+    ``regression``, ``num_classes`` an integer >= 2 for a classification, ``class_names`` a list of texts (as many
+    as the classes, when given), ``units`` / ``stratify`` texts or null, ``supervised`` a number or null. Anything
+    else is a one-line ValueError naming the file, the label and the field."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, meta in labels.items():
+        where = f"{path}: label {key!r} in the 'labels' attribute"
+        if not isinstance(meta, dict):
+            raise ValueError(f"{where} is {_type_of(meta)}, expected an object {{\"kind\": ..., \"num_classes\": ...}}")
+        for field, types in _LABEL_FIELDS.items():
+            if field in meta and (not isinstance(meta[field], types) or isinstance(meta[field], bool)):
+                want = {"kind": "'classification' or 'regression'", "num_classes": "an integer or null",
+                        "class_names": "a list of class names", "units": "a text or null",
+                        "stratify": "a label key or null", "supervised": "a number or null"}[field]
+                raise ValueError(f"{where}: {field} is {_type_of(meta[field])}, expected {want}")
+        kind = meta.get("kind")
+        if kind not in ("classification", "regression"):
+            raise ValueError(f"{path}: label {key!r} has kind {kind!r}")
+        names = meta.get("class_names") or []
+        if not all(isinstance(n, str) for n in names):
+            raise ValueError(f"{where}: class_names {names!r:.80} are not all texts, expected a list of class names")
+        if kind == "classification":
+            k = meta.get("num_classes")
+            if k is None or k < 2:
+                raise ValueError(f"{where}: num_classes is {k!r}, expected an integer >= 2 for a classification")
+            if names and len(names) != k:
+                raise ValueError(f"{where}: {len(names)} class_names for num_classes={k}, expected one name per class")
+        if meta.get("supervised") is not None and not np.isfinite(meta["supervised"]):
+            raise ValueError(f"{where}: supervised is {meta['supervised']!r}, expected a finite number or null")
+        out[key] = meta
+    return out
+
+
 def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
     """Open ``path``, check it is a complete wfm file and return its metadata.
 
@@ -500,20 +835,23 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"{p}: is a folder, expected a wfm HDF5 file")
     with open_h5(p, "expected a wfm HDF5 file; see docs/datasets.md",
                  "not a readable HDF5 file (truncated, corrupt or another format)") as f:
-        if f.attrs.get("layout") in ("sequence", b"sequence"):
+        raw = read_raw_attrs(p, f)
+        if isinstance(raw.get("layout"), str) and raw["layout"] == "sequence":
             raise ValueError(f"{p}: a sequence file (windows of sensor frames); read it with "
                              "wfm.data.SequenceDataModule / wfm.data.sequence.load_sequence")
         if "inputs" not in f:
             raise ValueError(f"{p}: no 'inputs' dataset; expected (N, C, H, W) float32")
-        shape = f["inputs"].shape
+        inputs = f["inputs"]
+        if not isinstance(inputs, h5py.Dataset):
+            raise ValueError(f"{p}: 'inputs' is a {_kind_of(inputs)}, expected a dataset (N, C, H, W) float32")
+        shape = inputs.shape
         if len(shape) != 4:
             raise ValueError(f"{p}: 'inputs' has shape {shape}, expected 4 dimensions (N, C, H, W)")
         if shape[0] == 0:
             raise ValueError(f"{p}: empty file ('inputs' has N=0 samples)")
         if shape[1] < 1:
             raise ValueError(f"{p}: 'inputs' has C={shape[1]} channels, expected C >= 1")
-        check_stored(p, f["inputs"], "inputs")
-        raw = {k: _decode(v) for k, v in f.attrs.items()}
+        check_stored(p, inputs, "inputs")
         missing = [k for k in REQUIRED_ATTRS if k not in raw]
         if missing:
             raise ValueError(f"{p}: missing attribute(s) {missing}; expected {list(REQUIRED_ATTRS)}")
@@ -522,35 +860,34 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
         kind = get_modality(modality)
         kind.check_sample_shape(p, shape[1:])
         c = kind.num_stats(shape[1])
-        mean = np.asarray(raw["mean"], np.float32).reshape(-1)
-        std = np.asarray(raw["std"], np.float32).reshape(-1)
+        mean = _attr_numbers(p, raw, "mean", f"{c} finite number(s) ({kind.stats_per})")
+        std = _attr_numbers(p, raw, "std", f"{c} finite number(s) > 0 ({kind.stats_per})")
         if mean.shape != (c,) or std.shape != (c,):
             raise ValueError(f"{p}: mean/std have {mean.shape}/{std.shape} entries, expected {c} ({kind.stats_per})")
         if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
             raise ValueError(f"{p}: mean/std must be finite with std > 0, got mean={mean}, std={std}")
-        version = int(raw["format_version"])
+        version = _attr_int(p, raw, "format_version", 1)
         if version > FORMAT_VERSION:
             raise ValueError(f"{p}: format_version {version} is newer than supported {FORMAT_VERSION}")
-        try:
-            labels = json.loads(raw["labels"])
-            preprocessing = json.loads(raw["preprocessing"])
-        except (TypeError, json.JSONDecodeError) as e:
-            raise ValueError(f"{p}: 'labels'/'preprocessing' attributes are not valid JSON: {e}") from e
-        try:
-            pairs_raw = json.loads(raw["complex_pairs"]) if "complex_pairs" in raw else []
-        except (TypeError, json.JSONDecodeError) as e:
-            raise ValueError(f"{p}: the 'complex_pairs' attribute is not valid JSON: {e}") from e
+        if not isinstance(raw["source"], str):
+            raise ValueError(f"{p}: attribute 'source' is {_type_of(raw['source'])}, expected a text")
+        labels = check_labels_attr(p, attr_json(p, raw, "labels", dict, "an object {label key: {\"kind\": ...}}"))
+        preprocessing = attr_json(p, raw, "preprocessing", dict, "an object (the recorded preprocessing steps)")
+        pairs_raw = (attr_json(p, raw, "complex_pairs", list, "a list of [re, im] channel index pairs")
+                     if "complex_pairs" in raw else [])
         complex_pairs = check_complex_pairs(p, pairs_raw, int(shape[1]))
         label_shapes: dict[str, tuple[int, ...]] = {}
-        for key, meta in labels.items():
+        for key in labels:
             if key not in f:
                 raise ValueError(f"{p}: label {key!r} declared in 'labels' but no dataset of that name")
-            if f[key].shape[0] != shape[0]:
-                raise ValueError(f"{p}: label {key!r} has {f[key].shape[0]} rows, expected N={shape[0]}")
-            if meta.get("kind") not in ("classification", "regression"):
-                raise ValueError(f"{p}: label {key!r} has kind {meta.get('kind')!r}")
-            check_stored(p, f[key], f"label {key!r}")
-            label_shapes[key] = tuple(int(d) for d in f[key].shape[1:])
+            ds = f[key]
+            if not isinstance(ds, h5py.Dataset):
+                raise ValueError(f"{p}: label {key!r} is a {_kind_of(ds)}, expected a dataset of {shape[0]} rows")
+            if len(ds.shape) == 0 or ds.shape[0] != shape[0]:
+                rows = ds.shape[0] if ds.shape else "no"
+                raise ValueError(f"{p}: label {key!r} has {rows} rows, expected N={shape[0]}")
+            check_stored(p, ds, f"label {key!r}")
+            label_shapes[key] = tuple(int(d) for d in ds.shape[1:])
         for key, meta in labels.items():
             by = meta.get("stratify")
             if by is not None and (meta.get("kind") != "classification"

@@ -37,7 +37,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +45,7 @@ from typing import Any, Literal
 import h5py
 import numpy as np
 
-from wfm.data.hdf5 import FORMAT_VERSION, check_stored, open_h5
+from wfm.data.hdf5 import FORMAT_VERSION, AtomicH5, attr_json, attr_repr, check_stored, open_h5, read_raw_attrs
 
 SEQUENCE_FORMAT_VERSION = 3
 assert SEQUENCE_FORMAT_VERSION <= FORMAT_VERSION
@@ -159,41 +158,39 @@ def write_sequence_file(
     source: str,
     preprocessing: Mapping[str, Any],
 ) -> Path:
-    """Write one sequence file atomically (temp name beside ``path``, renamed on success); returns ``path``."""
+    """Write one sequence file atomically (temp name beside ``path``, renamed on success); returns ``path``. A failed
+    write (a full disk...) is an :class:`~wfm.data.hdf5.OutputWriteError` naming ``path``; nothing is left behind."""
     path = Path(path)
     frames = int(next(iter(inputs.values())).shape[1]) if inputs else 0
     if not 0 < history < frames:
         raise ValueError(f"{path}: history must be in [1, {frames - 1}] for windows of {frames} frames, got {history}")
     _check_arrays(path, inputs, labels, index, frames, num_beams)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with h5py.File(tmp, "w") as f:
-            for name, x in inputs.items():
-                f.create_dataset(f"inputs/{name}", data=np.asarray(x, np.float32))
-            for key, y in labels.items():
-                dtype = np.int64 if key == "beam" else np.float32
-                f.create_dataset(f"labels/{key}", data=np.asarray(y, dtype))
-            for key in INDEX:
-                f.create_dataset(f"index/{key}", data=np.asarray(index[key], np.int64))
-            f.attrs.update({
-                "format_version": SEQUENCE_FORMAT_VERSION,
-                "layout": "sequence",
-                "modality": "sequence",
-                "modalities": json.dumps(list(inputs)),
-                "frames": frames,
-                "history": int(history),
-                "num_beams": int(num_beams),
-                "frame_rate_hz": float(frame_rate_hz),
-                "source": str(source),
-                "preprocessing": json.dumps(dict(preprocessing)),
-                "labels": json.dumps({k: LABELS[k] for k in labels}),
-                "stats": json.dumps({name: modality_stats(name, x) for name, x in inputs.items()}),
-            })
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    needed = sum(int(np.asarray(a).size) * 8 for group in (inputs, labels, index) for a in group.values())
+    out = AtomicH5(path, needed)  # a temporary file beside path, renamed on success; removed on any error
+    with out as f:
+        for name, x in inputs.items():
+            f.create_dataset(f"inputs/{name}", data=np.asarray(x, np.float32))
+            out.check()
+        for key, y in labels.items():
+            dtype = np.int64 if key == "beam" else np.float32
+            f.create_dataset(f"labels/{key}", data=np.asarray(y, dtype))
+            out.check()
+        for key in INDEX:
+            f.create_dataset(f"index/{key}", data=np.asarray(index[key], np.int64))
+        f.attrs.update({
+            "format_version": SEQUENCE_FORMAT_VERSION,
+            "layout": "sequence",
+            "modality": "sequence",
+            "modalities": json.dumps(list(inputs)),
+            "frames": frames,
+            "history": int(history),
+            "num_beams": int(num_beams),
+            "frame_rate_hz": float(frame_rate_hz),
+            "source": str(source),
+            "preprocessing": json.dumps(dict(preprocessing)),
+            "labels": json.dumps({k: LABELS[k] for k in labels}),
+            "stats": json.dumps({name: modality_stats(name, x) for name, x in inputs.items()}),
+        })
     return path
 
 
@@ -204,7 +201,7 @@ def is_sequence_file(path: str | os.PathLike) -> bool:
             layout = f.attrs.get("layout")
     except OSError:
         return False
-    return (layout.decode() if isinstance(layout, bytes) else layout) == "sequence"
+    return isinstance(layout, (str, bytes)) and (layout.decode() if isinstance(layout, bytes) else layout) == "sequence"
 
 
 @dataclass
@@ -259,11 +256,28 @@ def _attr(raw: Mapping[str, Any], path: Path, key: str) -> Any:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _json(path: Path, raw: Mapping[str, Any], key: str) -> Any:
-    try:
-        return json.loads(_attr(raw, path, key))
-    except (TypeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: attribute {key!r} is not valid JSON: {e}") from e
+def _json(path: Path, raw: Mapping[str, Any], key: str, kind: type = dict, expected: str = "a JSON object") -> Any:
+    _attr(raw, path, key)
+    return attr_json(path, raw, key, kind, expected)
+
+
+def _int_attr(path: Path, raw: Mapping[str, Any], key: str, lo: int = 1) -> int:
+    value = _attr(raw, path, key)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < lo:
+        raise ValueError(f"{path}: attribute {key!r} is {attr_repr(value)}, expected an integer >= {lo}")
+    return int(value)
+
+
+def _check_stats(path: Path, stats: Mapping[str, Any], names: list[str]) -> None:
+    for name in names:
+        entry = stats.get(name)
+        ok = isinstance(entry, dict) and all(
+            isinstance(entry.get(k), list) and entry[k]
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in entry[k])
+            for k in ("mean", "std"))
+        if not ok or any(v <= 0 for v in entry["std"]):
+            raise ValueError(f"{path}: attribute 'stats' has {entry!r:.80} for modality {name!r}, expected "
+                             "{\"mean\": [finite numbers], \"std\": [numbers > 0]}")
 
 
 def standardise(name: str, x: np.ndarray, stats: Mapping[str, Any]) -> np.ndarray:
@@ -285,16 +299,21 @@ def load_sequence(path: str | os.PathLike, modalities: tuple[str, ...] | None = 
     p = Path(path)
     with open_h5(p, "expected a wfm sequence file; see docs/datasets.md",
                  "not a readable HDF5 file (truncated, corrupt or another format)") as f:
-        raw = dict(f.attrs.items())
-        layout = _attr(raw, p, "layout") if "layout" in raw else None
-        if layout != "sequence":
+        raw = read_raw_attrs(p, f)
+        layout = raw.get("layout")
+        if not isinstance(layout, str) or layout != "sequence":
             raise ValueError(f"{p}: not a sequence file (no layout='sequence' attribute); frame-level files are "
                              "read by wfm.data.datasets.H5Dataset")
-        version = int(_attr(raw, p, "format_version"))
+        version = _int_attr(p, raw, "format_version")
         if version > FORMAT_VERSION:
             raise ValueError(f"{p}: format_version {version} is newer than supported {FORMAT_VERSION}")
-        names = _json(p, raw, "modalities")
-        stats = _json(p, raw, "stats")
+        names = _json(p, raw, "modalities", list, f"a list of modality names (some of {list(MODALITIES)})")
+        unknown = [m for m in names if not isinstance(m, str) or m not in MODALITIES]
+        if unknown or not names or len(set(names)) != len(names):
+            raise ValueError(f"{p}: attribute 'modalities' is {names!r:.80}, expected distinct names from "
+                             f"{list(MODALITIES)}")
+        stats = _json(p, raw, "stats", dict, "an object {modality: {\"mean\": [...], \"std\": [...]}}")
+        _check_stats(p, stats, names)
         chosen = tuple(names) if modalities is None else tuple(modalities)
         missing = [m for m in chosen if m not in names]
         if missing:
@@ -306,7 +325,10 @@ def load_sequence(path: str | os.PathLike, modalities: tuple[str, ...] | None = 
                 raise ValueError(f"{p}: modality {name!r} listed but no dataset inputs/{name}")
             check_stored(p, ds, f"inputs/{name}")
             inputs[name] = ds[()].astype(np.float32)
-        for key in _json(p, raw, "labels"):
+        declared = _json(p, raw, "labels", dict, f"an object {{label key: kind and units}} (keys from {list(LABELS)})")
+        for key in declared:
+            if key not in LABELS:
+                raise ValueError(f"{p}: attribute 'labels' declares {key!r}, expected labels from {list(LABELS)}")
             ds = f.get(f"labels/{key}")
             if not isinstance(ds, h5py.Dataset):
                 raise ValueError(f"{p}: label {key!r} declared but no dataset labels/{key}")
@@ -316,11 +338,22 @@ def load_sequence(path: str | os.PathLike, modalities: tuple[str, ...] | None = 
             ds = f.get(f"index/{key}")
             if not isinstance(ds, h5py.Dataset):
                 raise ValueError(f"{p}: no dataset index/{key}; expected {list(INDEX)}")
+            check_stored(p, ds, f"index/{key}")
+            if ds.dtype.kind not in "iu":
+                raise ValueError(f"{p}: index/{key} has dtype {ds.dtype}, expected integers")
             index[key] = ds[()].astype(np.int64)
-        frames, history = int(_attr(raw, p, "frames")), int(_attr(raw, p, "history"))
-        num_beams = int(_attr(raw, p, "num_beams"))
-        data = SequenceData(p, inputs, labels, index, frames, history, num_beams,
-                            float(_attr(raw, p, "frame_rate_hz")), str(_attr(raw, p, "source")),
+        frames, history = _int_attr(p, raw, "frames"), _int_attr(p, raw, "history")
+        num_beams = _int_attr(p, raw, "num_beams")
+        if history >= frames:
+            raise ValueError(f"{p}: attribute 'history' is {history}, expected fewer than the {frames} frames")
+        rate = _attr(raw, p, "frame_rate_hz")
+        if isinstance(rate, (bool, np.bool_)) or not isinstance(rate, (int, float, np.integer, np.floating)) or not (
+                np.isfinite(rate) and rate > 0):
+            raise ValueError(f"{p}: attribute 'frame_rate_hz' is {attr_repr(rate)}, expected a finite number > 0")
+        source = _attr(raw, p, "source")
+        if not isinstance(source, str):
+            raise ValueError(f"{p}: attribute 'source' is {attr_repr(source)}, expected a text")
+        data = SequenceData(p, inputs, labels, index, frames, history, num_beams, float(rate), source,
                             _json(p, raw, "preprocessing"), {k: stats[k] for k in chosen})
     _check_arrays(p, data.inputs, data.labels, data.index, data.frames, data.num_beams)
     return data.standardised() if standardised else data

@@ -23,7 +23,6 @@ are drawn ``--batch`` at a time. Needs the optional extra: ``pip install -e ".[s
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Sequence
@@ -32,6 +31,15 @@ from typing import Any
 
 import numpy as np
 
+from wfm.data.converters.common import (
+    ArgumentParser,
+    finite_float,
+    fraction,
+    int_at_least,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 from wfm.data.hdf5 import label_meta, write_dataset_file
 
 SCENARIOS = ("UMi", "UMa", "RMa", "InH", "CDL-A", "CDL-B", "CDL-C", "CDL-D", "CDL-E")
@@ -164,21 +172,21 @@ def write(out: str | Path, x: np.ndarray, labels: dict[str, np.ndarray], prep: d
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="wfm-generate sionna", description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog="wfm-generate sionna", description=__doc__.splitlines()[0])
     p.add_argument("out", help="output file (.h5)")
     p.add_argument("--scenario", default="UMi", choices=SCENARIOS)
     p.add_argument("--task", default="los", choices=TASKS)
-    p.add_argument("--samples", type=int, default=2000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--carrier", type=float, default=3.5e9, help="carrier frequency, Hz")
-    p.add_argument("--bs-antennas", type=int, default=16)
-    p.add_argument("--subcarriers", type=int, default=64)
-    p.add_argument("--spacing", type=float, default=30e3, help="subcarrier spacing, Hz")
-    p.add_argument("--snr-db", type=float, nargs=2, default=(0.0, 20.0), metavar=("LOW", "HIGH"))
-    p.add_argument("--beams", type=int, default=16, help="DFT codebook size of --task beam")
-    p.add_argument("--indoor-probability", type=float, default=0.0)
-    p.add_argument("--batch", type=int, default=500)
-    p.add_argument("--size", type=int, default=None,
+    p.add_argument("--samples", type=int_at_least(2), default=2000)
+    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--carrier", type=positive_float, default=3.5e9, help="carrier frequency, Hz")
+    p.add_argument("--bs-antennas", type=positive_int, default=16)
+    p.add_argument("--subcarriers", type=positive_int, default=64)
+    p.add_argument("--spacing", type=positive_float, default=30e3, help="subcarrier spacing, Hz")
+    p.add_argument("--snr-db", type=finite_float, nargs=2, default=(0.0, 20.0), metavar=("LOW", "HIGH"))
+    p.add_argument("--beams", type=int_at_least(2), default=16, help="DFT codebook size of --task beam")
+    p.add_argument("--indoor-probability", type=fraction, default=0.0)
+    p.add_argument("--batch", type=positive_int, default=500)
+    p.add_argument("--size", type=positive_int, default=None,
                    help="resize every (antennas x subcarriers) channel to SIZE x SIZE (bicubic, linear in re and im: "
                         "a global rotation stays a rotation), as the converters' --size; default: keep it")
     a = p.parse_args(argv)

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from wfm.eval.rankme import rankme
-from wfm.eval.tables import atomic_write_text
+from wfm.eval.tables import write_texts
 from wfm.methods import schedules
 from wfm.models.msac import MSACEncoder, MSACPredictor, latent_dim, predict_future
 from wfm.models.msac_heads import (
@@ -463,10 +463,10 @@ def write_table(table: Table, out_dir: str | Path, horizon: int, note: str = "")
     """``probe_results.csv`` and ``probe_results.md`` in ``out_dir`` (atomic writes)."""
     summary = table.summary()
     out = Path(out_dir)
-    csv_path = atomic_write_text(out / "probe_results.csv", to_csv(summary, horizon))
     info = "".join(f"- {k}: {v}\n" for k, v in table.info.items())
     text = (note + "\n\n" if note else "") + to_markdown(summary, horizon) + ("\n" + info if info else "")
-    md_path = atomic_write_text(out / "probe_results.md", text)
+    csv_path, md_path = write_texts({out / "probe_results.csv": to_csv(summary, horizon),
+                                     out / "probe_results.md": text})  # together: a full disk keeps both old
     return csv_path, md_path
 
 

@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from wfm.atomic import atomic_file  # noqa: E402
 from wfm.eval.probe import ProbeResult  # noqa: E402
 from wfm.eval.tables import header  # noqa: E402
 
@@ -28,8 +29,8 @@ MaskFn = Callable[[str], tuple[Any, Any]]
 
 def _save(fig: Any, path: str | os.PathLike, trainer: Any = None, key: str | None = None) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    with atomic_file(path, what="plot") as f:  # a full disk keeps the previous figure and leaves no partial one
+        fig.savefig(f, format=path.suffix.lstrip(".") or "png", dpi=120, bbox_inches="tight")
     if trainer is not None:
         log_figure(trainer, key or path.stem, path)
     plt.close(fig)

@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from wfm.atomic import atomic_file
+from wfm.atomic import atomic_file, atomic_files
 from wfm.eval.probe import ProbeResult
 
 Results = Mapping[str, Sequence[ProbeResult]]
@@ -106,7 +106,7 @@ def read_results_csv(path: str | os.PathLike) -> dict[str, dict[str, tuple[float
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically (:func:`wfm.atomic.atomic_file`)."""
-    with atomic_file(path) as f:
+    with atomic_file(path) as f:  # a full disk: WriteFailed, "<path>: no space left on device; ..."
         f.write(text.encode("utf-8"))
     return Path(path)
 
@@ -116,9 +116,17 @@ def write_results(
 ) -> tuple[Path, Path]:
     """Write ``<stem>.md`` and ``<stem>.csv`` into ``out_dir`` atomically; returns both paths."""
     out_dir = Path(out_dir)
-    md = atomic_write_text(out_dir / f"{stem}.md", results_to_markdown(results))
-    cs = atomic_write_text(out_dir / f"{stem}.csv", results_to_csv(results))
-    return md, cs
+    return write_texts({out_dir / f"{stem}.md": results_to_markdown(results),
+                        out_dir / f"{stem}.csv": results_to_csv(results)})
+
+
+def write_texts(texts: dict[Path, str]) -> tuple[Path, ...]:
+    """Write several UTF-8 files that replace their old versions together, only once all are on disk
+    (:func:`wfm.atomic.atomic_files`: a full disk keeps the previous .md and .csv a matching pair)."""
+    with atomic_files(*texts) as files:
+        for f, text in zip(files, texts.values(), strict=True):
+            f.write(text.encode("utf-8"))
+    return tuple(texts)
 
 
 def strata_to_markdown(results: Results, by: str) -> str:
@@ -137,6 +145,5 @@ def strata_to_markdown(results: Results, by: str) -> str:
 def write_strata(results: Results, by: str, out_dir: str | os.PathLike, stem: str) -> tuple[Path, Path]:
     """Write ``<stem>.md`` (:func:`strata_to_markdown`) and ``<stem>.csv`` atomically; returns both paths."""
     out_dir = Path(out_dir)
-    md = atomic_write_text(out_dir / f"{stem}.md", strata_to_markdown(results, by))
-    cs = atomic_write_text(out_dir / f"{stem}.csv", results_to_csv(results))
-    return md, cs
+    return write_texts({out_dir / f"{stem}.md": strata_to_markdown(results, by),
+                        out_dir / f"{stem}.csv": results_to_csv(results)})

@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
-import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from wfm.checkpoint import BackboneLoadError
+from wfm.checkpoint import BackboneLoadError, load_torch_file
 
 #: prefixes wrappers add to every key: DataParallel / DDP (``module.``), ``torch.compile`` (``_orig_mod.``)
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
@@ -42,26 +40,16 @@ def read_released(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dic
     entries (e.g. a training script's ``args``) as plain values.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    if path.suffix == ".safetensors":
+    if path.suffix == ".safetensors" and path.is_file():
         from safetensors.torch import load_file
 
         try:
             return strip_prefixes(load_file(str(path))), {}
         except Exception as err:
             raise BackboneLoadError(f"{path}: not a readable safetensors file: {err}") from err
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[-1][:200] if str(err).strip() else ""
-        raise BackboneLoadError(
-            f"{path}: refusing to load: the file holds objects other than tensors and plain containers "
-            f"(torch.load(weights_only=True) rejected it; nothing was executed). {first}"
-        ) from err
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
-        raise BackboneLoadError(f"{path}: not a readable torch checkpoint: {err}") from err
+    obj = load_torch_file(path, what="checkpoint", safe_globals=[argparse.Namespace])
     if not isinstance(obj, Mapping):
         raise BackboneLoadError(f"{path}: expected a state dict or a checkpoint dict, got {type(obj).__name__}")
     if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):

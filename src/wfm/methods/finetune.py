@@ -25,6 +25,7 @@ from wfm.choices import check_choice, choices
 from wfm.methods.base import adamw_group, is_decayed
 from wfm.models.encoder import ViTEncoder
 from wfm.models.lora import add_lora, lora_parameters
+from wfm.models.tokenizers import TOKENIZERS
 
 #: what of the encoder trains (see the module docstring)
 FinetuneMode = Literal["full", "linear", "partial", "lora"]
@@ -58,11 +59,17 @@ def apply_finetune_mode(
             p.requires_grad_(True)
 
 
+#: parameter-name prefixes of the encoder's embedding layer: every registered tokenizer, the complex-channel
+#: projection and the identity tables
+EMBEDDINGS = (*(t.attr for t in TOKENIZERS.values()), "complex_embed", "cls_token", "channel_embed",
+              "antenna_embed", "modality_scale", "modality_shift", "pos_embed")
+
+
 def encoder_layer_id(name: str, depth: int) -> int:
     """Layer index of an encoder parameter: 0 embeddings, ``i + 1`` block ``i``, ``depth + 1`` final norm."""
     if name.startswith("blocks."):
         return int(name.split(".")[1]) + 1
-    if name.startswith(("patch_embed", "cls_token", "channel_embed", "pos_embed")):
+    if name.startswith(EMBEDDINGS):
         return 0
     return depth + 1
 

@@ -29,6 +29,8 @@ from wfm.views import MaskGeometry, RegionMask, TimeMask, mask_to_indices
 from wfm.views.channels import check_holdout, pad_channel_slots
 
 RegLevel = Literal["pooled", "token"]
+#: the pixel head of merged (re, im) pair tokens (``complex_tokens="pair"``)
+PAIR_HEAD = "pair"
 Loss = Literal["mse", "smooth_l1"]
 
 
@@ -152,6 +154,8 @@ class JEPA(MomentumMethod):
             d, sizes = self.encoder.embed_dim, {next(iter(TOKENIZERS)): self.encoder.patch_size ** 2}
             if iq is not None:
                 sizes[IQ] = 2 * iq.segment
+            if self.encoder.complex_tokens == "pair":  # a merged (re, im) token decodes into both parts' patches
+                sizes[PAIR_HEAD] = 2 * self.encoder.patch_size ** 2
             self.pixel_head = nn.ModuleDict({m: nn.Linear(d, k) for m, k in sizes.items()})
             init_vit_weights(self.pixel_head, self.encoder.init)
 
@@ -187,7 +191,12 @@ class JEPA(MomentumMethod):
         views, modality, grid = self.views_on_grid(batch, rng, stage, self.channel_holdout)
         x, channels, channel_ids, held_out = views.x, views.channels, views.channel_ids, views.held_out
         enc = self.encoder
-        b, c = x.shape[:2]
+        # targets, predictor and losses work on the encoder's token slots: ``c`` channels, or the complex
+        # channels where the encoder merges each (re, im) pair into one token (each with its re slot's values)
+        s = enc.slot_stride(views.pairs, x.shape[1], modality)
+        b, c = x.shape[0], x.shape[1] // s
+        slot_ids = channel_ids[:, ::s]
+        held_out = None if held_out is None else held_out[:, ::s]
         n, p = grid[0] * grid[1], enc.num_prefix_tokens
         # on the host: indices are computed there, then moved (no host sync)
         masks = self.masking_for(modality)(b, grid, rng)
@@ -198,7 +207,7 @@ class JEPA(MomentumMethod):
             t.to(x.device, non_blocking=True)
             for t in (*mask_to_indices(masks.context), *mask_to_indices(targets))  # (B, Kc), (B, M(+1), Kt)
         )
-        channel_valid = enc.channel_valid(x, channels)
+        channel_valid = enc.channel_valid(x, channels)[:, ::s]
         pred_channels = channel_valid
         if held_out is not None:  # every channel on the M blocks, the held-out ones on the extra block
             pred_channels = torch.cat([channel_valid[:, None].expand(b, m, c), held_out[:, None]], 1)
@@ -218,9 +227,9 @@ class JEPA(MomentumMethod):
                          complex_pairs=views.pairs[: cs // 2],
                          channel_ids=channel_ids[:, :cs], modality=modality)
         pred, pred_valid = self.predictor(
-            pad_channel_slots(z[:, p:] if self.predict_grad else z[:, p:].detach(), cs, c),
-            pad_channel_slots(z_valid[:, p:], cs, c), ctx_idx, tgt_idx,
-            tgt_valid, pred_channels, channel_ids, modality, grid
+            pad_channel_slots(z[:, p:] if self.predict_grad else z[:, p:].detach(), cs // s, c),
+            pad_channel_slots(z_valid[:, p:], cs // s, c), ctx_idx, tgt_idx,
+            tgt_valid, pred_channels, slot_ids, modality, grid
         )
         if self.loss_name == "mse":
             per_token = F.mse_loss(pred.float(), target, reduction="none").mean(-1)
@@ -243,7 +252,7 @@ class JEPA(MomentumMethod):
             out["pred_loss"], out["reg"] = loss.detach(), reg.detach()
             loss = loss + weight * reg
         if self.pixel_head is not None:
-            pix = self.pixel_loss(x, pred, pred_valid, tgt_idx, modality)
+            pix = self.pixel_loss(x, pred, pred_valid, tgt_idx, modality, pairs=s > 1)
             out.setdefault("pred_loss", loss.detach())
             out["pixel"] = pix.detach()
             loss = loss + self.pixel_weight * pix
@@ -253,11 +262,13 @@ class JEPA(MomentumMethod):
         return {"loss": loss, **out}
 
     def pixel_loss(self, x: torch.Tensor, pred: torch.Tensor, pred_valid: torch.Tensor, tgt_idx: torch.Tensor,
-                   modality: str) -> torch.Tensor:
+                   modality: str, pairs: bool = False) -> torch.Tensor:
         """MSE of the pixel head's decoding of the predicted target tokens against their pixels (per-patch
-        normalised with ``pixel_norm``), over valid target tokens. ``pred`` (B, M, C*Kt, D), ``tgt_idx`` (B, M, Kt)."""
-        pix = gather_positions(pixel_targets(x, self.encoder, modality, norm=self.pixel_norm), tgt_idx)
-        per_token = (self.pixel_head[modality](pred).float() - pix).pow(2).mean(-1)
+        normalised with ``pixel_norm``), over valid target tokens. ``pred`` (B, M, C*Kt, D), ``tgt_idx`` (B, M, Kt);
+        ``pairs``: the tokens are merged (re, im) pairs, decoded by their own head into both parts' pixels."""
+        pix = pixel_targets(x, self.encoder, modality, norm=self.pixel_norm, pairs=pairs)
+        pix = gather_positions(pix, tgt_idx)
+        per_token = (self.pixel_head[PAIR_HEAD if pairs else modality](pred).float() - pix).pow(2).mean(-1)
         w = pred_valid.float()
         return (per_token * w).sum() / w.sum().clamp_min(1.0)
 

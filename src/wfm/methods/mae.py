@@ -6,7 +6,9 @@ channel, drawn as the argsort of uniform noise from the step's generator (the ``
 positions; a narrow decoder (:class:`~wfm.models.decoder.MAEDecoder`) fills the hidden ones with mask tokens
 and reconstructs the pixels of every patch. The loss is the mean squared error on hidden patches of real
 channels only, optionally against per-patch normalised pixels (``norm_pix_loss``). The encoder is what gets
-exported and probed.
+exported and probed. An encoder that merges each complex channel's (re, im) pair into one token
+(``complex_tokens="pair"``) gives the decoder that token at both its re and its im slot, told apart by the
+decoder's channel codes, so both parts' pixels are reconstructed and the targets stay per input channel.
 """
 
 from __future__ import annotations
@@ -35,14 +37,20 @@ def patchify(x: torch.Tensor, patch_size: int) -> torch.Tensor:
     return x.reshape(b, c, (h // p) * (w // p), p * p)
 
 
-def pixel_targets(x: torch.Tensor, encoder: ViTEncoder, modality: str = "image", norm: bool = False) -> torch.Tensor:
+def pixel_targets(x: torch.Tensor, encoder: ViTEncoder, modality: str = "image", norm: bool = False,
+                  pairs: bool = False) -> torch.Tensor:
     """(B, C, N, P*P) pixels of every patch of ``encoder``'s grid (per-patch normalised with ``norm``: zero
     mean, unit variance); for IQ the (B, A, S, 2*segment) segments of
-    :func:`~wfm.models.tokenizers.iq.segment_iq`. What MAE's decoder and JEPA's pixel head reconstruct."""
+    :func:`~wfm.models.tokenizers.iq.segment_iq`. What MAE's decoder and JEPA's pixel head reconstruct.
+    ``pairs``: channels ``(2k, 2k + 1)`` are merged (re, im) pair tokens (``complex_tokens="pair"``): (B, C/2, N,
+    2*P*P), the re patch then the im patch of every complex patch (normalised as one)."""
     if modality == IQ:
         target = segment_iq(x.float(), encoder.iq.segment)
     else:
         target = patchify(x.float(), encoder.patch_size)
+        if pairs:
+            b, c, n, pp = target.shape
+            target = target.reshape(b, c // 2, 2, n, pp).transpose(2, 3).reshape(b, c // 2, n, 2 * pp)
     if norm:
         mean = target.mean(-1, keepdim=True)
         var = target.var(-1, keepdim=True) if target.shape[-1] > 1 else torch.zeros_like(mean)
@@ -151,6 +159,10 @@ class MAE(WFMMethod):
         tokens, _ = enc(x[:, :cs], views.context_channels, keep=keep, keep_valid=keep_valid,
                         complex_pairs=views.pairs[: cs // 2],
                         channel_ids=channel_ids[:, :cs], modality=modality)
+        s = enc.slot_stride(views.pairs, c, modality)
+        if s > 1:  # a merged pair's token decodes at its re and at its im slot
+            body = tokens[:, p:].reshape(b, cs // s, keep.shape[1], -1).repeat_interleave(s, 1)
+            tokens = torch.cat([tokens[:, :p], body.flatten(1, 2)], 1)
         if cs < c:
             tokens = torch.cat([tokens[:, :p], pad_channel_slots(tokens[:, p:], cs, c)], 1)
         pred = self.decoder(tokens, keep, keep_valid, channel_valid, num_prefix=p, channel_ids=channel_ids,

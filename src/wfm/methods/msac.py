@@ -106,14 +106,35 @@ class MSACMethod(L.LightningModule):
         """Networks a subclass adds once the encoder exists."""
 
     def setup(self, stage: str) -> None:
-        if self.encoder is not None:
-            return
         dm = getattr(attached_trainer(self), "datamodule", None)
+        if self.encoder is not None:
+            if dm is not None and hasattr(dm, "frame_shapes"):
+                dm.setup(stage)
+                self.check_windows(dm)
+            return
         if dm is None or not hasattr(dm, "frame_shapes"):
             raise ValueError("a JEPA-MSAC method needs a sequence DataModule (wfm.data.SequenceDataModule) to "
                              "learn its input shapes from, or frame_shapes given")
         dm.setup(stage)
         self.build(dm.frame_shapes, dm.frames, dm.history)
+
+    def check_windows(self, dm: Any) -> None:
+        """A model built before the data (from a checkpoint's hyperparameters, or ``frame_shapes`` given) reads
+        only windows of its own length, history, sensors and frame sizes: anything else is one line naming the
+        file, not a shape error deep in a tokenizer."""
+        enc = self.encoder
+        shapes = {m: tuple(int(s) for s in v) for m, v in dm.frame_shapes.items()}
+        diff = [f"{k} {int(a)} (the model: {b})" for k, a, b in
+                (("frames", dm.frames, enc.frames), ("history", dm.history, self.history)) if int(a) != int(b)]
+        if set(shapes) != set(enc.frame_shapes):
+            diff.append(f"sensors {sorted(shapes)} (the model: {sorted(enc.frame_shapes)})")
+        diff += [f"{m} frames {shapes[m]} (the model: {enc.frame_shapes[m]})"
+                 for m in enc.modalities if m in shapes and shapes[m] != enc.frame_shapes[m]]
+        if diff:
+            path = getattr(getattr(dm, "data", None), "path", None) or getattr(dm, "dataset", "the data")
+            raise ValueError(f"{path}: windows do not fit this model (built from a checkpoint or frame_shapes): "
+                             f"{'; '.join(diff)}; use a file with the model's window and sensors (wfm-convert "
+                             "deepsense --window / --history / --image-size ...), or pretrain on this one")
 
     def trainable_modules(self) -> list[nn.Module]:
         return [self.encoder, self.predictor]

@@ -31,7 +31,8 @@ from wfm.models.phase import PhaseReference, interleaved_pairs
 from wfm.models.phase import reference_phase as _reference_phase
 from wfm.models.pos_embed import channel_codes
 from wfm.models.tokenizers import TOKENIZERS, family_of
-from wfm.models.tokenizers.complex import ComplexModulusTokenizer
+from wfm.models.tokenizers.complex import ComplexModulusTokenizer, ComplexPairTokenizer
+from wfm.models.tokenizers.patch import PatchTokenizer
 
 
 def _pair(v: int | Sequence[int]) -> tuple[int, int]:
@@ -79,6 +80,11 @@ IJEPA_STD = 0.02
 #: fixed code (:func:`~wfm.models.pos_embed.channel_codes`) at the scale of the position embedding
 ChannelEmbed = Literal["none", "learned", "fixed"]
 CHANNEL_EMBEDS = choices(ChannelEmbed)
+
+#: how the image path embeds complex channels (the batch's ``complex_pairs``): each part a channel of its own,
+#: two phase-invariant modulus tokens per pair, or one token per pair (:mod:`wfm.models.tokenizers.complex`)
+ComplexTokens = Literal["split", "modulus", "pair"]
+COMPLEX_TOKENS = choices(ComplexTokens)
 
 
 def check_init(init: str) -> str:
@@ -178,7 +184,11 @@ class ViTEncoder(nn.Module):
         complex_tokens: how the image path embeds complex channels (the batch's ``complex_pairs``): ``split``
             (each part a channel of its own, as raw re/im) or ``modulus``
             (:class:`~wfm.models.tokenizers.complex.ComplexModulusTokenizer`: a pair's two patches -> two
-            tokens, moduli of complex projections, exactly invariant to the global phase).
+            tokens, moduli of complex projections, exactly invariant to the global phase) or ``pair``
+            (:class:`~wfm.models.tokenizers.complex.ComplexPairTokenizer`: a pair's two patches -> ONE token
+            through a two-input projection, so a complex channel is one token slot: half the tokens; invariant
+            to the global phase only with a ``phase_reference``, not without). Inputs without pairs (real
+            channels: spectrograms, CSI magnitudes) are embedded per channel either way.
     """
 
     def __init__(
@@ -199,7 +209,7 @@ class ViTEncoder(nn.Module):
         antenna_embed: ChannelEmbed | bool = "fixed",
         tokenizer_options: dict[str, dict[str, Any]] | None = None,
         phase_reference: PhaseReference = "none",
-        complex_tokens: Literal["split", "modulus"] = "split",
+        complex_tokens: ComplexTokens = "split",
     ) -> None:
         super().__init__()
         # kept so a checkpoint can rebuild exactly this encoder (wfm.checkpoint.load_backbone)
@@ -216,7 +226,7 @@ class ViTEncoder(nn.Module):
         self.phase_reference = check_choice("phase_reference", phase_reference, PhaseReference)
         if phase_reference != "none":  # recorded only when used: older configs and checkpoints stay as they were
             self.config["phase_reference"] = phase_reference
-        self.complex_tokens = check_choice("complex_tokens", complex_tokens, Literal["split", "modulus"])
+        self.complex_tokens = check_choice("complex_tokens", complex_tokens, ComplexTokens)
         if complex_tokens != "split":
             self.config["complex_tokens"] = complex_tokens
         self.img_size = _pair(img_size)
@@ -260,10 +270,11 @@ class ViTEncoder(nn.Module):
             self.modality_shift = nn.Parameter(torch.zeros(len(self.families), embed_dim))
         self.blocks = nn.ModuleList(Block(embed_dim, num_heads, mlp_ratio) for _ in range(depth))
         self.norm = _LayerNorm(embed_dim)
-        self.complex_embed: ComplexModulusTokenizer | None = None
+        self.complex_embed: ComplexModulusTokenizer | ComplexPairTokenizer | None = None
         self.reset_parameters()
-        if complex_tokens == "modulus":  # built after the rest is drawn: the shared weights equal a split encoder's
-            self.complex_embed = ComplexModulusTokenizer(self.img_size, self.patch_size, embed_dim)
+        if complex_tokens != "split":  # built after the rest is drawn: the shared weights equal a split encoder's
+            cls = ComplexModulusTokenizer if complex_tokens == "modulus" else ComplexPairTokenizer
+            self.complex_embed = cls(self.img_size, self.patch_size, embed_dim)
             init_vit_weights(self.complex_embed, self.init)
 
     @property
@@ -305,6 +316,26 @@ class ViTEncoder(nn.Module):
             what = "antenna" if tokenizer.identity == "antenna_embed" else "channel"
             raise ValueError(f"samples have {channels} {what}s, but {who} knows only {self.max_channels} {what} "
                              f"codes (max_channels); keep fewer {what}s")
+
+    def _complex_input(self, complex_pairs: Sequence[Sequence[int]] | None, c: int, modality: str | None) -> bool:
+        """Whether ``complex_embed`` embeds an input of ``c`` channels with these pairs (an image input with
+        pairs, on an encoder with complex tokens); raises where the pairs are not the interleaved layout."""
+        if self.complex_embed is None or not complex_pairs or self.family(modality) != PatchTokenizer.family:
+            return False
+        if not interleaved_pairs(complex_pairs, c):
+            raise ValueError(f"complex_tokens={self.complex_tokens!r} needs every channel in interleaved (re, im) "
+                             f"pairs (0, 1), (2, 3), ...; got {[tuple(p) for p in complex_pairs]} for {c} channels")
+        return True
+
+    def slot_stride(self, complex_pairs: Sequence[Sequence[int]] | None, c: int, modality: str | None = None
+                    ) -> int:
+        """Input channel slots per token slot of an input of ``c`` channels: 2 where this encoder merges the
+        (re, im) pairs into one token each (``complex_tokens="pair"`` on an image input with ``complex_pairs``),
+        else 1. A token slot takes its first input slot's values (a pair's token: its re part's channel index,
+        validity, holdout), so per-slot values ``(B, C, ...)`` of the input become the token slots' as
+        ``[:, ::stride]``: how JEPA's targets and predictor, and the pooling, see a pair as one channel."""
+        merged = self.complex_tokens == "pair" and self._complex_input(complex_pairs, c, modality)
+        return 2 if merged else 1
 
     def reference_phase(self, x: torch.Tensor, complex_pairs: Sequence[Sequence[int]] | None) -> torch.Tensor:
         """``x`` with its complex channels ``complex_pairs`` turned by this encoder's ``phase_reference``
@@ -358,21 +389,20 @@ class ViTEncoder(nn.Module):
         self, x: torch.Tensor, channel_ids: torch.Tensor | None = None, modality: str | None = None,
         complex_pairs: Sequence[Sequence[int]] | None = None,
     ) -> torch.Tensor:
-        """Patch + position (+ channel) embedding of every patch: (B, C, H, W) -> (B, C, N, D); for IQ
-        ``(B, A, 2, T)`` -> ``(B, A, S, D)`` segment tokens.
+        """Patch + position (+ channel) embedding of every patch: (B, C, H, W) -> (B, C, N, D) (``C / 2`` token
+        slots where pairs merge, :meth:`slot_stride`); for IQ ``(B, A, 2, T)`` -> ``(B, A, S, D)`` segment tokens.
 
         ``channel_ids`` (B, C): which input channel (antenna) each slot holds (default: slot ``c`` = ``c``).
-        ``complex_pairs``: the (re, im) slot pairs of complex channels, for ``complex_tokens="modulus"``
-        (they must be the interleaved ``(0, 1), (2, 3), ...`` of all slots, as channel sampling keeps them).
+        ``complex_pairs``: the (re, im) slot pairs of complex channels, for ``complex_tokens`` ``modulus`` and
+        ``pair`` (they must be the interleaved ``(0, 1), (2, 3), ...`` of all slots, as channel sampling keeps
+        them).
         """
         if x.ndim != 4:
             raise ValueError(f"encoder input must be (B, C, H, W) or IQ (B, A, 2, T), got shape {tuple(x.shape)}")
         family = self.family(modality)
         tokenizer = getattr(self, TOKENIZERS[family].attr)
-        if self.complex_embed is not None and complex_pairs and tokenizer is self.patch_embed:
-            if not interleaved_pairs(complex_pairs, x.shape[1]):
-                raise ValueError(f"complex_tokens='modulus' needs every channel in interleaved (re, im) pairs "
-                                 f"(0, 1), (2, 3), ...; got {list(complex_pairs)} for {x.shape[1]} channels")
+        stride = self.slot_stride(complex_pairs, x.shape[1], modality)
+        if self._complex_input(complex_pairs, x.shape[1], modality):
             tok = self.complex_embed.tokens(x)
         else:
             tok = tokenizer.tokens(x)
@@ -382,11 +412,11 @@ class ViTEncoder(nn.Module):
         what = "channels but channel_embed" if identity == "channel_embed" else f"channels but {identity}"
         who = "encoder" if identity == "channel_embed" else f"encoder ({identity})"
         if table is not None:  # channel (antenna) identity, looked up by the input index each slot holds
-            b, c = tok.shape[:2]
+            b, c = x.shape[:2]
             if channel_ids is None and c > self.max_channels:
                 raise ValueError(f"input has {c} {what} knows only {self.max_channels}")
             ids = default_channel_ids(b, c, x.device) if channel_ids is None else channel_ids.to(x.device)
-            ids = check_channel_ids(ids, b, c, self.max_channels, who)
+            ids = check_channel_ids(ids, b, c, self.max_channels, who)[:, ::stride]  # a pair: its re channel's
             tok = tok + table(ids).to(tok.dtype)[:, :, None, :]
         return tok
 
@@ -414,7 +444,8 @@ class ViTEncoder(nn.Module):
             complex_pairs: the (re, im) slot pairs of ``x`` (for ``complex_tokens``; :meth:`embed`).
 
         Returns:
-            tokens (B, T, D) with ``T = prefix + C * K`` channel-major, and valid (B, T) bool.
+            tokens (B, T, D) with ``T = prefix + C * K`` channel-major (``C / 2`` token slots where pairs merge,
+            :meth:`slot_stride`), and valid (B, T) bool.
         """
         tok, valid, mask = self._tokens(x, channels, keep, keep_valid, channel_ids, modality, complex_pairs)
         for blk in self.blocks:
@@ -457,7 +488,8 @@ class ViTEncoder(nn.Module):
         """Tokens entering the first block (kept positions, prefix), their valid flags and the attention mask."""
         tok = self.embed(x, channel_ids, modality, complex_pairs)
         b, c, n, d = tok.shape
-        valid = self.channel_valid(x, channels)[:, :, None]  # (B, C, 1)
+        stride = self.slot_stride(complex_pairs, x.shape[1], modality)
+        valid = self.channel_valid(x, channels)[:, ::stride, None]  # (B, C, 1), per token slot
         if keep is not None:
             if keep.ndim != 2 or keep.shape[0] != b:
                 raise ValueError(f"keep must be (B={b}, K), got {tuple(keep.shape)}")

@@ -61,7 +61,9 @@ class ImageTokenizer(nn.Module):
 
             net = timm.create_model(backbone[5:], pretrained=False, features_only=True, out_indices=(-1,))
             if weights is not None:
-                state = torch.load(Path(weights), map_location="cpu", weights_only=True)
+                from wfm.checkpoint import load_torch_file  # lazy: wfm.checkpoint imports the ViT encoder
+
+                state = load_torch_file(Path(weights), what="image tokenizer weights")
                 missing, _ = net.load_state_dict(state, strict=False)
                 if len(missing) == len(net.state_dict()):
                     raise ValueError(f"{weights}: no parameter of {backbone[5:]} found in this state dict")

@@ -15,6 +15,8 @@ and ``main(argv)``. The ``wfm-convert`` command dispatches to them::
     wfm-convert radioml2018 GOLD_XYZ_OSC.0001_1024.hdf5 OUT_DIR [--max-samples N]
     wfm-convert NAME --help
 
+Errors are one line on stderr (exit 1; a usage error, exit 2); ``--debug`` or ``WFM_DEBUG=1`` shows the traceback.
+
 The RadioML converters write two files each, ``<name>_iq.h5`` and ``<name>_spectrogram.h5`` (shared code in
 :mod:`~wfm.data.converters.radioml`, pickles read by :mod:`~wfm.data.converters.safe_pickle`).
 
@@ -24,15 +26,33 @@ Adding a format: a module here with ``convert`` and ``main``, and its name in ``
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 CONVERTERS = ("commrad", "deepmimo", "deepsense", "nr_positioning", "ntufi", "powder", "radioml2016", "radioml2018",
               "rml22", "sigmf")
 
 
+def error_line(err: BaseException) -> str:
+    """The one line an error prints: its message (the file and item it names) with white space collapsed; an
+    exception without a message gives its type, and one that is not a ValueError / OSError (a converter's own
+    checks raise those) its type too, so a library error that slipped through still says what it was."""
+    text = " ".join(str(err).split())
+    if not text:
+        return type(err).__name__
+    if isinstance(err, KeyError) and len(err.args) == 1:
+        text = f"missing key {err.args[0]!r}"
+    return text if isinstance(err, (ValueError, OSError, KeyError)) else f"{type(err).__name__}: {text}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``wfm-convert NAME ARGS...``: run converter ``NAME``, print its report; errors are one line, exit 1."""
+    """``wfm-convert NAME ARGS...``: run converter ``NAME``, print its report. An error is one line on stderr
+    (``wfm-convert NAME: error: <file>: <what is wrong>; expected ...``) and exit 1; a usage error (an unknown
+    option, a count of 0...) one line and exit 2; ``--debug`` (anywhere) or ``WFM_DEBUG=1`` shows the traceback
+    instead, as for ``wfm``."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("WFM_DEBUG", "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in CONVERTERS:
         msg = f"usage: wfm-convert {{{','.join(CONVERTERS)}}} ARGS...  (wfm-convert NAME --help for one)"
         if argv and argv[0] not in ("-h", "--help"):
@@ -40,11 +60,18 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(msg)
         return 0
-    module = importlib.import_module(f"wfm.data.converters.{argv[0]}")
     try:
+        module = importlib.import_module(f"wfm.data.converters.{argv[0]}")
         report = module.main(argv[1:])
-    except (OSError, ValueError, KeyError) as err:
-        print(f"wfm-convert {argv[0]}: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"wfm-convert {argv[0]}: interrupted; nothing was written under the output name", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - every failure is one line (the traceback with --debug)
+        if debug:
+            raise
+        print(f"wfm-convert {argv[0]}: error: {error_line(err)}  (--debug shows the traceback)", file=sys.stderr)
         return 1
     print(report)
     return 0

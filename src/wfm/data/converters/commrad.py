@@ -13,20 +13,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from wfm.data import transforms
-from wfm.data.converters.common import Report, converter_arguments
+from wfm.data.converters.common import Report, converter_arguments, read_pil_image
 from wfm.data.hdf5 import label_meta, write_dataset_file
 
 
 def read_image(path: Path) -> np.ndarray:
-    """Grey levels ``(H, W)`` in [0, 1]."""
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("L"), dtype=np.float32) / 255.0
-    except OSError as e:
-        raise ValueError(f"{path}: not a readable image: {e}") from e
+    """Grey levels ``(H, W)`` in [0, 1]; an unreadable image or a decompression bomb is a one-line ValueError
+    (:func:`~wfm.data.converters.common.read_pil_image`)."""
+    grey = read_pil_image(path, "L", expected="a PNG spectrogram image '<class>_<index>.png'")
+    return grey.astype(np.float32) / 255.0
 
 
 def class_of(path: Path) -> str:

@@ -36,7 +36,6 @@ naming the file, its CSV row and what was expected.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import math
 import re
@@ -47,11 +46,18 @@ from typing import Any
 
 import h5py
 import numpy as np
-import scipy.io
-from PIL import Image
 
 from wfm.data import sensors
-from wfm.data.converters.common import Report
+from wfm.data.converters.common import (
+    ArgumentParser,
+    Report,
+    finite_float,
+    int_at_least,
+    load_mat,
+    positive_float,
+    positive_int,
+    read_pil_image,
+)
 from wfm.data.hdf5 import check_self_contained
 from wfm.data.sequence import gps_to_local, write_sequence_file
 
@@ -82,36 +88,6 @@ class _Row:
 
 def _bad(path: Path | str, where: str, problem: str, expected: str) -> ValueError:
     return ValueError(f"{path}: {problem}; expected {expected} ({where})")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
 
 
 # ----------------------------------------------------------------------------------------------- raw files
@@ -162,13 +138,9 @@ def read_beam_powers(path: Path, where: str, num_beams: int) -> np.ndarray:
 
 
 def read_image(path: Path, where: str) -> np.ndarray:
-    """An image file as uint8 ``(H, W, 3)`` RGB."""
-    try:
-        with Image.open(path) as im:
-            im.load()
-            rgb = np.asarray(im.convert("RGB"))
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        raise _bad(path, where, f"not a readable image ({type(e).__name__}: {e})", "an RGB .jpg / .png") from None
+    """An image file as uint8 ``(H, W, 3)`` RGB (an unreadable image or a decompression bomb, PIL's warning
+    included, is a one-line ValueError: :func:`~wfm.data.converters.common.read_pil_image`)."""
+    rgb = read_pil_image(path, "RGB", where, "an RGB .jpg / .png")
     if rgb.ndim != 3 or rgb.shape[2] != 3 or min(rgb.shape) < 1 or rgb.dtype != np.uint8:
         raise _bad(path, where, f"image of shape {rgb.shape} dtype {rgb.dtype}", "an (H, W, 3) uint8 RGB image")
     return rgb
@@ -205,8 +177,8 @@ def _mat73_arrays(path: Path, where: str) -> dict[str, Any]:
                     out[name] = (re_.astype(np.float64) + 1j * im_.astype(np.float64)).T
                 else:
                     out[name] = ds[()].T if ds.dtype.kind in "iufcb" else ds.dtype  # a dtype: reported below
-    except OSError as e:
-        raise _bad(path, where, f"not a readable MATLAB v7.3 file ({e})", expected) from None
+    except (OSError, RuntimeError, KeyError, TypeError) as e:  # h5py on a corrupt file: one line naming it
+        raise _bad(path, where, f"not a readable MATLAB v7.3 file ({type(e).__name__}: {e})", expected) from None
     return out
 
 
@@ -216,15 +188,15 @@ def read_radar(path: Path, where: str, key: str | None, layout: tuple[str, str, 
     if path.suffix.lower() == ".npy":
         try:
             arrays = {"array": np.load(path, allow_pickle=False)}
-        except (ValueError, OSError, EOFError) as e:
+        except (ValueError, OSError, EOFError, MemoryError) as e:
             raise _bad(path, where, f"not a readable .npy file ({type(e).__name__}: {e})", expected) from None
         key = "array"
     elif h5py.is_hdf5(path):
         arrays = _mat73_arrays(path, where)
     else:
         try:
-            arrays = {k: v for k, v in scipy.io.loadmat(path).items() if not k.startswith("__")}
-        except (ValueError, TypeError, OSError, NotImplementedError, IndexError, KeyError) as e:
+            arrays = load_mat(path, f"{expected} ({where})")  # corrupt: a one-line ValueError (MatReadError...)
+        except NotImplementedError as e:
             raise _bad(path, where, f"not a readable .mat file ({type(e).__name__}: {e})", expected) from None
     if key is None:
         names = [k for k, v in arrays.items() if isinstance(v, np.ndarray)]
@@ -394,7 +366,19 @@ def _order(cell: str, where: str, column: str) -> float:
 
 def read_index(csv_path: Path, root: Path, columns: dict[str, str], order_column: str | None) -> tuple[
         list[_Row], str]:
-    """The rows of the CSV index (sequence id, order value, file paths of the fields in ``columns``)."""
+    """The rows of the CSV index (sequence id, order value, file paths of the fields in ``columns``); a file that is
+    not UTF-8 text or not CSV (a NUL byte, an oversized field) is a one-line ValueError naming it and the row."""
+    try:
+        return _read_index(csv_path, root, columns, order_column)
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{csv_path}: not UTF-8 text ({e.reason} at byte {e.start}); expected the CSV index"
+                         ) from None
+    except csv.Error as e:
+        raise ValueError(f"{csv_path}: not a readable CSV file ({e}); expected the CSV index") from None
+
+
+def _read_index(csv_path: Path, root: Path, columns: dict[str, str], order_column: str | None) -> tuple[
+        list[_Row], str]:
     with open(csv_path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
         header = next(reader, None)
@@ -729,38 +713,38 @@ def _preprocessing(csv_path: Path, cols: dict, wanted: dict, order_column: str, 
 
 
 def main(argv: list[str] | None = None) -> Report:
-    p = argparse.ArgumentParser(prog="wfm-convert deepsense", description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog="wfm-convert deepsense", description=__doc__.splitlines()[0])
     p.add_argument("scenario_dir", help="the scenario folder (holding the CSV index)")
     p.add_argument("out_path", help="the output sequence file (.h5)")
     p.add_argument("--csv", default=None, help="the CSV index, relative to the folder (default: its single *.csv)")
     g = p.add_argument_group("windows")
-    g.add_argument("--window", type=_positive_int, default=13, help="frames per window (default 13)")
-    g.add_argument("--history", type=_positive_int, default=8, help="observed frames of a window (default 8)")
-    g.add_argument("--stride", type=_positive_int, default=1, help="frames between window starts (default 1)")
-    g.add_argument("--block-frames", type=_positive_int, default=None,
+    g.add_argument("--window", type=int_at_least(2), default=13, help="frames per window (default 13)")
+    g.add_argument("--history", type=positive_int, default=8, help="observed frames of a window (default 8)")
+    g.add_argument("--stride", type=positive_int, default=1, help="frames between window starts (default 1)")
+    g.add_argument("--block-frames", type=positive_int, default=None,
                    help="cut sequences into time blocks of this many frames (default: a block is a sequence)")
-    g.add_argument("--frame-rate", type=_positive_float, default=10.0, help="Hz, recorded (default 10)")
+    g.add_argument("--frame-rate", type=positive_float, default=10.0, help="Hz, recorded (default 10)")
     s = p.add_argument_group("sensors")
     s.add_argument("--no-image", action="store_true")
     s.add_argument("--no-radar", action="store_true")
     s.add_argument("--no-lidar", action="store_true")
-    s.add_argument("--image-size", type=_positive_int, nargs=2, default=(24, 32), metavar=("H", "W"),
+    s.add_argument("--image-size", type=positive_int, nargs=2, default=(24, 32), metavar=("H", "W"),
                    help="resized image (default 24 32)")
-    s.add_argument("--radar-bins", type=_positive_int, nargs=2, default=(32, 32), metavar=("A", "R"),
+    s.add_argument("--radar-bins", type=positive_int, nargs=2, default=(32, 32), metavar=("A", "R"),
                    help="angle bins (>= antennas) and the first R range bins kept (<= ADC samples; default 32 32)")
-    s.add_argument("--radar-scale", type=_positive_float, default=1.0,
+    s.add_argument("--radar-scale", type=positive_float, default=1.0,
                    help="radar map stored as log1p(scale * magnitude) (default 1)")
     s.add_argument("--radar-key", default=None, help="the .mat variable (default: its single array)")
     s.add_argument("--radar-layout", default="rx,adc,chirp",
                    help="axis order of the stored cube, a permutation of rx,adc,chirp (default rx,adc,chirp)")
-    s.add_argument("--lidar-size", type=_positive_int, nargs=2, default=(16, 64), metavar=("H", "W"),
+    s.add_argument("--lidar-size", type=positive_int, nargs=2, default=(16, 64), metavar=("H", "W"),
                    help="depth image (default 16 64)")
-    s.add_argument("--lidar-fov", type=_finite_float, nargs=2, default=(15.0, -15.0), metavar=("UP", "DOWN"),
+    s.add_argument("--lidar-fov", type=finite_float, nargs=2, default=(15.0, -15.0), metavar=("UP", "DOWN"),
                    help="vertical field of view, degrees (default 15 -15)")
-    s.add_argument("--lidar-max-range", type=_positive_float, default=100.0, help="d_max, metres (default 100)")
-    s.add_argument("--num-beams", type=_positive_int, default=64, help="codebook size K (default 64)")
+    s.add_argument("--lidar-max-range", type=positive_float, default=100.0, help="d_max, metres (default 100)")
+    s.add_argument("--num-beams", type=positive_int, default=64, help="codebook size K (default 64)")
     b = p.add_argument_group("BS position (default: the files of the BS column)")
-    b.add_argument("--bs-lat-lon", type=_finite_float, nargs=2, default=None, metavar=("LAT", "LON"))
+    b.add_argument("--bs-lat-lon", type=finite_float, nargs=2, default=None, metavar=("LAT", "LON"))
     b.add_argument("--bs-file", default=None, help="a .txt of the BS latitude and longitude, relative to the folder")
     c = p.add_argument_group("CSV columns")
     c.add_argument("--order-column", default=None, help=f"order within a sequence (default: first of "

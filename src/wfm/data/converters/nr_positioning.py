@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import h5py
 import numpy as np
 
 from wfm.data import transforms
-from wfm.data.converters.common import Report, converter_arguments
-from wfm.data.hdf5 import H5Writer, label_meta, open_h5, safe_output_path
+from wfm.data.converters.common import Report, check_real_array, converter_arguments, require_file
+from wfm.data.hdf5 import H5Writer, check_stored, label_meta, open_h5, safe_output_path
 from wfm.data.split import train_test_split
 
 SUBCARRIER_SHAPE = (16, 193)
@@ -35,26 +36,56 @@ def _layout(path: Path, shape: tuple[int, ...]) -> bool:
     )
 
 
+def _dataset(path: Path, f: h5py.File, key: str) -> h5py.Dataset:
+    """``f[key]``, checked: present, a dataset (not a group), real numbers, every claimed sample stored; HDF5
+    failing to open it (a corrupt object header) is a ValueError naming the file."""
+    try:
+        obj = f.get(key)
+    except (OSError, RuntimeError, KeyError, ValueError) as err:
+        raise ValueError(f"{path}: cannot read '{key}' ({' '.join(str(err).split())[:200]}); the file is corrupt or "
+                         "truncated") from None
+    if obj is None:
+        raise ValueError(f"{path}: '{key}' missing; expected features and labels/position")
+    if not isinstance(obj, h5py.Dataset):
+        kind = "group" if isinstance(obj, h5py.Group) else type(obj).__name__
+        raise ValueError(f"{path}: '{key}' is a {kind}, expected a dataset (a MATLAB array)")
+    check_stored(path, obj, f"'{key}'")
+    return obj
+
+
+def _read(path: Path, ds: h5py.Dataset, sel: object, what: str) -> np.ndarray:
+    """``ds[sel]``; HDF5 failing to read it (a corrupt chunk, a filter it lacks) is a ValueError naming the file."""
+    try:
+        return np.asarray(ds[sel])
+    except (OSError, RuntimeError, ValueError, TypeError) as err:
+        raise ValueError(f"{path}: cannot read {what} ({' '.join(str(err).split())[:200]}); the file is corrupt or "
+                         "truncated") from None
+
+
 def convert(
     mat_path: str | Path, out_dir: str | Path, size: int = 112, name: str = "nr_positioning", chunk: int = 256
 ) -> Report:
     """Convert one ``.mat`` file to ``out_dir/<name>.h5`` (statistics from the seed-0 training split)."""
-    mat_path = Path(mat_path)
+    mat_path = require_file(mat_path, "the release's .mat file (MATLAB v7.3, HDF5) with features and labels/position")
     out = safe_output_path(out_dir, name)
     with open_h5(mat_path, "expected the release's .mat file", "not a MATLAB v7.3 (HDF5) file") as f:
-        for key in ("features", "labels/position"):
-            if key not in f:
-                raise ValueError(f"{mat_path}: '{key}' missing; expected features and labels/position")
-        feats, pos_ds = f["features"], f["labels/position"]
+        feats, pos_ds = (_dataset(mat_path, f, key) for key in ("features", "labels/position"))
         matlab = _layout(mat_path, feats.shape)
         n = feats.shape[-1] if matlab else feats.shape[0]
         c = feats.shape[2] if matlab else feats.shape[1]
-        pos = np.asarray(pos_ds[()], dtype=np.float64)
+        if n < 2 or c < 1:
+            raise ValueError(f"{mat_path}: 'features' holds {n} sample(s) of {c} base station(s); expected at least "
+                             "2 samples (the file is split 80/20) of one or more")
+        if len(pos_ds.shape) != 2 or sorted(pos_ds.shape) != sorted((n, 3)):
+            raise ValueError(f"{mat_path}: labels/position has shape {pos_ds.shape}, expected ({n}, 3) (or MATLAB's "
+                             f"(3, {n}))")
+        pos = _read(mat_path, pos_ds, (), "labels/position")
         pos = pos.T if matlab else pos
         if pos.shape != (n, 3):
             raise ValueError(
                 f"{mat_path}: labels/position is {pos.shape} after layout fix, expected ({n}, 3)"
             )
+        pos = check_real_array(pos, str(mat_path), "labels/position", item="sample").astype(np.float64)
         train_idx, _ = train_test_split(n, 0)
         is_train = np.zeros(n, bool)
         is_train[train_idx] = True
@@ -73,12 +104,15 @@ def convert(
             modality="csi",
             preprocessing=prep,
             extra_attrs={"stats_split": {"seed": 0, "train_frac": 0.8}},
+            expected_rows=n,
         ) as w:
             for s in range(0, n, chunk):
                 e = min(s + chunk, n)
                 block = (
-                    np.asarray(feats[..., s:e]).transpose(3, 2, 1, 0) if matlab else np.asarray(feats[s:e])
+                    _read(mat_path, feats, (Ellipsis, slice(s, e)), "features").transpose(3, 2, 1, 0) if matlab
+                    else _read(mat_path, feats, slice(s, e), "features")
                 )
+                check_real_array(block, str(mat_path), "'features'", item="sample", first=s)  # before the cast
                 w.append(
                     transforms.preprocess(block, power=False, size=size),
                     {"position": pos[s:e]},

@@ -14,30 +14,40 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import scipy.io
 
 from wfm.data import transforms
-from wfm.data.converters.common import Report, converter_arguments
-from wfm.data.hdf5 import label_meta, open_h5, safe_output_path, write_dataset_file, write_h5
+from wfm.data.converters.common import Report, check_real_array, converter_arguments, load_mat
+from wfm.data.hdf5 import check_stored, label_meta, open_h5, safe_output_path, write_dataset_file, write_h5
 
 CLASSES = ("box", "circle", "clean", "fall", "run", "walk")
 ANTENNAS, SUBCARRIERS = 3, 114
 
 
 def read_csiamp(path: Path) -> np.ndarray:
-    """``CSIamp`` of one file as ``(3, 114, T)`` float32."""
+    """``CSIamp`` of one file as ``(3, 114, T)`` float32, checked first: a real (not complex), finite
+    ``(342, T)`` array with T >= 1. A corrupt or foreign file is a one-line ValueError naming it."""
+    expected = "an NTU-Fi .mat file with CSIamp (342, T)"
     try:
-        amp = scipy.io.loadmat(path)["CSIamp"]
+        variables = load_mat(path, expected)
+        if "CSIamp" not in variables:
+            raise ValueError(f"{path}: no 'CSIamp' variable (has {sorted(variables)}); expected {expected}")
+        amp = variables["CSIamp"]
     except NotImplementedError:  # MATLAB v7.3 is HDF5, stored with axes reversed
         with open_h5(path, "expected an NTU-Fi .mat file", "not a MATLAB v7.3 (HDF5) file") as f:
-            if not isinstance(f.get("CSIamp"), h5py.Dataset):
+            ds = f.get("CSIamp")
+            if not isinstance(ds, h5py.Dataset):
                 raise ValueError(f"{path}: no 'CSIamp' variable") from None
-            amp = np.asarray(f["CSIamp"]).T
-    except KeyError as e:
-        raise ValueError(f"{path}: no 'CSIamp' variable") from e
-    amp = np.asarray(amp, dtype=np.float32)
-    if amp.ndim != 2 or amp.shape[0] != ANTENNAS * SUBCARRIERS:
-        raise ValueError(f"{path}: CSIamp has shape {amp.shape}, expected ({ANTENNAS * SUBCARRIERS}, T)")
+            check_stored(path, ds, "'CSIamp'")
+            try:
+                amp = np.asarray(ds[()]).T
+            except (OSError, RuntimeError) as err:
+                raise ValueError(f"{path}: cannot read 'CSIamp' ({' '.join(str(err).split())[:200]}); the file is "
+                                 "corrupt or truncated") from None
+    if not isinstance(amp, np.ndarray):
+        raise ValueError(f"{path}: CSIamp is a {type(amp).__name__}; expected {expected}")
+    if amp.ndim != 2 or amp.shape[0] != ANTENNAS * SUBCARRIERS or amp.shape[1] < 1:
+        raise ValueError(f"{path}: CSIamp has shape {amp.shape}, expected ({ANTENNAS * SUBCARRIERS}, T) with T >= 1")
+    amp = check_real_array(amp, str(path), "CSIamp", item="subcarrier row").astype(np.float32)
     return amp.reshape(ANTENNAS, SUBCARRIERS, -1)
 
 

@@ -10,7 +10,6 @@ Each capture is cut into windows of ``frames`` STFT frames of ``nfft`` bins -> p
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ from wfm.data.converters.common import (
     iq_arguments,
     iq_windows,
     read_interleaved_iq,
+    read_json,
     write_labelled_windows,
 )
 
@@ -49,10 +49,7 @@ def convert(
         mp = b.with_suffix(".json")
         meta = None
         if mp.exists():
-            try:
-                meta = json.loads(mp.read_text())
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{mp}: not valid JSON ({err})") from err
+            meta = read_json(mp, "capture metadata")  # any JSON type: the label source finds its key or says not
         elif source.kind == "json":
             raise FileNotFoundError(f"{mp}: metadata of capture {b.name} missing (labels from {source})")
         lab = source.read(b, meta)

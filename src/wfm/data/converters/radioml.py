@@ -40,9 +40,17 @@ import h5py
 import numpy as np
 
 from wfm.data import transforms
-from wfm.data.converters.common import Report, converter_arguments, stft_description
+from wfm.data.converters.common import (
+    Report,
+    converter_arguments,
+    finite_float,
+    int_at_least,
+    nonnegative_int,
+    require_file,
+    stft_description,
+)
 from wfm.data.converters.safe_pickle import load as load_pickle
-from wfm.data.hdf5 import H5Writer, label_meta, open_h5, safe_output_path
+from wfm.data.hdf5 import H5Writer, check_stored, label_meta, open_h5, safe_output_path
 from wfm.data.modalities import IQ, SPECTROGRAM
 from wfm.data.split import train_test_split
 from wfm.data.synthetic.spectrogram import power_spectrogram
@@ -57,6 +65,8 @@ PICKLE_SAMPLES = 128  # time samples per capture of the 2016 / RML22 pickles
 STATS_SEED, TRAIN_FRAC = 0, 0.8  # the split the statistics come from (as write_dataset_file)
 CHUNK = 2048  # captures read, transformed and written at a time
 LABEL_CHUNK = 1 << 16  # rows of Y / Z read at a time
+F32_MAX = float(np.finfo(np.float32).max)
+SNR_RANGE = (-1000, 1000)  # dB: what an SNR read from a file may be (checked before it is cast to int64)
 
 
 @dataclass
@@ -101,6 +111,9 @@ def read_pickle(path: str | Path, dataset: str) -> Captures:
             raise ValueError(f"{path}: key {key!r}: modulation {key[0]!r} is not a name (str or bytes)")
         if not _is_int(snr):
             raise ValueError(f"{path}: key {key!r}: SNR {snr!r} is not an integer (dB)")
+        if not SNR_RANGE[0] <= snr <= SNR_RANGE[1]:
+            raise ValueError(f"{path}: key {key!r}: SNR {snr} dB, expected an integer in [{SNR_RANGE[0]}, "
+                             f"{SNR_RANGE[1]}]")
         if not isinstance(value, np.ndarray):
             raise ValueError(f"{path}: key {key!r}: holds a {type(value).__name__}, expected a float array "
                              f"(n, 2, {PICKLE_SAMPLES})")
@@ -113,6 +126,10 @@ def read_pickle(path: str | Path, dataset: str) -> Captures:
         if not finite.all():
             raise ValueError(f"{path}: key {key!r}, sample {int(np.argmin(finite))}: NaN/Inf values, expected "
                              "finite floats")
+        inside = (np.abs(value.reshape(len(value), -1)) <= F32_MAX).all(axis=1)  # before the float32 cast
+        if not inside.all():
+            raise ValueError(f"{path}: key {key!r}, sample {int(np.argmin(inside))}: values beyond the float32 "
+                             "range, expected |x| < 3.4e38")
         items.append((mod, int(snr), value))
     items.sort(key=lambda item: (item[0], item[1]))  # a canonical order: by modulation, then SNR
     classes = sorted({mod for mod, _, _ in items})
@@ -134,11 +151,15 @@ def parse_classes(spec: str | Sequence[str] | None) -> list[str]:
     if isinstance(spec, str):
         path = Path(spec)
         if path.is_file():
-            text = path.read_text()
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as err:
+                raise ValueError(f"{path}: --classes file is not UTF-8 text ({err.reason} at byte {err.start})"
+                                 ) from None
             if path.suffix == ".json":
                 try:
                     names = json.loads(text)
-                except json.JSONDecodeError as err:
+                except (json.JSONDecodeError, RecursionError) as err:
                     raise ValueError(f"{path}: --classes file is not valid JSON ({err})") from None
                 if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
                     raise ValueError(f"{path}: --classes file holds {type(names).__name__}, expected a JSON list "
@@ -159,10 +180,19 @@ def _rows(n: int, chunk: int):
         yield start, min(start + chunk, n)
 
 
+def _read(path: Path, ds: h5py.Dataset, sel: Any, what: str) -> np.ndarray:
+    """``ds[sel]``; HDF5 failing to read it (a corrupt chunk, a missing filter) is a ValueError naming the file."""
+    try:
+        return np.asarray(ds[sel])
+    except (OSError, RuntimeError, ValueError, TypeError) as err:
+        raise ValueError(f"{path}: cannot read {what} ({' '.join(str(err).split())[:200]}); the file is corrupt or "
+                         "truncated") from None
+
+
 def read_radioml2018(path: str | Path, classes: str | Sequence[str] | None = None) -> Captures:
     """The captures of a RadioML 2018.01A file: labels and SNRs from ``Y`` / ``Z`` (read in chunks, every row
     checked: one-hot, integer SNR); ``read`` reads (and checks) only the rows of ``X`` asked for."""
-    path = Path(path)
+    path = require_file(path, "a RadioML 2018.01A HDF5 file (GOLD_XYZ_OSC.0001_1024.hdf5)")
     names = parse_classes(classes)
     expected = "expected RadioML 2018.01A datasets X (N, 1024, 2), Y (N, classes) one-hot and Z (N, 1) SNR"
     with open_h5(path, "expected a RadioML 2018.01A HDF5 file (GOLD_XYZ_OSC.0001_1024.hdf5)",
@@ -186,10 +216,12 @@ def read_radioml2018(path: str | Path, classes: str | Sequence[str] | None = Non
             raise ValueError(f"{path}: Z has shape {zs}, expected ({n}, 1) SNR in dB")
         if f["Y"].dtype.kind not in "biuf" or f["Z"].dtype.kind not in "iuf":
             raise ValueError(f"{path}: Y / Z have dtypes {f['Y'].dtype} / {f['Z'].dtype}, expected numbers")
+        for key in ("X", "Y", "Z"):
+            check_stored(path, f[key], key)  # every claimed row stored (a small file claiming N = 10^9 is refused)
         label = np.empty(n, np.int64)
         snr = np.empty(n, np.int64)
         for start, stop in _rows(n, LABEL_CHUNK):
-            y = np.asarray(f["Y"][start:stop])
+            y = _read(path, f["Y"], slice(start, stop), "Y")
             ones, zeros = (y == 1).sum(axis=1), (y == 0).sum(axis=1)
             bad = (ones != 1) | (ones + zeros != y.shape[1])
             if bad.any():
@@ -198,11 +230,14 @@ def read_radioml2018(path: str | Path, classes: str | Sequence[str] | None = Non
                 raise ValueError(f"{path}: sample {start + i}: Y row has non-zero entries at columns {nonzero}, "
                                  "expected one-hot (exactly one 1, the rest 0)")
             label[start:stop] = np.argmax(y == 1, axis=1)
-            z = np.asarray(f["Z"][start:stop]).reshape(-1)
-            ok = np.isfinite(z) & (np.round(z) == z) if z.dtype.kind == "f" else np.ones(len(z), bool)
+            z = _read(path, f["Z"], slice(start, stop), "Z").reshape(-1)
+            with np.errstate(invalid="ignore"):
+                ok = np.isfinite(z) & (np.round(z) == z) if z.dtype.kind == "f" else np.ones(len(z), bool)
+                ok &= (z >= SNR_RANGE[0]) & (z <= SNR_RANGE[1])  # before the int64 cast (a huge uint64 would wrap)
             if not ok.all():
                 i = int(np.argmin(ok))
-                raise ValueError(f"{path}: sample {start + i}: Z = {z[i].item()!r}, expected an integer SNR in dB")
+                raise ValueError(f"{path}: sample {start + i}: Z = {z[i].item()!r}, expected an integer SNR in dB "
+                                 f"in [{SNR_RANGE[0]}, {SNR_RANGE[1]}]")
             snr[start:stop] = z
     length = int(xs[1])
 
@@ -211,11 +246,16 @@ def read_radioml2018(path: str | Path, classes: str | Sequence[str] | None = Non
             ds = g["X"]
             lo, hi = int(idx[0]), int(idx[-1]) + 1
             # a dense selection reads one block; a sparse one (a --max-samples subset) only its rows
-            raw = np.asarray(ds[lo:hi])[idx - lo] if hi - lo <= 4 * len(idx) else np.asarray(ds[idx])
+            raw = (_read(path, ds, slice(lo, hi), "X")[idx - lo] if hi - lo <= 4 * len(idx)
+                   else _read(path, ds, idx, "X"))
         finite = np.isfinite(raw.reshape(len(raw), -1)).all(axis=1)
         if not finite.all():
             raise ValueError(f"{path}: sample {int(idx[int(np.argmin(finite))])}: X has NaN/Inf values, expected "
                              "finite floats")
+        inside = (np.abs(raw.reshape(len(raw), -1)) <= F32_MAX).all(axis=1)  # before the float32 cast
+        if not inside.all():
+            raise ValueError(f"{path}: sample {int(idx[int(np.argmin(inside))])}: X has values beyond the float32 "
+                             "range, expected |x| < 3.4e38")
         return raw.transpose(0, 2, 1).astype(np.float32, copy=False)
 
     return Captures(path, names, label, snr, length, read, f"radioml2018:{path.name}",
@@ -311,9 +351,10 @@ def write_views(caps: Captures, out_dir: str | Path, name: str, size: int, nfft:
     writers: list[H5Writer] = []
     try:
         writers.append(H5Writer(paths["iq"], (1, 2, caps.length), meta, caps.origin, IQ.name,
-                                transforms.describe_iq(**source), extra_attrs=extra))
+                                transforms.describe_iq(**source), extra_attrs=extra, expected_rows=n))
         writers.append(H5Writer(paths["spectrogram"], (1, size, size), meta, caps.origin, SPECTROGRAM.name,
-                                transforms.describe(True, size, stft=stft, **source), extra_attrs=extra))
+                                transforms.describe(True, size, stft=stft, **source), extra_attrs=extra,
+                                expected_rows=n))
         iq_out, spec_out = writers
         for start, stop in _rows(n, chunk or CHUNK):
             sel = idx[start:stop]
@@ -337,12 +378,12 @@ def selection_arguments(p: argparse.ArgumentParser, nfft: int) -> argparse.Argum
     for action in p._actions:  # --name names two files here
         if action.dest == "name":
             action.help = "output name: writes <name>_iq.h5 and <name>_spectrogram.h5"
-    p.add_argument("--nfft", type=int, default=nfft, help="STFT bins of the spectrogram view (hop nfft/2)")
-    p.add_argument("--snr-min", type=float, default=None, help="keep captures with SNR >= this (dB)")
-    p.add_argument("--snr-max", type=float, default=None, help="keep captures with SNR <= this (dB)")
-    p.add_argument("--max-samples", type=int, default=None,
-                   help="write at most N captures, a seeded random subset balanced over class and SNR")
-    p.add_argument("--seed", type=int, default=0, help="seed of the --max-samples draw")
+    p.add_argument("--nfft", type=int_at_least(4), default=nfft, help="STFT bins of the spectrogram view (hop nfft/2)")
+    p.add_argument("--snr-min", type=finite_float, default=None, help="keep captures with SNR >= this (dB)")
+    p.add_argument("--snr-max", type=finite_float, default=None, help="keep captures with SNR <= this (dB)")
+    p.add_argument("--max-samples", type=int_at_least(2), default=None,
+                   help="write at most N captures (N >= 2), a seeded random subset balanced over class and SNR")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the --max-samples draw")
     return p
 
 

@@ -98,9 +98,9 @@ class RadioMLUnpickler(pickle.Unpickler):
 def load(path: str | Path) -> Any:
     """The object of the pickle file ``path``, unpickled with :class:`RadioMLUnpickler`. A refused global or a
     file that is no readable pickle is a one-line ValueError naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file (expected a RadioML pickle, .pkl)")
+    from wfm.data.converters.common import require_file
+
+    path = require_file(path, "a RadioML pickle (.pkl)")
     with open(path, "rb") as f:
         try:
             return RadioMLUnpickler(f, path).load()

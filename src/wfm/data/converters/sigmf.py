@@ -17,7 +17,6 @@ channels gives ``A`` antennas), for encoders with an IQ tokenizer.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +25,16 @@ from wfm.data.converters.common import (
     IQ_DTYPES,
     LabelSource,
     Report,
+    check_int,
+    check_number,
     find_raw,
     iq_arguments,
     iq_sample_windows,
     iq_windows,
+    json_object,
+    positive_int,
     read_interleaved_iq,
+    read_json,
     write_labelled_iq,
     write_labelled_windows,
 )
@@ -40,37 +44,57 @@ DEFAULT_LABEL = "annotation:core:label"
 
 def read_sigmf(meta_path: Path) -> tuple[dict, np.ndarray]:
     """The metadata and complex64 samples ``(channels, samples)`` of one SigMF recording (``core:num_channels``
-    channels interleaved sample by sample, as the SigMF specification stores them)."""
-    try:
-        meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{meta_path}: not valid JSON ({err})") from err
-    glob = meta.get("global", {})
-    if glob.get("core:datatype") not in IQ_DTYPES:
-        raise ValueError(f"{meta_path}: core:datatype {glob.get('core:datatype')!r} not supported; expected one "
-                         f"of {sorted(IQ_DTYPES)}")
+    channels interleaved sample by sample, as the SigMF specification stores them). Every field used is checked
+    for its JSON type and value first (``global`` an object, ``core:datatype`` a supported name,
+    ``core:sample_rate`` a number > 0, ``core:num_channels`` an integer >= 1, ``annotations`` a list of objects)."""
+    meta = json_object(read_json(meta_path, "SigMF metadata"), str(meta_path), "the metadata document")
+    if "global" not in meta:
+        raise ValueError(f"{meta_path}: no 'global' object; expected SigMF metadata (global.core:datatype ...)")
+    glob = json_object(meta["global"], f"{meta_path}", "'global'")
+    datatype = glob.get("core:datatype")
+    if not isinstance(datatype, str) or datatype not in IQ_DTYPES:
+        raise ValueError(f"{meta_path}: core:datatype {datatype!r} not supported; expected one of "
+                         f"{sorted(IQ_DTYPES)}")
     if "core:sample_rate" not in glob:
         raise ValueError(f"{meta_path}: global.core:sample_rate missing")
+    check_number(glob["core:sample_rate"], f"{meta_path}: global", "core:sample_rate", positive=True)
+    channels = check_int(glob.get("core:num_channels", 1), f"{meta_path}: global", "core:num_channels", lo=1)
+    annotations = json_object(meta.get("annotations", []), f"{meta_path}", "'annotations'", kind=list)
+    for i, a in enumerate(annotations):
+        json_object(a, f"{meta_path}: annotations[{i}]", "the annotation")
     data_path = meta_path.with_name(meta_path.name[: -len(".sigmf-meta")] + ".sigmf-data")
     if not data_path.exists():
         raise FileNotFoundError(f"{data_path}: data file of {meta_path.name} missing")
-    iq = read_interleaved_iq(data_path, glob.get("core:datatype"))
-    channels = int(glob.get("core:num_channels", 1))
-    if channels < 1 or iq.size % channels:
+    iq = read_interleaved_iq(data_path, datatype)
+    if iq.size % channels:
         raise ValueError(f"{meta_path}: {iq.size} samples do not split into core:num_channels={channels} channels")
     return meta, iq.reshape(-1, channels).T
 
 
-def _segments(meta: dict, path: Path, source: LabelSource) -> list[tuple[int, int | None, str | None]]:
-    """(start, count, label) of every segment of one recording."""
+def _segments(meta: dict, path: Path, source: LabelSource, samples: int) -> list[tuple[int, int, str | None]]:
+    """(start, stop, label) of every segment of one recording of ``samples`` samples (per channel). An
+    annotation's ``core:sample_start`` must be an integer in ``[0, samples]`` and its ``core:sample_count`` an
+    integer >= 0 that ends inside the recording, each checked before it slices anything."""
     if source.kind == "annotation":
-        segs = [(int(a.get("core:sample_start", 0)), a.get("core:sample_count"), source.read(path, a))
-                for a in meta.get("annotations", [])]
+        segs = []
+        for i, a in enumerate(meta.get("annotations", [])):
+            where = f"{path}: annotations[{i}]"
+            start = check_int(a.get("core:sample_start", 0), where, "core:sample_start", lo=0, hi=samples)
+            count = a.get("core:sample_count")
+            if count is None:
+                stop = samples
+            else:
+                stop = start + check_int(count, where, "core:sample_count", lo=0)
+                if stop > samples:
+                    raise ValueError(f"{where}: core:sample_count {count} from core:sample_start {start} ends at "
+                                     f"sample {stop}, past the end of the recording ({samples} samples); expected a "
+                                     "segment inside the data file")
+            segs.append((start, stop, source.read(path, a)))
         if source.arg == "core:label" and all(s[2] is None for s in segs):
-            return [(0, None, path.parent.name)]  # the documented layout: unannotated recording = folder label
+            return [(0, samples, path.parent.name)]  # the documented layout: unannotated recording = folder label
         return segs
     document = meta.get("global", {}) if source.kind == "global" else meta
-    return [(0, None, source.read(path, document))]
+    return [(0, samples, source.read(path, document))]
 
 
 def convert(
@@ -101,15 +125,15 @@ def convert(
     for mp in metas:
         meta, iq = read_sigmf(mp)
         report.files_read += 1
-        collection = collection or meta.get("global", {}).get("core:collection")
-        segments = _segments(meta, mp, source)
+        collection = collection or meta["global"].get("core:collection")
+        segments = _segments(meta, mp, source, iq.shape[1])
         if not segments:
             report.skip(f"recording without a label at {source}")
-        for start, count, lab in segments:
+        for start, stop, lab in segments:
             if lab is None:
                 report.skip(f"segment without a label at {source}")
                 continue
-            seg = iq[:, start : None if count is None else start + int(count)]
+            seg = iq[:, start:stop]
             if iq_length:
                 s = iq_sample_windows(seg, iq_length, max_windows)
                 window = iq_length
@@ -133,7 +157,7 @@ def convert(
 
 def main(argv: list[str] | None = None) -> Report:
     p = iq_arguments("wfm-convert sigmf", __doc__.splitlines()[0], None, DEFAULT_LABEL, "segment")
-    p.add_argument("--iq-length", type=int, default=None,
+    p.add_argument("--iq-length", type=positive_int, default=None,
                    help="write raw IQ windows of this many samples (modality iq) instead of spectrograms")
     a = p.parse_args(argv)
     return convert(a.raw_dir, a.out_dir, a.size, a.nfft, a.frames, a.max_windows, a.name, a.label, a.iq_length)

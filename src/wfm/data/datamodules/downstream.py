@@ -16,8 +16,31 @@ from torch.utils.data import DataLoader, Subset
 
 from wfm.data.collate import pad_collate, with_host_counts
 from wfm.data.datasets import H5Dataset, open_dataset
+from wfm.data.datasets.h5 import SampleSizeError
+from wfm.data.modalities import IQ
 from wfm.data.split import train_test_split
 from wfm.data.task import TaskInfo
+
+
+def _encoders_of(module: Any) -> list[Any]:
+    """The encoders a LightningModule feeds its batches to: an evaluator's ``rows``, else its ``encoder``."""
+    rows = getattr(module, "rows", None)
+    found = list(rows) if rows is not None else [getattr(module, "encoder", None)]
+    return [e for e in found if e is not None]
+
+
+def check_family(trainer: Any, ds: H5Dataset) -> None:
+    """Raise the encoder's own one-line error (``<file>: samples are IQ captures ..., but this encoder has no IQ
+    tokenizer ...``) when an encoder of ``trainer``'s module has no tokenizer for the modality of ``ds`` at all:
+    run before a size mismatch is reported, whose advice (re-convert at another size) would not help."""
+    for enc in _encoders_of(getattr(trainer, "lightning_module", None) if trainer is not None else None):
+        family = getattr(enc, "family", None) or getattr(getattr(enc, "encoder", None), "family", None)
+        if not callable(family):
+            continue
+        try:
+            family(ds.modality)
+        except ValueError as err:
+            raise ValueError(f"{ds.path}: {err}") from None
 
 
 class DownstreamDataModule(LightningDataModule):
@@ -77,6 +100,9 @@ class DownstreamDataModule(LightningDataModule):
         self._ds: H5Dataset | None = None
         self._test_ds: H5Dataset | None = None
         self._task: TaskInfo | None = None
+        #: the file's samples are not ``size``: raised by :meth:`setup` (and every loader), after
+        #: :func:`check_family` has refused a file of a modality the encoder has no tokenizer for
+        self.size_error: SampleSizeError | None = None
 
     def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Keep a host copy of the channel counts (``with_host_counts``) before the batch moves to the device."""
@@ -84,9 +110,18 @@ class DownstreamDataModule(LightningDataModule):
 
     def _open(self) -> H5Dataset:
         if self._ds is None:
-            probe = open_dataset(
-                self.dataset_name, self.n, self.size, self.seed, self.cache_dir, labels=False, options=self.options
-            )
+            try:
+                probe = open_dataset(self.dataset_name, self.n, self.size, self.seed, self.cache_dir, labels=False,
+                                     options=self.options)
+            except SampleSizeError as err:
+                probe = open_dataset(self.dataset_name, self.n, None, self.seed, self.cache_dir, labels=False,
+                                     options=self.options)
+                # every encoder embeds images (spectrograms, CSI): their size error is the whole story, now. Raw
+                # IQ needs an IQ tokenizer, which an encoder may lack: that error must come first, so an IQ
+                # file's size error waits for setup (check_size), where the trainer's encoder is known
+                if probe.modality != IQ.name:
+                    raise
+                self.size_error = err
             declared = probe.meta["labels"]
             target = self.target
             if target is None:
@@ -96,7 +131,7 @@ class DownstreamDataModule(LightningDataModule):
                 if len(tasks) != 1:
                     raise ValueError(f"{probe.path}: has labels {sorted(declared)}; choose one with target=")
                 target = tasks[0]
-            self._ds = H5Dataset(probe.path, target=target, size=self.size)
+            self._ds = H5Dataset(probe.path, target=target, size=None if self.size_error else self.size)
             self.target = target
             if self.test_dataset is not None:
                 self._test_ds = H5Dataset(self.test_dataset, target=target, size=self.size)
@@ -126,7 +161,15 @@ class DownstreamDataModule(LightningDataModule):
         self._open()
 
     def setup(self, stage: str | None = None) -> None:
-        self._open()
+        self.check_size(getattr(self, "trainer", None))
+
+    def check_size(self, trainer: Any = None) -> None:
+        """Open the dataset; one whose samples are not ``size`` raises its size error, unless an encoder of
+        ``trainer``'s module takes no sample of its modality (:func:`check_family`: that error first)."""
+        ds = self._open()
+        if self.size_error is not None:
+            check_family(trainer, ds)
+            raise self.size_error
 
     def split_indices(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """``(train_idx, test_idx)`` of the 80/20 split for ``seed``: sorted, deterministic."""
@@ -138,6 +181,8 @@ class DownstreamDataModule(LightningDataModule):
         return self._open().column(target or self.target)[tr]
 
     def _loader(self, ds: object, shuffle: bool) -> DataLoader:
+        if self.size_error is not None:  # no sample of another size is read, setup or not
+            raise self.size_error
         gen = torch.Generator().manual_seed(self.seed) if shuffle else None
         return DataLoader(
             ds,

@@ -8,6 +8,7 @@ from loader ``j`` is sample ``i`` of task ``j``, the index space of ``split_indi
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from lightning.pytorch import LightningDataModule
@@ -17,11 +18,15 @@ from wfm.data.datamodules.downstream import DownstreamDataModule
 from wfm.data.task import TaskInfo
 
 REQUIRED = ("task", "probe_dataloader", "split_indices")
+_MISSING = object()
 
 
 def check_downstream(dm: Any, where: str = "task") -> None:
-    """Raise a clear error if ``dm`` lacks part of the downstream DataModule contract."""
-    missing = [a for a in REQUIRED if not hasattr(dm, a)]
+    """Raise a clear error if ``dm`` lacks part of the downstream DataModule contract. The attributes are looked up
+    without running them (``inspect.getattr_static``): ``task`` is a property that opens the file, and the error a
+    bad file raises there (``<file>: ...``) must reach the user as itself, not as "not a downstream DataModule"
+    (``hasattr`` would swallow an AttributeError raised inside it)."""
+    missing = [a for a in REQUIRED if inspect.getattr_static(dm, a, _MISSING) is _MISSING]
     if missing:
         raise TypeError(f"{where} ({type(dm).__name__}) is not a downstream DataModule: it lacks {missing}")
 
@@ -77,6 +82,11 @@ class ProbeSuite(LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         for t in self.tasks:
+            # a member's size mismatch is reported after the check that the trainer's encoder takes its modality
+            # at all (the members have no trainer of their own: this suite's is passed)
+            check = getattr(t, "check_size", None)
+            if callable(check):
+                check(getattr(self, "trainer", None))
             t.setup(stage)
 
     def test_dataloader(self) -> list[DataLoader]:

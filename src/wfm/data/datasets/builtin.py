@@ -116,6 +116,7 @@ def build_builtin(
                     **({"complex_pairs": [list(p) for p in pairs]} if (pairs := getattr(spec, "complex_pairs", ()))
                        else {}),
                 },
+                expected_rows=n,
             )
             with writer:
                 for start in range(0, n, chunk):

@@ -16,6 +16,11 @@ from wfm.data.hdf5 import read_attrs
 from wfm.data.modalities import get_modality
 
 
+class SampleSizeError(ValueError):
+    """A file whose samples are not the size asked for (``H5Dataset(size=...)``): a ValueError of its own, so a
+    DataModule can let a modality check (does the encoder take this kind of sample at all?) speak first."""
+
+
 class H5Dataset(Dataset):
     """Samples of one wfm HDF5 file (see ``wfm.data.hdf5``) as dicts ``{"x", "channels", "modality", <labels>}``.
 
@@ -51,7 +56,7 @@ class H5Dataset(Dataset):
         if size is not None:
             want = kind.sample_hw(size)
             if want != (h, w):
-                raise ValueError(
+                raise SampleSizeError(
                     f"{self.path}: samples are {(h, w)}, expected {want}; re-convert with that size"
                 )
         self.channel_index = list(range(c)) if channels is None else [int(i) for i in channels]

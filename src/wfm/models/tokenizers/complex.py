@@ -1,5 +1,9 @@
-"""Phase-invariant tokens of complex channels: a (re, im) pair's two P x P patches -> two tokens, each the
-modulus of a complex linear projection of the complex patch.
+"""Tokens of complex channels, the image path's alternatives to embedding each (re, im) part as a channel of
+its own (the encoder's ``complex_tokens``): :class:`ComplexModulusTokenizer` (``modulus``) and
+:class:`ComplexPairTokenizer` (``pair``).
+
+``modulus``: a (re, im) pair's two P x P patches -> two tokens, each the modulus of a complex linear projection
+of the complex patch.
 
 A complex patch ``z`` (``P * P`` complex entries) is projected by two learned complex matrices ``W = A + iB``
 and ``V = C + iD`` (``D`` outputs each); the tokens are ``|W z|`` and ``|V z|`` (elementwise moduli), put in the
@@ -56,3 +60,37 @@ class ComplexModulusTokenizer(nn.Module):
 def _modulus(z: torch.Tensor) -> torch.Tensor:
     """|z| of (..., 2) real pairs, with a gradient at 0 (the square root of a floor)."""
     return (z.pow(2).sum(-1) + 1e-12).sqrt()
+
+
+class ComplexPairTokenizer(nn.Module):
+    """``(B, C, H, W)`` with channels ``(2k, 2k + 1)`` the (re, im) parts of complex channel ``k`` ->
+    ``(B, C/2, N, D)``: ONE token per complex channel and patch position, a linear projection of both parts'
+    ``P x P`` patches (a convolution with two input channels, the pair), so the encoder sees half the tokens
+    of the split layout and every token holds its patch's complex values whole (the phase between re and im
+    is in the token, not only in attention between two tokens).
+
+    The token of complex channel ``k`` takes the slot of its re part: the encoder's token slots are the pairs
+    (``ViTEncoder.slot_stride``), looked up in the channel tables by the re channel's index. A linear map of
+    (re, im) is not invariant to a rotation of the pair: ``pair`` tokens depend on the channel's global phase
+    unless the encoder also has a ``phase_reference`` (``strongest`` / ``sum``), which turns every sample to
+    one reference phase before tokenizing and makes the features exactly invariant.
+
+    Args:
+        img_size, patch_size, embed_dim: as the encoder's patch path.
+    """
+
+    def __init__(self, img_size: tuple[int, int], patch_size: int, embed_dim: int) -> None:
+        super().__init__()
+        self.img_size = tuple(img_size)
+        self.num_positions = (img_size[0] // patch_size) * (img_size[1] // patch_size)
+        self.embed_dim = int(embed_dim)
+        self.proj = nn.Conv2d(2, embed_dim, kernel_size=patch_size, stride=patch_size)
+
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        if c % 2:
+            raise ValueError(f"complex pair tokens need channels in (re, im) pairs, got {c} channels")
+        if (h, w) != self.img_size:
+            raise ValueError(f"encoder expects inputs of size {self.img_size}, got ({h}, {w})")
+        out = self.proj(x.reshape(b * (c // 2), 2, h, w)).flatten(2).transpose(1, 2)  # (B*C/2, N, D)
+        return out.reshape(b, c // 2, self.num_positions, self.embed_dim)
