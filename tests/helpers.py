@@ -8,6 +8,7 @@ top-level ``conftest.py``) on ``sys.path``. The ``cpu_trainer`` fixture in ``con
 from __future__ import annotations
 
 import importlib.util
+import math
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -97,3 +98,12 @@ def load_module(rel: str, name: str) -> ModuleType:
     assert spec.loader is not None
     spec.loader.exec_module(mod)
     return mod
+
+
+def rotate_pairs(x: torch.Tensor, pairs, theta: float) -> torch.Tensor:
+    """``x`` (B, C, ...) with every complex channel ``(re, im)`` of ``pairs`` turned by the global phase ``theta``."""
+    out = x.clone()
+    c, s = math.cos(theta), math.sin(theta)
+    for r, i in pairs:
+        out[:, r], out[:, i] = c * x[:, r] - s * x[:, i], s * x[:, r] + c * x[:, i]
+    return out

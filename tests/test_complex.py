@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import rotate_pairs
 
 from wfm.data.collate import pad_collate
 from wfm.data.datasets.h5 import H5Dataset
@@ -15,14 +16,6 @@ from wfm.data.hdf5 import read_attrs, write_dataset_file
 from wfm.models import ViTEncoder
 from wfm.models.phase import reference_phase
 from wfm.views.channels import holdout_views, interleaved_pairs
-
-
-def _rotate(x: torch.Tensor, pairs, theta: float) -> torch.Tensor:
-    out = x.clone()
-    c, s = math.cos(theta), math.sin(theta)
-    for r, i in pairs:
-        out[:, r], out[:, i] = c * x[:, r] - s * x[:, i], s * x[:, r] + c * x[:, i]
-    return out
 
 
 @pytest.mark.parametrize("mode", ["strongest", "sum"])
@@ -33,7 +26,7 @@ def test_the_phase_reference_is_exactly_invariant_to_a_global_rotation(mode: str
     pairs = ((0, 1), (2, 3))
     ref = enc.features(x, complex_pairs=pairs)
     for theta in (0.3, 1.7, math.pi, -2.5):
-        rotated = _rotate(x, pairs, theta)
+        rotated = rotate_pairs(x, pairs, theta)
         assert not torch.allclose(rotated, x, atol=1e-3)
         torch.testing.assert_close(enc.features(rotated, complex_pairs=pairs), ref, atol=1e-5, rtol=0)
     # the reference entry is real and positive after the turn
@@ -111,10 +104,10 @@ def test_modulus_tokens_are_exactly_phase_invariant_and_keep_the_channel_layout(
     assert tokens.shape == (3, 4 * 16, 32) and bool(valid.all())  # two tokens per pair: the layout of 4 slots
     ref = enc.features(x, complex_pairs=pairs)
     for theta in (0.4, 2.0, -1.1):
-        torch.testing.assert_close(enc.features(_rotate(x, pairs, theta), complex_pairs=pairs), ref,
+        torch.testing.assert_close(enc.features(rotate_pairs(x, pairs, theta), complex_pairs=pairs), ref,
                                    atol=1e-5, rtol=0)
     # each token sees one complex patch: the phases between patches (and between pairs) are dropped as well
-    partial = _rotate(x, ((0, 1),), 1.0)
+    partial = rotate_pairs(x, ((0, 1),), 1.0)
     torch.testing.assert_close(enc.features(partial, complex_pairs=pairs), ref, atol=1e-5, rtol=0)
     # what a patch holds is kept: conjugating a channel (mirroring its phases) changes the features
     mirrored = x.clone()

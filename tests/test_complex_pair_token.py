@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import rotate_pairs
 from torch.utils.data import DataLoader
 
 from wfm.checkpoint import BACKBONE_KEY, backbone_entry, load_backbone
@@ -30,14 +31,6 @@ def _enc(**kw) -> ViTEncoder:
     opts = dict(img_size=16, patch_size=4, embed_dim=32, depth=2, num_heads=2, channel_embed="fixed",
                 complex_tokens="pair")
     return ViTEncoder(**{**opts, **kw})
-
-
-def _rotate(x: torch.Tensor, pairs, theta: float) -> torch.Tensor:
-    out = x.clone()
-    c, s = math.cos(theta), math.sin(theta)
-    for r, i in pairs:
-        out[:, r], out[:, i] = c * x[:, r] - s * x[:, i], s * x[:, r] + c * x[:, i]
-    return out
 
 
 def test_a_pair_is_one_token_slot_and_padding_stays_hidden() -> None:
@@ -72,7 +65,7 @@ def test_with_a_phase_reference_pair_tokens_are_exactly_invariant_to_a_global_ro
     with torch.no_grad():
         ref = enc.features(x, complex_pairs=PAIRS)
         for theta in (0.3, 1.7, math.pi, -2.5):
-            rotated = _rotate(x, PAIRS, theta)
+            rotated = rotate_pairs(x, PAIRS, theta)
             assert not torch.allclose(rotated, x, atol=1e-3)
             torch.testing.assert_close(enc.features(rotated, complex_pairs=PAIRS), ref, atol=1e-5, rtol=0)
 
@@ -82,7 +75,7 @@ def test_without_a_phase_reference_pair_tokens_see_the_global_phase() -> None:
     x = torch.randn(4, 4, 16, 16)
     with torch.no_grad():
         ref = enc.features(x, complex_pairs=PAIRS)
-        assert not torch.allclose(enc.features(_rotate(x, PAIRS, 1.0), complex_pairs=PAIRS), ref, atol=1e-3)
+        assert not torch.allclose(enc.features(rotate_pairs(x, PAIRS, 1.0), complex_pairs=PAIRS), ref, atol=1e-3)
 
 
 def _batch(channels=(4, 2, 4, 4)) -> dict:

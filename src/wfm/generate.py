@@ -10,8 +10,6 @@ traceback.
 
 from __future__ import annotations
 
-import importlib
-import os
 import sys
 
 SOURCES = {"sionna": "wfm.data.sionna_source"}
@@ -21,11 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     """``wfm-generate SOURCE ARGS...``. An error is one line on stderr (``wfm-generate SOURCE: error: ...``, exit 1;
     a full disk names the output file and leaves nothing behind), a usage error one line and exit 2; ``--debug``
     (anywhere) or ``WFM_DEBUG=1`` shows the traceback instead, as for ``wfm`` and ``wfm-convert``."""
-    from wfm.data.converters import error_line
+    from wfm.data.converters import debug_flag, error_line, run_one_line
 
-    argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv or os.environ.get("WFM_DEBUG", "") not in ("", "0")
-    argv = [a for a in argv if a != "--debug"]
+    debug, argv = debug_flag(list(sys.argv[1:] if argv is None else argv))
     usage = f"usage: wfm-generate {{{','.join(SOURCES)}}} ARGS...  (wfm-generate NAME --help for one)"
     if not argv or argv[0] in ("-h", "--help"):
         print(usage)
@@ -33,22 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] not in SOURCES:
         print(f"wfm-generate: unknown source {argv[0]!r}; {usage}", file=sys.stderr)
         return 2
-    try:
-        module = importlib.import_module(SOURCES[argv[0]])
-        return int(module.main(argv[1:]))
-    except KeyboardInterrupt:
-        if debug:
-            raise
-        print(f"wfm-generate {argv[0]}: interrupted; nothing was written under the output name", file=sys.stderr)
-        return 130
-    except Exception as err:  # noqa: BLE001 - every failure is one line (the traceback with --debug)
-        if debug:
-            raise
-        text = str(err) if isinstance(err, ImportError) else error_line(err)
-        print(f"wfm-generate {argv[0]}: error: {' '.join(text.split())}  (--debug shows the traceback)",
-              file=sys.stderr)
-        return 1
 
+    def describe(err: BaseException) -> str:  # the optional extra's ImportError says how to install it
+        return " ".join(str(err).split()) if isinstance(err, ImportError) else error_line(err)
+
+    code, result = run_one_line(f"wfm-generate {argv[0]}", SOURCES[argv[0]], argv[1:], debug, describe)
+    return int(result) if code == 0 else code
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -88,7 +88,8 @@ def results_to_csv(results: Results, row_label: str = "method") -> str:
 
 
 def read_results_csv(path: str | os.PathLike) -> dict[str, dict[str, tuple[float, float]]]:
-    """Parse a CSV written by :func:`results_to_csv`: ``{row: {"<task>/<metric>": (mean, std)}}``."""
+    """Parse a CSV written by :func:`results_to_csv`: ``{row: {"<task>/<metric>": (mean, std)}}``; a metric
+    without its ``_std`` twin or a cell that is not a number is a ValueError naming the file."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"probe results not found: {path}")
@@ -100,7 +101,13 @@ def read_results_csv(path: str | os.PathLike) -> dict[str, dict[str, tuple[float
         keys = [k for k in reader.fieldnames[1:] if not k.endswith(("_std", "_values"))]
         out: dict[str, dict[str, tuple[float, float]]] = {}
         for row in reader:
-            out[row[label]] = {k: (float(row[k]), float(row[f"{k}_std"])) for k in keys if row.get(k)}
+            try:
+                out[row[label]] = {k: (float(row[k]), float(row[f"{k}_std"])) for k in keys if row.get(k)}
+            except KeyError as err:
+                raise ValueError(f"{path}: no column {err.args[0]!r}; a `wfm test` results table has a "
+                                 "'<metric>_std' column beside every metric") from None
+            except ValueError as err:
+                raise ValueError(f"{path}: a cell is not a number ({err})") from None
     return out
 
 

@@ -28,6 +28,8 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 CONVERTERS = ("commrad", "deepmimo", "deepsense", "nr_positioning", "ntufi", "powder", "radioml2016", "radioml2018",
               "rml22", "sigmf")
@@ -45,14 +47,38 @@ def error_line(err: BaseException) -> str:
     return text if isinstance(err, (ValueError, OSError, KeyError)) else f"{type(err).__name__}: {text}"
 
 
+def debug_flag(argv: list[str]) -> tuple[bool, list[str]]:
+    """``(debug, argv without --debug)``: ``--debug`` anywhere or ``WFM_DEBUG=1`` asks for tracebacks."""
+    debug = "--debug" in argv or os.environ.get("WFM_DEBUG", "") not in ("", "0")
+    return debug, [a for a in argv if a != "--debug"]
+
+
+def run_one_line(prog: str, module: str, argv: list[str], debug: bool,
+                 describe: Callable[[BaseException], str] = error_line) -> tuple[int, Any]:
+    """Import ``module`` and call its ``main(argv)``: ``(0, its result)``, or, on any failure, the error as one
+    line on stderr (``PROG: error: ...``, ``describe`` turning it to text) and ``(1, None)``; Ctrl-C is one line
+    and 130. With ``debug`` the exception propagates (the traceback). Shared by ``wfm-convert`` and
+    ``wfm-generate``."""
+    try:
+        return 0, importlib.import_module(module).main(argv)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"{prog}: interrupted; nothing was written under the output name", file=sys.stderr)
+        return 130, None
+    except Exception as err:  # noqa: BLE001 - every failure is one line (the traceback with --debug)
+        if debug:
+            raise
+        print(f"{prog}: error: {describe(err)}  (--debug shows the traceback)", file=sys.stderr)
+        return 1, None
+
+
 def main(argv: list[str] | None = None) -> int:
     """``wfm-convert NAME ARGS...``: run converter ``NAME``, print its report. An error is one line on stderr
     (``wfm-convert NAME: error: <file>: <what is wrong>; expected ...``) and exit 1; a usage error (an unknown
     option, a count of 0...) one line and exit 2; ``--debug`` (anywhere) or ``WFM_DEBUG=1`` shows the traceback
     instead, as for ``wfm``."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv or os.environ.get("WFM_DEBUG", "") not in ("", "0")
-    argv = [a for a in argv if a != "--debug"]
+    debug, argv = debug_flag(list(sys.argv[1:] if argv is None else argv))
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in CONVERTERS:
         msg = f"usage: wfm-convert {{{','.join(CONVERTERS)}}} ARGS...  (wfm-convert NAME --help for one)"
         if argv and argv[0] not in ("-h", "--help"):
@@ -60,18 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(msg)
         return 0
-    try:
-        module = importlib.import_module(f"wfm.data.converters.{argv[0]}")
-        report = module.main(argv[1:])
-    except KeyboardInterrupt:
-        if debug:
-            raise
-        print(f"wfm-convert {argv[0]}: interrupted; nothing was written under the output name", file=sys.stderr)
-        return 130
-    except Exception as err:  # noqa: BLE001 - every failure is one line (the traceback with --debug)
-        if debug:
-            raise
-        print(f"wfm-convert {argv[0]}: error: {error_line(err)}  (--debug shows the traceback)", file=sys.stderr)
-        return 1
-    print(report)
-    return 0
+    code, report = run_one_line(f"wfm-convert {argv[0]}", f"wfm.data.converters.{argv[0]}", argv[1:], debug)
+    if code == 0:
+        print(report)
+    return code

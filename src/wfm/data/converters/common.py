@@ -493,3 +493,13 @@ def iq_arguments(prog: str, description: str, name: str | None, label: str, per:
     p.add_argument("--label", default=label, help="where labels come from: json:KEY.PATH, annotation:FIELD, "
                                                   "global:FIELD, filename:REGEX or folder")
     return p
+
+
+def read_h5(path: str | Path, ds: Any, sel: Any, what: str) -> np.ndarray:
+    """``ds[sel]`` of an input HDF5 dataset; HDF5 failing to read it (a corrupt chunk, a filter it lacks) is a
+    ValueError naming the file and ``what`` was read."""
+    try:
+        return np.asarray(ds[sel])
+    except (OSError, RuntimeError, ValueError, TypeError) as err:
+        raise ValueError(f"{path}: cannot read {what} ({' '.join(str(err).split())[:200]}); the file is corrupt or "
+                         "truncated") from None

@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 
 from wfm.data import transforms
-from wfm.data.converters.common import Report, check_real_array, converter_arguments, require_file
+from wfm.data.converters.common import Report, check_real_array, converter_arguments, read_h5, require_file
 from wfm.data.hdf5 import H5Writer, check_stored, label_meta, open_h5, safe_output_path
 from wfm.data.split import train_test_split
 
@@ -53,15 +53,6 @@ def _dataset(path: Path, f: h5py.File, key: str) -> h5py.Dataset:
     return obj
 
 
-def _read(path: Path, ds: h5py.Dataset, sel: object, what: str) -> np.ndarray:
-    """``ds[sel]``; HDF5 failing to read it (a corrupt chunk, a filter it lacks) is a ValueError naming the file."""
-    try:
-        return np.asarray(ds[sel])
-    except (OSError, RuntimeError, ValueError, TypeError) as err:
-        raise ValueError(f"{path}: cannot read {what} ({' '.join(str(err).split())[:200]}); the file is corrupt or "
-                         "truncated") from None
-
-
 def convert(
     mat_path: str | Path, out_dir: str | Path, size: int = 112, name: str = "nr_positioning", chunk: int = 256
 ) -> Report:
@@ -79,7 +70,7 @@ def convert(
         if len(pos_ds.shape) != 2 or sorted(pos_ds.shape) != sorted((n, 3)):
             raise ValueError(f"{mat_path}: labels/position has shape {pos_ds.shape}, expected ({n}, 3) (or MATLAB's "
                              f"(3, {n}))")
-        pos = _read(mat_path, pos_ds, (), "labels/position")
+        pos = read_h5(mat_path, pos_ds, (), "labels/position")
         pos = pos.T if matlab else pos
         if pos.shape != (n, 3):
             raise ValueError(
@@ -109,8 +100,8 @@ def convert(
             for s in range(0, n, chunk):
                 e = min(s + chunk, n)
                 block = (
-                    _read(mat_path, feats, (Ellipsis, slice(s, e)), "features").transpose(3, 2, 1, 0) if matlab
-                    else _read(mat_path, feats, slice(s, e), "features")
+                    read_h5(mat_path, feats, (Ellipsis, slice(s, e)), "features").transpose(3, 2, 1, 0) if matlab
+                    else read_h5(mat_path, feats, slice(s, e), "features")
                 )
                 check_real_array(block, str(mat_path), "'features'", item="sample", first=s)  # before the cast
                 w.append(

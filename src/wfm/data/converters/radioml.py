@@ -46,6 +46,7 @@ from wfm.data.converters.common import (
     finite_float,
     int_at_least,
     nonnegative_int,
+    read_h5,
     require_file,
     stft_description,
 )
@@ -180,15 +181,6 @@ def _rows(n: int, chunk: int):
         yield start, min(start + chunk, n)
 
 
-def _read(path: Path, ds: h5py.Dataset, sel: Any, what: str) -> np.ndarray:
-    """``ds[sel]``; HDF5 failing to read it (a corrupt chunk, a missing filter) is a ValueError naming the file."""
-    try:
-        return np.asarray(ds[sel])
-    except (OSError, RuntimeError, ValueError, TypeError) as err:
-        raise ValueError(f"{path}: cannot read {what} ({' '.join(str(err).split())[:200]}); the file is corrupt or "
-                         "truncated") from None
-
-
 def read_radioml2018(path: str | Path, classes: str | Sequence[str] | None = None) -> Captures:
     """The captures of a RadioML 2018.01A file: labels and SNRs from ``Y`` / ``Z`` (read in chunks, every row
     checked: one-hot, integer SNR); ``read`` reads (and checks) only the rows of ``X`` asked for."""
@@ -221,7 +213,7 @@ def read_radioml2018(path: str | Path, classes: str | Sequence[str] | None = Non
         label = np.empty(n, np.int64)
         snr = np.empty(n, np.int64)
         for start, stop in _rows(n, LABEL_CHUNK):
-            y = _read(path, f["Y"], slice(start, stop), "Y")
+            y = read_h5(path, f["Y"], slice(start, stop), "Y")
             ones, zeros = (y == 1).sum(axis=1), (y == 0).sum(axis=1)
             bad = (ones != 1) | (ones + zeros != y.shape[1])
             if bad.any():
@@ -230,7 +222,7 @@ def read_radioml2018(path: str | Path, classes: str | Sequence[str] | None = Non
                 raise ValueError(f"{path}: sample {start + i}: Y row has non-zero entries at columns {nonzero}, "
                                  "expected one-hot (exactly one 1, the rest 0)")
             label[start:stop] = np.argmax(y == 1, axis=1)
-            z = _read(path, f["Z"], slice(start, stop), "Z").reshape(-1)
+            z = read_h5(path, f["Z"], slice(start, stop), "Z").reshape(-1)
             with np.errstate(invalid="ignore"):
                 ok = np.isfinite(z) & (np.round(z) == z) if z.dtype.kind == "f" else np.ones(len(z), bool)
                 ok &= (z >= SNR_RANGE[0]) & (z <= SNR_RANGE[1])  # before the int64 cast (a huge uint64 would wrap)
@@ -246,8 +238,8 @@ def read_radioml2018(path: str | Path, classes: str | Sequence[str] | None = Non
             ds = g["X"]
             lo, hi = int(idx[0]), int(idx[-1]) + 1
             # a dense selection reads one block; a sparse one (a --max-samples subset) only its rows
-            raw = (_read(path, ds, slice(lo, hi), "X")[idx - lo] if hi - lo <= 4 * len(idx)
-                   else _read(path, ds, idx, "X"))
+            raw = (read_h5(path, ds, slice(lo, hi), "X")[idx - lo] if hi - lo <= 4 * len(idx)
+                   else read_h5(path, ds, idx, "X"))
         finite = np.isfinite(raw.reshape(len(raw), -1)).all(axis=1)
         if not finite.all():
             raise ValueError(f"{path}: sample {int(idx[int(np.argmin(finite))])}: X has NaN/Inf values, expected "

@@ -25,7 +25,29 @@ import torch
 from torch import nn
 
 
-class ComplexModulusTokenizer(nn.Module):
+class _ComplexTokenizer(nn.Module):
+    """The shared part of the complex-channel tokenizers: the patch grid and the input check; a subclass sets
+    ``proj`` and turns :meth:`pairs`' checked input into tokens."""
+
+    what = "complex tokens"
+
+    def __init__(self, img_size: tuple[int, int], patch_size: int, embed_dim: int) -> None:
+        super().__init__()
+        self.img_size = tuple(img_size)
+        self.num_positions = (img_size[0] // patch_size) * (img_size[1] // patch_size)
+        self.embed_dim = int(embed_dim)
+
+    def pairs(self, x: torch.Tensor) -> tuple[int, int, int, int]:
+        """``x``'s shape, checked: channels in (re, im) pairs, the encoder's image size."""
+        b, c, h, w = x.shape
+        if c % 2:
+            raise ValueError(f"{self.what} need channels in (re, im) pairs, got {c} channels")
+        if (h, w) != self.img_size:
+            raise ValueError(f"encoder expects inputs of size {self.img_size}, got ({h}, {w})")
+        return b, c, h, w
+
+
+class ComplexModulusTokenizer(_ComplexTokenizer):
     """``(B, C, H, W)`` with channels ``(2k, 2k + 1)`` the (re, im) parts of complex channel ``k`` ->
     ``(B, C, N, D)`` phase-invariant tokens (slot ``2k``: ``|W z_k|``, slot ``2k + 1``: ``|V z_k|``).
 
@@ -34,19 +56,12 @@ class ComplexModulusTokenizer(nn.Module):
     """
 
     def __init__(self, img_size: tuple[int, int], patch_size: int, embed_dim: int) -> None:
-        super().__init__()
-        self.img_size = tuple(img_size)
-        self.num_positions = (img_size[0] // patch_size) * (img_size[1] // patch_size)
-        self.embed_dim = int(embed_dim)
+        super().__init__(img_size, patch_size, embed_dim)
         # the real and imaginary parts (A, B) of W and (C, D) of V as one single-channel projection
         self.proj = nn.Conv2d(1, 4 * embed_dim, kernel_size=patch_size, stride=patch_size, bias=False)
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, h, w = x.shape
-        if c % 2:
-            raise ValueError(f"complex tokens need channels in (re, im) pairs, got {c} channels")
-        if (h, w) != self.img_size:
-            raise ValueError(f"encoder expects inputs of size {self.img_size}, got ({h}, {w})")
+        b, c, h, w = self.pairs(x)
         out = self.proj(x.reshape(b * c, 1, h, w)).flatten(2).transpose(1, 2)  # (B*C, N, 4D)
         out = out.reshape(b, c // 2, 2, self.num_positions, 4, self.embed_dim)
         re, im = out[:, :, 0], out[:, :, 1]  # projections of the real and of the imaginary part
@@ -62,7 +77,7 @@ def _modulus(z: torch.Tensor) -> torch.Tensor:
     return (z.pow(2).sum(-1) + 1e-12).sqrt()
 
 
-class ComplexPairTokenizer(nn.Module):
+class ComplexPairTokenizer(_ComplexTokenizer):
     """``(B, C, H, W)`` with channels ``(2k, 2k + 1)`` the (re, im) parts of complex channel ``k`` ->
     ``(B, C/2, N, D)``: ONE token per complex channel and patch position, a linear projection of both parts'
     ``P x P`` patches (a convolution with two input channels, the pair), so the encoder sees half the tokens
@@ -79,18 +94,13 @@ class ComplexPairTokenizer(nn.Module):
         img_size, patch_size, embed_dim: as the encoder's patch path.
     """
 
+    what = "complex pair tokens"
+
     def __init__(self, img_size: tuple[int, int], patch_size: int, embed_dim: int) -> None:
-        super().__init__()
-        self.img_size = tuple(img_size)
-        self.num_positions = (img_size[0] // patch_size) * (img_size[1] // patch_size)
-        self.embed_dim = int(embed_dim)
+        super().__init__(img_size, patch_size, embed_dim)
         self.proj = nn.Conv2d(2, embed_dim, kernel_size=patch_size, stride=patch_size)
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, h, w = x.shape
-        if c % 2:
-            raise ValueError(f"complex pair tokens need channels in (re, im) pairs, got {c} channels")
-        if (h, w) != self.img_size:
-            raise ValueError(f"encoder expects inputs of size {self.img_size}, got ({h}, {w})")
+        b, c, h, w = self.pairs(x)
         out = self.proj(x.reshape(b * (c // 2), 2, h, w)).flatten(2).transpose(1, 2)  # (B*C/2, N, D)
         return out.reshape(b, c // 2, self.num_positions, self.embed_dim)
