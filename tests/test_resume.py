@@ -197,3 +197,14 @@ def test_ckpt_path_last_with_a_fixed_dirpath_and_nothing_there_is_an_error(tmp_p
     assert exc.value.code == 2
     assert (f"wfm: error: --ckpt_path last: no {tmp_path / 'ckpt' / 'last.ckpt'} to continue from; give the "
             "checkpoint's path (or leave --ckpt_path out to start a new run)") in capsys.readouterr().err
+
+
+def test_ckpt_path_last_for_test_with_no_run_does_not_advise_leaving_it_out(tmp_path: Path, capsys) -> None:
+    """Without --ckpt_path, `wfm test` of a trained-only model is refused; the hint says to fit first."""
+    cfg = str(_config(tmp_path))
+    with pytest.raises(SystemExit) as exc:
+        wfm_main(args=["test", "--config", cfg, "--ckpt_path", "last"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "to continue from; give the checkpoint's path (or run `wfm fit` with this config first)" in err
+    assert "leave --ckpt_path out" not in err

@@ -163,12 +163,14 @@ class WFMCLI(AdaptedCLI):
         cfg = self.config.get(sub) if sub else None
         if cfg is None or cfg.get("ckpt_path") != "last":
             return
+        # leaving --ckpt_path out starts a new fit; for test / validate / predict it means an untrained model
+        hint = ("give the checkpoint's path (or leave --ckpt_path out to start a new run)" if sub == "fit" else
+                "give the checkpoint's path (or run `wfm fit` with this config first)")
         dirpath = (cfg.get("checkpoint") or {}).get("dirpath")
         if dirpath:  # Lightning's lookup is right here, but finding nothing it warns and starts over
             last = Path(dirpath) / "last.ckpt"
             if not last.is_file():
-                raise ConfigError(f"--ckpt_path last: no {last} to continue from; give the checkpoint's path "
-                                  "(or leave --ckpt_path out to start a new run)")
+                raise ConfigError(f"--ckpt_path last: no {last} to continue from; {hint}")
             self.config[f"{sub}.ckpt_path"] = str(last)
             return
         trainer = cfg.get("trainer") or {}
@@ -176,8 +178,8 @@ class WFMCLI(AdaptedCLI):
         if logger is False:  # no logger: Lightning checkpoints into <default_root_dir>/checkpoints
             last = Path(trainer.get("default_root_dir") or "runs") / "checkpoints" / "last.ckpt"
             if not last.is_file():
-                raise ConfigError(f"--ckpt_path last: no {last} to continue from (the run has no logger); give "
-                                  "the checkpoint's path (or leave --ckpt_path out to start a new run)")
+                raise ConfigError(f"--ckpt_path last: no {last} to continue from (the run has no logger); "
+                                  f"{hint}")
             self.config[f"{sub}.ckpt_path"] = str(last)
             return
         init = (logger.get("init_args") or {}) if hasattr(logger, "get") else {}
@@ -186,7 +188,7 @@ class WFMCLI(AdaptedCLI):
         found = sorted(root.glob("version_*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
         if not found:
             raise ConfigError(f"--ckpt_path last: no {root}/version_*/checkpoints/last.ckpt to continue from; "
-                              "give the checkpoint's path (or leave --ckpt_path out to start a new run)")
+                              f"{hint}")
         self.config[f"{sub}.ckpt_path"] = str(found[-1])
         if sub == "fit" and hasattr(logger, "get"):  # keep writing metrics and checkpoints into that version
             self.config[f"{sub}.trainer.logger.init_args.version"] = found[-1].parent.parent.name
