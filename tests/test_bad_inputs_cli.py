@@ -244,7 +244,7 @@ def test_a_msac_checkpoint_as_a_frame_level_backbone_says_what_it_is(tmp_path, c
                                      f"--model.init_args.backbone={last}", "--data.init_args.dataset=rfs"])
     assert code == 2 and line == f"wfm: error: {expected}  (--debug shows the traceback)"
     assert wfm.export.main([str(last), str(tmp_path / "out")]) == 1
-    assert capsys.readouterr().err == f"error: {expected}\n"
+    assert capsys.readouterr().err == f"wfm-export: error: {expected}  (--debug shows the traceback)\n"
     with pytest.raises(SystemExit):
         probe_layers.main([str(last), "--tasks", "rfs", "--out", "-"])
     assert expected in _one_error_line(capsys)

@@ -308,7 +308,7 @@ def test_export_of_a_bad_checkpoint_is_one_line(tmp_path, capsys):
     for name, (path, expected) in _bad_files(tmp_path).items():
         assert mod.main([str(path), str(tmp_path / "out")]) == 1, name
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and expected in err and err.startswith(f"error: {path}"), (name, err)
+        assert err.count("\n") == 1 and expected in err and err.startswith(f"wfm-export: error: {path}"), (name, err)
 
 
 ROOT_CONFIGS = __import__("pathlib").Path(__file__).resolve().parents[1]

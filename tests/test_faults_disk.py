@@ -135,8 +135,8 @@ def _ckpt(tmp_path: Path, seed: int) -> Path:
 
 
 @pytest.mark.fault(what='a full disk (ENOSPC) while `wfm-export` writes `.safetensors` + `.json`',
-                   survives=('`error: <st> and <json>: no space left on device; the previous exports are kept`; both '
-                             'old files intact'))
+                   survives=('`wfm-export: error: <st> and <json>: no space left on device; the previous exports are '
+                             'kept`; both old files intact'))
 def test_export_pair_on_a_full_disk_keeps_the_whole_previous_pair(tmp_path, monkeypatch, capsys) -> None:
     import wfm.export
 
@@ -146,13 +146,14 @@ def test_export_pair_on_a_full_disk_keeps_the_whole_previous_pair(tmp_path, monk
     _full_disk(monkeypatch, room=100, nth=1)  # the .safetensors fits, the .json does not
     assert wfm.export.main([str(_ckpt(tmp_path, 1)), str(out / "enc.safetensors")]) == 1
     err = capsys.readouterr().err
-    assert err == f"error: {st} and {js}: no space left on device; the previous exports are kept\n"
+    assert err == (f"wfm-export: error: {st} and {js}: no space left on device; the previous exports are kept"
+                   "  (--debug shows the traceback)\n")
     assert (st.read_bytes(), js.read_bytes()) == old and _only(out) == ["enc.json", "enc.safetensors"]
 
 
 @pytest.mark.fault(what='a full disk (ENOSPC) while `wfm-export` writes a model folder',
-                   survives=('`error: <folder>: no space left on device; the previous model folder is kept`; the old '
-                             'folder intact'))
+                   survives=('`wfm-export: error: <folder>: no space left on device; the previous model folder is '
+                             'kept`; the old folder intact'))
 def test_export_folder_on_a_full_disk_keeps_the_previous_folder(tmp_path, monkeypatch, capsys) -> None:
     import wfm.export
 
@@ -167,8 +168,8 @@ def test_export_folder_on_a_full_disk_keeps_the_previous_folder(tmp_path, monkey
 
     monkeypatch.setattr(Path, "write_text", full)
     assert wfm.export.main([str(_ckpt(tmp_path, 1)), str(folder)]) == 1
-    assert capsys.readouterr().err == (f"error: {folder}: no space left on device; the previous model folder is "
-                                       "kept\n")
+    assert capsys.readouterr().err == (f"wfm-export: error: {folder}: no space left on device; the previous model "
+                                       "folder is kept  (--debug shows the traceback)\n")
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == old
     assert _only(tmp_path) == ["model", "src0.ckpt", "src1.ckpt"]
 

@@ -227,6 +227,11 @@ def frame_cases(tmp: Path, shared: dict) -> list[Case]:
     h5(tmp / "wide.h5", c=6)
     h5(tmp / "nan.h5", nan_at=5)
     h5(tmp / "label.h5", bad_label_at=8)
+    shutil.copy(good, tmp / "int16.h5")
+    with h5py.File(tmp / "int16.h5", "r+") as f:  # raw ADC-like counts where floats belong
+        counts = (f["inputs"][:] * 100).astype(np.int16)
+        del f["inputs"]
+        f["inputs"] = counts
     h5(tmp / "iq.h5", c=1, modality="iq", hw=(2, 256))
     shutil.copy(good, tmp / "victim.h5")
     (tmp / "pickle.ckpt").write_bytes(b"\x80\x04c__builtin__\nprint\n.")  # a pickle that calls a function
@@ -261,6 +266,9 @@ def frame_cases(tmp: Path, shared: dict) -> list[Case]:
              f"{ERRORS}[channel count for the checkpoint]"),
         Case("NaN in a sample", probe(good_ckpt, tmp / "nan.h5"), "nan.h5: sample 5 has NaN/Inf",
              f"{ERRORS}[NaN in a sample]"),
+        Case("integer inputs (raw counts)", probe(good_ckpt, tmp / "int16.h5"),
+             ("int16.h5", "dtype int16, expected floating point"),
+             "tests/data/test_reader_attr_types.py::test_a_mistyped_file_is_one_line_naming_the_file[inputs_integers]"),
         Case("label out of range", probe(good_ckpt, tmp / "label.h5"), "label.h5: sample 8 has label label=7",
              f"{ERRORS}[label out of range]"),
         Case("unknown label key", probe(good_ckpt, good, "--data.init_args.target=beam"), "good.h5: no label 'beam'"),
@@ -297,6 +305,17 @@ def frame_cases(tmp: Path, shared: dict) -> list[Case]:
              ("os.system", "ViTEncoder")),
         Case("--trainer.max_steps -5", wfm("fit", f"--config={tiny_yaml}", "--trainer.max_steps=-5"),
              ("max_steps", "-5")),
+        Case("--trainer.max_epochs 0 (a fit that trains nothing)",
+             wfm("fit", f"--config={tiny_yaml}", "--trainer.max_epochs=0"), ("trainer.max_epochs=0", "train nothing"),
+             "tests/test_number_checks.py::test_fit_that_would_train_nothing_is_refused"),
+        Case("a negative learning rate", wfm("fit", f"--config={tiny_yaml}", "--model.init_args.lr=-1"),
+             "lr must be a number > 0, got -1.0",
+             "tests/test_number_checks.py::test_wfm_fit_with_a_negative_lr_is_one_line"),
+        Case("an encoder of width 0",
+             wfm("fit", f"--config={tiny_yaml}", "--model.init_args.encoder.init_args.embed_dim=0"),
+             "embed_dim must be an integer >= 1, got 0", "tests/test_number_checks.py::test_encoder_sizes_are_checked"),
+        Case("Adam beta2 of 1.5", wfm("fit", f"--config={tiny_yaml}", "--model.init_args.betas=[0.9,1.5]"),
+             "betas[1] must be a number >= 0 and < 1", "tests/test_number_checks.py::test_method_numbers_are_checked"),
         Case("predict: output folder is an existing file",
              [*predict, f"--data.init_args.dataset={good}", f"--trainer.default_root_dir={tmp / 'afile'}"],
              "afile/features.h5"),
@@ -494,6 +513,11 @@ def tool_cases(tmp: Path, shared: dict) -> list[Case]:
              tool("wfm-import", "lwm", tmp / "random.pth", tmp / "imp3"), "random.pth: not a torch checkpoint"),
         Case("wfm-import: a data file where the checkpoint goes", tool("wfm-import", "lwm", good, tmp / "imp4"),
              "good.h5: not a torch checkpoint"),
+        Case("export: a negative hash limit", tool("wfm-export", good_ckpt, tmp / "x", "--hash-limit-mb", "-3"),
+             ("--hash-limit-mb", ">= 0")),
+        Case("wfm-import: an input scale of 0", tool("wfm-import", "lwm", tmp / "random.pth", tmp / "imp6",
+                                                     "--input-scale", "0"), ("--input-scale", "> 0"),
+             "tests/test_number_checks.py::test_importer_numeric_options_are_checked_by_their_types"),
         Case("wfm-import: missing checkpoint", tool("wfm-import", "wavesfm", tmp / "nope.pth", tmp / "imp5"),
              "nope.pth"),
     ]

@@ -17,14 +17,15 @@ need neither Lightning nor pickle.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from wfm.checkpoint import BackboneLoadError, export_backbone, export_model
+from wfm.checkpoint import export_backbone, export_model
+from wfm.data.converters.common import ArgumentParser, nonnegative_float
+from wfm.oneline import debug_flag, run_one_line
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="wfm-export", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="wfm-export", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", help="Lightning .ckpt written by a wfm method")
     parser.add_argument("output", help="model folder to write (or a path ending in .safetensors/.json: the pair)")
     parser.add_argument(
@@ -33,25 +34,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--format", choices=("auto", "folder", "pair"), default="auto",
                         help="auto: a pair when the output ends in .safetensors/.json, else a folder")
-    parser.add_argument("--hash-limit-mb", type=float, default=1024.0,
+    parser.add_argument("--hash-limit-mb", type=nonnegative_float, default=1024.0,
                         help="hash data files the checkpoint names up to this size (MiB) into config.json")
+    debug, argv = debug_flag(list(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     fmt = args.format
     if fmt == "auto":
         fmt = "pair" if args.output.endswith((".safetensors", ".json")) else "folder"
-    try:
+
+    def export() -> str:
         if fmt == "pair":
             st, js = export_backbone(args.checkpoint, args.output, which=args.encoder)
-            print(f"wrote {st} and {js}")
-        else:
-            folder = export_model(args.checkpoint, args.output, which=args.encoder,
-                                  hash_limit=int(args.hash_limit_mb * (1 << 20)))
-            print(f"wrote {folder}/ (config.json, model.safetensors, README.md)")
-    except (OSError, BackboneLoadError) as err:  # a missing or bad checkpoint, an occupied output, a full disk
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+            return f"wrote {st} and {js}"
+        folder = export_model(args.checkpoint, args.output, which=args.encoder,
+                              hash_limit=int(args.hash_limit_mb * (1 << 20)))
+        return f"wrote {folder}/ (config.json, model.safetensors, README.md)"
 
+    # a missing or bad checkpoint, an occupied output, a full disk: one line naming the file
+    code, done = run_one_line("wfm-export", export, debug)
+    if code == 0:
+        print(done)
+    return code
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -10,6 +10,7 @@ traceback.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 SOURCES = {"sionna": "wfm.data.sionna_source"}
@@ -19,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     """``wfm-generate SOURCE ARGS...``. An error is one line on stderr (``wfm-generate SOURCE: error: ...``, exit 1;
     a full disk names the output file and leaves nothing behind), a usage error one line and exit 2; ``--debug``
     (anywhere) or ``WFM_DEBUG=1`` shows the traceback instead, as for ``wfm`` and ``wfm-convert``."""
-    from wfm.data.converters import debug_flag, error_line, run_one_line
+    from wfm.oneline import debug_flag, error_line, run_one_line
 
     debug, argv = debug_flag(list(sys.argv[1:] if argv is None else argv))
     usage = f"usage: wfm-generate {{{','.join(SOURCES)}}} ARGS...  (wfm-generate NAME --help for one)"
@@ -33,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     def describe(err: BaseException) -> str:  # the optional extra's ImportError says how to install it
         return " ".join(str(err).split()) if isinstance(err, ImportError) else error_line(err)
 
-    code, result = run_one_line(f"wfm-generate {argv[0]}", SOURCES[argv[0]], argv[1:], debug, describe)
+    code, result = run_one_line(f"wfm-generate {argv[0]}",
+                                lambda: importlib.import_module(SOURCES[argv[0]]).main(argv[1:]), debug, describe)
     return int(result) if code == 0 else code
 
 if __name__ == "__main__":

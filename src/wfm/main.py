@@ -52,6 +52,8 @@ class WFMCLI(AdaptedCLI):
         if not sub:
             return
         cfg = self.config[sub]
+        if sub == "fit":
+            self.check_trains(cfg)
         ckpt_path = cfg.get("ckpt_path")
         if ckpt_path and cfg.get("random_init"):
             raise ConfigError(f"--random_init true and --ckpt_path {ckpt_path}: choose one (the random initial "
@@ -87,6 +89,17 @@ class WFMCLI(AdaptedCLI):
             raise ConfigError(f"{ckpt_path}: written by a {_short(written)} run, cannot resume a "
                               f"{_short(configured)} run from it (to start from its encoder instead, fine-tune: "
                               "--model.init_args.backbone)")
+
+    @staticmethod
+    def check_trains(cfg: Any) -> None:
+        """``wfm fit`` with ``max_epochs: 0`` or ``max_steps: 0`` trains nothing, then saves the random init as
+        ``last.ckpt`` and prints its probe table as the method's (exit 0): refused."""
+        trainer = cfg.get("trainer") or {}
+        for key in ("max_epochs", "max_steps", "limit_train_batches"):
+            if trainer.get(key) == 0:
+                raise ConfigError(f"trainer.{key}=0: wfm fit would train nothing and report the random init as "
+                                  "the trained model; give a positive value (random-init features: wfm test "
+                                  "--random_init true)")
 
     def check_not_untrained(self, sub: str, cfg: Any) -> None:
         """``wfm test`` / ``validate`` / ``predict`` without ``--ckpt_path`` would report a model whose weights

@@ -43,6 +43,12 @@ def _label_group(f: h5py.File) -> None:
     f.create_group("label")
 
 
+def _inputs_int16(f: h5py.File) -> None:
+    x = (f["inputs"][:] * 100).astype(np.int16)
+    del f["inputs"]
+    f["inputs"] = x
+
+
 def _label_scalar(f: h5py.File) -> None:
     del f["label"]
     f["label"] = 3
@@ -68,6 +74,8 @@ CASES = {
                             "label 'label' in the 'labels' attribute: 1 class_names for num_classes=2"),
     "kind_unknown": (_attr("labels", json.dumps({"label": {"kind": "ranking"}})), "label 'label' has kind 'ranking'"),
     "inputs_a_group": (_inputs_group, "'inputs' is a group, expected a dataset (N, C, H, W) float32"),
+    "inputs_integers": (_inputs_int16, "'inputs' has dtype int16, expected floating point (float32); convert "
+                                       "integer samples"),
     "label_a_group": (_label_group, "label 'label' is a group, expected a dataset of 10 rows"),
     "label_a_scalar": (_label_scalar, "label 'label' has no rows, expected N=10"),
     "mean_a_string": (_attr("mean", "zero"), "attribute 'mean' is a str, expected 1 finite number(s) (one per "

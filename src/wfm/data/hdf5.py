@@ -23,6 +23,7 @@ half-written file, whatever fails mid-way.
 from __future__ import annotations
 
 import errno
+import glob
 import json
 import os
 import re
@@ -134,6 +135,24 @@ def safe_output_path(out_dir: str | os.PathLike, name: str, suffix: str = ".h5")
 
 def _temp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Remove the temporaries of ``path`` left by writers that were killed (``SIGKILL``, power loss): those whose
+    process id is no longer alive on this machine. A live writer's temporary is left alone. Returns the removed."""
+    removed = []
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.tmp-*"):
+        pid = tmp.name[len(path.name) + 6:].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+        except PermissionError:  # alive, another user's
+            pass
+    return removed
 
 
 _pwrite = os.pwrite  # the one call that puts an output file's bytes on disk (tests inject a full disk here)
@@ -279,6 +298,8 @@ class AtomicH5:
     def __init__(self, path: str | os.PathLike, needed: int | None = None) -> None:
         self.path = Path(path)
         self.needed = needed
+        if self.path.parent.is_dir():
+            remove_stale_temps(self.path)
         self.tmp = _temp_path(self.path)
         self.file: h5py.File | None = None
         self._io: _GuardedFile | None = None
@@ -852,6 +873,9 @@ def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
         if shape[1] < 1:
             raise ValueError(f"{p}: 'inputs' has C={shape[1]} channels, expected C >= 1")
         check_stored(p, inputs, "inputs")
+        if inputs.dtype.kind != "f":  # integer counts would be read as floats with no scale: the file says none
+            raise ValueError(f"{p}: 'inputs' has dtype {inputs.dtype}, expected floating point (float32); "
+                             "convert integer samples (ADC counts, 8-bit images) to physical floats first")
         missing = [k for k in REQUIRED_ATTRS if k not in raw]
         if missing:
             raise ValueError(f"{p}: missing attribute(s) {missing}; expected {list(REQUIRED_ATTRS)}")

@@ -15,16 +15,16 @@ never executed. See docs/published_models.md.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from wfm.checkpoint import BackboneLoadError
+from wfm.data.converters.common import ArgumentParser, positive_float, positive_int
+from wfm.oneline import debug_flag, run_one_line
 
 IMPORTERS = ("wavesfm", "lwm")
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="wfm-import", description="Import a published wireless foundation model "
+def _parser() -> ArgumentParser:
+    p = ArgumentParser(prog="wfm-import", description="Import a published wireless foundation model "
                                 "(WavesFM, LWM v1.1) as a wfm model folder; see docs/published_models.md.")
     sub = p.add_subparsers(dest="model", required=True, metavar="{wavesfm,lwm}")
     w = sub.add_parser("wavesfm", help="WavesFM (models_vit.ModalityAdapterViT) -> a wfm ViT model folder")
@@ -35,9 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--pool", choices=("cls", "mean"), default=None,
                    help="pooled feature: CLS output or token mean (default: the checkpoint's args.global_pool, "
                         "else cls)")
-    w.add_argument("--img-size", type=int, default=None, help="vision input side (default args.vis_img_size, 224)")
-    w.add_argument("--iq-length", type=int, default=1024, help="IQ samples per antenna the encoder takes")
-    w.add_argument("--num-heads", type=int, default=None, help="attention heads (default: from args.model)")
+    w.add_argument("--img-size", type=positive_int, default=None,
+                   help="vision input side (default args.vis_img_size, 224)")
+    w.add_argument("--iq-length", type=positive_int, default=1024,
+                   help="IQ samples per antenna the encoder takes")
+    w.add_argument("--num-heads", type=positive_int, default=None,
+                   help="attention heads (default: from args.model)")
     w.add_argument("--channels", choices=("mean", "separate"), default="mean",
                    help="multi-channel images: averaged into one (WavesFM's adapter init) or one token each")
     w.add_argument("--name", default=None, help="model name in config.json and the card (default: folder name)")
@@ -48,12 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     lw.add_argument("output", help="model folder to write")
     lw.add_argument("--pool", choices=("cls", "mean"), default="cls",
                     help="cls: LWM's CLS embedding; mean: the average of its channel embeddings")
-    lw.add_argument("--input-scale", type=float, default=1.0,
+    lw.add_argument("--input-scale", type=positive_float, default=1.0,
                     help="multiply wfm's standardised CSI by this before tokenising (LWM saw DeepMIMO x 1e6)")
     lw.add_argument("--input-scale-from", default=None, metavar="FILE.h5",
                     help="a wfm CSI file of raw DeepMIMO channels (wfm-convert deepmimo): undo its standardisation "
                          "and apply LWM's x 1e6, so LWM sees that file's channels as in pretraining")
-    lw.add_argument("--num-heads", type=int, default=None, help="attention heads (v1.1: 8)")
+    lw.add_argument("--num-heads", type=positive_int, default=None, help="attention heads (v1.1: 8)")
     lw.add_argument("--name", default=None, help="model name in config.json and the card (default: folder name)")
     lw.add_argument("--allow-unused", action="store_true",
                     help="import even if the file holds tensors that are neither mapped nor the MCM head")
@@ -61,10 +64,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    debug, argv = debug_flag(list(sys.argv[1:] if argv is None else argv))
     args = _parser().parse_args(argv)
     from wfm.importers.common import report
 
-    try:
+    def run() -> str:
         if args.model == "wavesfm":
             from wfm.importers.wavesfm import import_wavesfm
 
@@ -78,12 +82,12 @@ def main(argv: list[str] | None = None) -> int:
             folder, km = import_lwm(args.checkpoint, args.output, pool=args.pool, input_scale=args.input_scale,
                                     n_heads=args.num_heads, name=args.name, allow_unused=args.allow_unused,
                                     input_scale_from=args.input_scale_from)
-    except (FileNotFoundError, FileExistsError, BackboneLoadError, ValueError) as err:
-        print(f"wfm-import {args.model}: error: {err}", file=sys.stderr)
-        return 1
-    print(report(args.model, km, folder))
-    return 0
+        return report(args.model, km, folder)
 
+    code, text = run_one_line(f"wfm-import {args.model}", run, debug)
+    if code == 0:
+        print(text)
+    return code
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from wfm.checkpoint import BACKBONE_KEY, backbone_entry, upgrade_state_dict
-from wfm.choices import check_choice
+from wfm.choices import check_choice, check_number
 from wfm.lightning_adapter import attached_trainer, should_update_logs
 from wfm.methods import schedules
 from wfm.models.encoder import ViTEncoder
@@ -36,6 +36,12 @@ def adamw_group(decay: bool, lr_scale: float = 1.0, **fields: Any) -> dict[str, 
     inspection (e.g. fine-tuning's ``layer``).
     """
     return {"params": [], "decay": decay, "lr_scale": lr_scale, **({} if decay else {"weight_decay": 0.0}), **fields}
+
+
+def check_optimizer(**values: float) -> None:
+    """The optimizer's numbers when a method is built: the peak ``lr`` > 0, every other rate or decay >= 0."""
+    for name, value in values.items():
+        check_number(name, value, gt=0) if name == "lr" else check_number(name, value, ge=0)
 
 
 def is_decayed(p: nn.Parameter) -> bool:
@@ -128,6 +134,12 @@ class WFMMethod(L.LightningModule):
         if any(v <= 0 for v in self.lr_scales.values()):
             raise ValueError(f"lr_scales factors must be > 0, got {self.lr_scales}")
         check_choice("channel_sampling", channel_sampling, ChannelSampling)
+        check_optimizer(lr=lr, lr_start=lr_start, lr_final=lr_final, weight_decay_start=weight_decay_start,
+                        weight_decay_end=weight_decay_end)
+        if len(betas) != 2:
+            raise ValueError(f"betas must be two numbers (beta1, beta2), got {list(betas)}")
+        for i, b in enumerate(betas):
+            check_number(f"betas[{i}]", b, ge=0, lt=1)
         if not 0 <= warmup_fraction < 1:
             raise ValueError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}")
         if encoder is None:  # a checkpoint's record of the encoder (resume, load_from_checkpoint), else the default

@@ -25,10 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wfm.choices import check_choice
+from wfm.choices import check_choice, check_number
 from wfm.lightning_adapter import attached_trainer
 from wfm.methods import schedules
-from wfm.methods.base import adamw, adamw_group, is_decayed, step_generator
+from wfm.methods.base import adamw, adamw_group, check_optimizer, is_decayed, step_generator
 from wfm.methods.momentum import ema_update
 from wfm.models.msac import MSACEncoder, MSACPredictor
 from wfm.views.temporal import MaskPattern, frame_mask, token_masks
@@ -83,6 +83,11 @@ class MSACMethod(L.LightningModule):
         check_choice("mask_pattern", mask_pattern, MaskPattern)
         if not 0 < mask_ratio < 1:
             raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
+        check_optimizer(lr=lr, lr_start=lr_start, lr_final=lr_final, weight_decay=weight_decay)
+        check_number("warmup_fraction", warmup_fraction, ge=0, lt=1)
+        for name, value in (("embed_dim", embed_dim), ("depth", depth), ("num_heads", num_heads),
+                            ("pred_dim", pred_dim), ("pred_depth", pred_depth), ("tokenizer_width", tokenizer_width)):
+            check_number(name, value, ge=1, integer=True)
         self.save_hyperparameters()
         self.encoder: MSACEncoder | None = None
         if frame_shapes is not None:

@@ -26,7 +26,7 @@ import torch
 from timm.models.vision_transformer import Block as TimmBlock
 from torch import nn
 
-from wfm.choices import check_choice, choices
+from wfm.choices import check_choice, check_number, choices
 from wfm.models.phase import PhaseReference, interleaved_pairs
 from wfm.models.phase import reference_phase as _reference_phase
 from wfm.models.pos_embed import channel_codes
@@ -212,6 +212,15 @@ class ViTEncoder(nn.Module):
         complex_tokens: ComplexTokens = "split",
     ) -> None:
         super().__init__()
+        for name, value in (("embed_dim", embed_dim), ("depth", depth), ("num_heads", num_heads),
+                            ("max_channels", max_channels), ("patch_size", patch_size)):
+            check_number(name, value, ge=1, integer=True)
+        check_number("mlp_ratio", mlp_ratio, gt=0)
+        if iq_length:
+            check_number("iq_length", iq_length, ge=1, integer=True)
+            check_number("iq_segment", iq_segment, ge=1, integer=True)
+        for v in [img_size] if isinstance(img_size, (int, float)) else list(img_size):
+            check_number("img_size", v, ge=1, integer=True)
         # kept so a checkpoint can rebuild exactly this encoder (wfm.checkpoint.load_backbone)
         self.config = dict(
             img_size=list(_pair(img_size)), patch_size=int(patch_size), embed_dim=int(embed_dim), depth=int(depth),

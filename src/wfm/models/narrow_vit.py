@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from wfm.choices import check_number
 from wfm.models.encoder import Block, ChannelEmbedding, init_vit_weights
 from wfm.models.pos_embed import sincos_1d, sincos_2d
 from wfm.models.tokenizers.iq import IQ
@@ -48,8 +49,8 @@ class NarrowViT(nn.Module):
         iq_segments: int = 0,
     ) -> None:
         super().__init__()
-        if depth < 1:
-            raise ValueError(f"{what} depth must be >= 1, got {depth}")
+        for name, value in (("width", width), ("depth", depth), ("heads", num_heads)):
+            check_number(f"{what} {name}", value, ge=1, integer=True)
         if channel_embed not in ("fixed", "learned"):
             raise ValueError(f"{what} channel_embed must be 'fixed' or 'learned', got {channel_embed!r}")
         self.grid_size = tuple(int(g) for g in grid_size)

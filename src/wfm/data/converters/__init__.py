@@ -26,51 +26,12 @@ Adding a format: a module here with ``convert`` and ``main``, and its name in ``
 from __future__ import annotations
 
 import importlib
-import os
 import sys
-from collections.abc import Callable
-from typing import Any
+
+from wfm.oneline import debug_flag, run_one_line
 
 CONVERTERS = ("commrad", "deepmimo", "deepsense", "nr_positioning", "ntufi", "powder", "radioml2016", "radioml2018",
               "rml22", "sigmf")
-
-
-def error_line(err: BaseException) -> str:
-    """The one line an error prints: its message (the file and item it names) with white space collapsed; an
-    exception without a message gives its type, and one that is not a ValueError / OSError (a converter's own
-    checks raise those) its type too, so a library error that slipped through still says what it was."""
-    text = " ".join(str(err).split())
-    if not text:
-        return type(err).__name__
-    if isinstance(err, KeyError) and len(err.args) == 1:
-        text = f"missing key {err.args[0]!r}"
-    return text if isinstance(err, (ValueError, OSError, KeyError)) else f"{type(err).__name__}: {text}"
-
-
-def debug_flag(argv: list[str]) -> tuple[bool, list[str]]:
-    """``(debug, argv without --debug)``: ``--debug`` anywhere or ``WFM_DEBUG=1`` asks for tracebacks."""
-    debug = "--debug" in argv or os.environ.get("WFM_DEBUG", "") not in ("", "0")
-    return debug, [a for a in argv if a != "--debug"]
-
-
-def run_one_line(prog: str, module: str, argv: list[str], debug: bool,
-                 describe: Callable[[BaseException], str] = error_line) -> tuple[int, Any]:
-    """Import ``module`` and call its ``main(argv)``: ``(0, its result)``, or, on any failure, the error as one
-    line on stderr (``PROG: error: ...``, ``describe`` turning it to text) and ``(1, None)``; Ctrl-C is one line
-    and 130. With ``debug`` the exception propagates (the traceback). Shared by ``wfm-convert`` and
-    ``wfm-generate``."""
-    try:
-        return 0, importlib.import_module(module).main(argv)
-    except KeyboardInterrupt:
-        if debug:
-            raise
-        print(f"{prog}: interrupted; nothing was written under the output name", file=sys.stderr)
-        return 130, None
-    except Exception as err:  # noqa: BLE001 - every failure is one line (the traceback with --debug)
-        if debug:
-            raise
-        print(f"{prog}: error: {describe(err)}  (--debug shows the traceback)", file=sys.stderr)
-        return 1, None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(msg)
         return 0
-    code, report = run_one_line(f"wfm-convert {argv[0]}", f"wfm.data.converters.{argv[0]}", argv[1:], debug)
+    code, report = run_one_line(f"wfm-convert {argv[0]}",
+                                lambda: importlib.import_module(f"wfm.data.converters.{argv[0]}").main(argv[1:]), debug)
     if code == 0:
         print(report)
     return code

@@ -93,6 +93,8 @@ def _float_type(test: Callable[[float], bool], what: str) -> Callable[[str], flo
 
 positive_float = _float_type(lambda v: v > 0, "a finite number > 0")
 positive_float.__doc__ = "An argparse type: a finite number > 0 (a rate, a scale, a range)."
+nonnegative_float = _float_type(lambda v: v >= 0, "a finite number >= 0")
+nonnegative_float.__doc__ = "An argparse type: a finite number >= 0 (a limit that 0 switches off)."
 finite_float = _float_type(lambda v: True, "a finite number")
 finite_float.__doc__ = "An argparse type: any finite number (an SNR in dB, an angle, a coordinate)."
 fraction = _float_type(lambda v: 0 <= v <= 1, "a number in [0, 1]")

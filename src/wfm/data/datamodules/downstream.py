@@ -14,6 +14,7 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Subset
 
+from wfm.choices import check_loader
 from wfm.data.collate import pad_collate, with_host_counts
 from wfm.data.datasets import H5Dataset, open_dataset
 from wfm.data.datasets.h5 import SampleSizeError
@@ -84,6 +85,7 @@ class DownstreamDataModule(LightningDataModule):
         options: dict | None = None,
     ) -> None:
         super().__init__()
+        check_loader(batch_size, num_workers)
         self.dataset_name = dataset
         self.target = target
         self.n = n

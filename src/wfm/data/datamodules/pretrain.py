@@ -10,6 +10,7 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler, Subset
 
+from wfm.choices import check_loader
 from wfm.data.collate import pad_collate, with_host_counts
 from wfm.data.datamodules.resumable import ResumableDataLoader
 from wfm.data.datamodules.sampler import ChannelGroupedBatchSampler
@@ -89,6 +90,7 @@ class PretrainDataModule(LightningDataModule):
         iq_length: int = 1024,
     ) -> None:
         super().__init__()
+        check_loader(batch_size, num_workers)
         if not 0.0 <= val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
         self.datasets = list(datasets) if datasets else list(DEFAULT_PRETRAIN)

@@ -14,6 +14,7 @@ from typing import Any
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
 
+from wfm.choices import check_loader
 from wfm.data.datamodules.downstream import DownstreamDataModule
 from wfm.data.task import TaskInfo
 
@@ -57,6 +58,7 @@ class ProbeSuite(LightningDataModule):
         task_name: str | None = None,
     ) -> None:
         super().__init__()
+        check_loader(batch_size, num_workers)
         if (tasks is None) == (dataset is None):
             raise ValueError("ProbeSuite: give either tasks (a list of DataModules) or dataset (one file or "
                              "built-in name)")

@@ -21,7 +21,7 @@ import torch
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
-from wfm.choices import check_choice
+from wfm.choices import check_choice, check_loader
 from wfm.data.datamodules.pretrain import EpochShuffleSampler
 from wfm.data.datamodules.resumable import ResumableDataLoader
 from wfm.data.datasets.builtin import default_cache_dir
@@ -94,6 +94,7 @@ class SequenceDataModule(LightningDataModule):
                  split_by: SplitBy = "sequence", test_fraction: float = 0.3, batch_size: int = 32,
                  num_workers: int = 0, split_seed: int = 0, cache_dir: str | None = None) -> None:
         super().__init__()
+        check_loader(batch_size, num_workers)
         check_choice("split_by", split_by, SplitBy)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
