@@ -56,5 +56,6 @@ def main(argv: list[str] | None = None) -> int:
         print(done)
     return code
 
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -94,16 +94,21 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_a_mistyped_file_is_one_line_naming_the_file(tmp_path, case):
-    edit, message = CASES[case]
-    path = _good(tmp_path / f"{case}.h5")
+def _refused_in_one_line(path: Path, edit: Callable[[h5py.File], None], read: Callable[[Path], object],
+                         message: str) -> None:
+    """``edit`` the valid file at ``path``, then ``read`` it: one ValueError line that starts with the file."""
     with h5py.File(path, "r+") as f:
         edit(f)
     with pytest.raises(ValueError) as exc:
-        read_attrs(path)
+        read(path)
     text = str(exc.value)
     assert text.startswith(f"{path}: ") and message in text and "\n" not in text, text
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_mistyped_file_is_one_line_naming_the_file(tmp_path, case):
+    edit, message = CASES[case]
+    _refused_in_one_line(_good(tmp_path / f"{case}.h5"), edit, read_attrs, message)
 
 
 @pytest.mark.parametrize("case", ["labels_a_list", "inputs_a_group", "label_entry_a_string"])
@@ -162,10 +167,4 @@ SEQUENCE_CASES = {
 @pytest.mark.parametrize("case", sorted(SEQUENCE_CASES))
 def test_a_mistyped_sequence_file_is_one_line_naming_the_file(tmp_path, case):
     edit, message = SEQUENCE_CASES[case]
-    path = _sequence(tmp_path / f"{case}.h5")
-    with h5py.File(path, "r+") as f:
-        edit(f)
-    with pytest.raises(ValueError) as exc:
-        load_sequence(path)
-    text = str(exc.value)
-    assert text.startswith(f"{path}: ") and message in text and "\n" not in text, text
+    _refused_in_one_line(_sequence(tmp_path / f"{case}.h5"), edit, load_sequence, message)

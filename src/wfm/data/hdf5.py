@@ -140,9 +140,9 @@ def _temp_path(path: Path) -> Path:
 def remove_stale_temps(path: Path) -> list[Path]:
     """Remove the temporaries of ``path`` left by writers that were killed (``SIGKILL``, power loss): those whose
     process id is no longer alive on this machine. A live writer's temporary is left alone. Returns the removed."""
-    removed = []
-    for tmp in path.parent.glob(f".{glob.escape(path.name)}.tmp-*"):
-        pid = tmp.name[len(path.name) + 6:].split("-", 1)[0]
+    removed, prefix = [], f".{path.name}.tmp-"  # as _temp_path names them: PREFIX<pid>-<hex>
+    for tmp in path.parent.glob(f"{glob.escape(prefix)}*"):
+        pid = tmp.name[len(prefix):].split("-", 1)[0]
         if not pid.isdigit():
             continue
         try:

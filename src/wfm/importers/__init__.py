@@ -25,7 +25,7 @@ IMPORTERS = ("wavesfm", "lwm")
 
 def _parser() -> ArgumentParser:
     p = ArgumentParser(prog="wfm-import", description="Import a published wireless foundation model "
-                                "(WavesFM, LWM v1.1) as a wfm model folder; see docs/published_models.md.")
+                       "(WavesFM, LWM v1.1) as a wfm model folder; see docs/published_models.md.")
     sub = p.add_subparsers(dest="model", required=True, metavar="{wavesfm,lwm}")
     w = sub.add_parser("wavesfm", help="WavesFM (models_vit.ModalityAdapterViT) -> a wfm ViT model folder")
     w.add_argument("checkpoint", help="released .pth (e.g. wavesfm-v1p0.pth) or a WavesFM run checkpoint")

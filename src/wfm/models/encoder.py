@@ -241,7 +241,7 @@ class ViTEncoder(nn.Module):
         self.img_size = _pair(img_size)
         self.patch_size = int(patch_size)
         h, w = self.img_size
-        if self.patch_size <= 0 or h % self.patch_size or w % self.patch_size:
+        if h % self.patch_size or w % self.patch_size:  # patch_size >= 1 was checked above
             raise ValueError(f"patch_size={patch_size} must divide img_size={self.img_size}")
         if pool not in ("mean", "cls"):
             raise ValueError(f"pool must be 'mean' or 'cls', got {pool!r}")

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
+from wfm.choices import check_number
+
 
 def _dist_rank_world() -> tuple[int, int]:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
@@ -53,8 +55,7 @@ class ChannelGroupedBatchSampler(Sampler[list[int]]):
         kinds: Sequence[int] | None = None,
         modalities: Sequence[int] | None = None,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        check_number("batch_size", batch_size, ge=1, integer=True)
         self.counts = np.asarray(channel_counts, dtype=np.int64)
         self.batch_size = batch_size
         self.shuffle = shuffle

@@ -96,8 +96,6 @@ class SequenceDataModule(LightningDataModule):
         super().__init__()
         check_loader(batch_size, num_workers)
         check_choice("split_by", split_by, SplitBy)
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.save_hyperparameters()
         self.dataset, self.v2i = dataset, dict(v2i or {})
         self.modalities = tuple(modalities) if modalities else None
