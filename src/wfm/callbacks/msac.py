@@ -11,7 +11,9 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
 from wfm.checkpoint import read_checkpoint
+from wfm.choices import check_choice, check_number
 from wfm.eval.msac import HeadConfig, evaluate, split_of, write_table
+from wfm.models.msac_heads import PowerCoarse
 
 
 class MSACEvaluation(Callback):
@@ -24,15 +26,23 @@ class MSACEvaluation(Callback):
             pretrained row alone, for ablations).
         use_location: the localization-guided cascade (beam and power heads see the predicted trajectory).
         history_missing: eq. 22 / 28's mode without the target's own history.
+        power_coarse: the power head's coarse estimate: ``filter`` (a learned per-step average of the history's
+            beam sweeps) or ``last`` (eq. 28, the last sweep).
+        beam_soft_db: the beam heads' cross-entropy target: the measured future sweep as ``softmax(P / this)``
+            (dB); 0 is eq. 27's one-hot best beam.
     """
 
     def __init__(self, seeds: list[int] | None = None, head_epochs: int = 30, head_lr: float = 1e-4,
                  head_weight_decay: float = 1e-2, head_batch_size: int = 64, baselines: bool = True,
-                 use_location: bool = True, history_missing: bool = False) -> None:
+                 use_location: bool = True, history_missing: bool = False, power_coarse: PowerCoarse = "filter",
+                 beam_soft_db: float = 2.0) -> None:
         super().__init__()
+        check_choice("power_coarse", power_coarse, PowerCoarse)
+        check_number("beam_soft_db", beam_soft_db, ge=0)
         self.seeds = list(seeds if seeds is not None else [0, 1, 2])
         self.head = HeadConfig(head_epochs, head_lr, head_weight_decay, head_batch_size, use_location=use_location,
-                               history_missing=history_missing)
+                               history_missing=history_missing, power_coarse=power_coarse,
+                               beam_soft_db=beam_soft_db)
         self.baselines = baselines
         self.table: Any = None
 

@@ -35,6 +35,7 @@ from wfm.models.msac_heads import (
     GRULocalization,
     GRUPower,
     LocalizationHead,
+    PowerCoarse,
     PowerHead,
     constant_velocity,
     fuse,
@@ -120,6 +121,7 @@ class Split:
     inputs: dict[str, torch.Tensor]
     labels: dict[str, np.ndarray]
     raw: dict[str, torch.Tensor]
+    groups: np.ndarray | None = None  # the recording / drive of each window (index/sequence)
 
     @property
     def n(self) -> int:
@@ -133,7 +135,7 @@ def split_of(windows: Any) -> Split:
     """A :class:`~wfm.data.datamodules.sequence.SequenceWindows` as a :class:`Split`."""
     d = windows.data
     return Split({k: torch.from_numpy(v) for k, v in d.inputs.items()}, dict(d.labels),
-                 {k: torch.from_numpy(v) for k, v in windows.raw.items()})
+                 {k: torch.from_numpy(v) for k, v in windows.raw.items()}, np.asarray(d.index["sequence"]))
 
 
 @torch.no_grad()
@@ -153,7 +155,12 @@ def future_latents(encoder: MSACEncoder, predictor: MSACPredictor, split: Split,
 # --- head training -----------------------------------------------------------------------------------------------
 @dataclass
 class HeadConfig:
-    """Stage 2 of Table I (epochs 30, lr 1e-4, wd 1e-2 at paper size); CPU recipes train longer at a higher lr."""
+    """Stage 2 of Table I (epochs 30, lr 1e-4, wd 1e-2 at paper size); CPU recipes train longer at a higher lr.
+
+    ``coarse``: the localization head's coarse estimate (:class:`~wfm.models.msac_heads.LocalizationHead`);
+    ``power_coarse``: the power head's (``filter``: a learned average of the history's sweeps, ``last``: eq. 28);
+    ``beam_soft_db``: the beam heads' target temperature (:func:`beam_target`; 0: the best-beam index, eq. 27);
+    ``beam_prior``: the last sweep as a coarse estimate of the beam logits."""
 
     epochs: int = 30
     lr: float = 1e-4
@@ -164,6 +171,8 @@ class HeadConfig:
     history_missing: bool = False
     coarse: str = "fit"
     beam_prior: bool = False
+    power_coarse: PowerCoarse = "filter"
+    beam_soft_db: float = 2.0
 
 
 def _fit(module: nn.Module, loss_fn: Callable[[np.ndarray], torch.Tensor], n: int, cfg: HeadConfig,
@@ -189,12 +198,27 @@ def _fit(module: nn.Module, loss_fn: Callable[[np.ndarray], torch.Tensor], n: in
     return module
 
 
+def beam_target(labels: Mapping[str, np.ndarray], history: int, soft_db: float,
+                rows: Any = slice(None)) -> torch.Tensor:
+    """The future frames' beam targets for cross-entropy: the best-beam indices ``(N, H)`` when ``soft_db`` is 0,
+    else the measured sweeps as distributions ``softmax(P / soft_db)`` ``(N, H, K)``. A sweep's best beam flips
+    between neighbours of nearly equal power from frame to frame (fading of a few dB); the soft target keeps how
+    close every beam came, which is what ΔP scores, instead of one noisy index."""
+    if soft_db > 0:
+        return torch.softmax(torch.from_numpy(labels["beam_power"][rows, history:]).float() / soft_db, -1)
+    return torch.from_numpy(labels["beam"][rows, history:]).long()
+
+
 def _p_hist(split: Split, history: int) -> torch.Tensor:
     return split.raw["gps"][:, :history].float()
 
 
 def _power_last(split: Split, history: int) -> torch.Tensor:
     return split.raw["beam_power"][:, history - 1].float()
+
+
+def _power_hist(split: Split, history: int) -> torch.Tensor:
+    return split.raw["beam_power"][:, :history].float()
 
 
 @dataclass
@@ -228,18 +252,19 @@ def fit_heads(s_train: torch.Tensor, train: Split, history: int, num_beams: int,
         y_loc = loc(s_train, p_hist)
     p_last = _p_hist(train, history)[:, -1]
     fused = fuse(s_train, y_loc if cfg.use_location else None, p_last, loc.pos_scale)
-    beam_y = torch.from_numpy(train.labels["beam"][:, history:]).long()
     beam = BeamHead(d, num_beams, cfg.hidden, cfg.use_location, h)
     prior = _power_last(train, history) if cfg.beam_prior and not cfg.history_missing else None
+    beam_t = beam_target(train.labels, history, cfg.beam_soft_db)
     _fit(beam, lambda r: F.cross_entropy(beam(fused[r], None if prior is None else prior[r]).flatten(0, 1),
-                                         beam_y[r].flatten()), len(s_train), cfg, seed + 1)
+                                         beam_t[r].flatten(0, beam_t.ndim - 2)), len(s_train), cfg, seed + 1)
     power_y = torch.from_numpy(train.labels["beam_power"][:, history:]).float()
     rssi_y = torch.from_numpy(train.labels["rssi"][:, history:]).float()
-    power_last = None if cfg.history_missing else _power_last(train, history)
-    power = PowerHead(d, num_beams, h, cfg.hidden, cfg.use_location)
+    power_hist = None if cfg.history_missing else _power_hist(train, history)
+    power = PowerHead(d, num_beams, h, cfg.hidden, cfg.use_location, coarse=cfg.power_coarse,  # type: ignore[arg-type]
+                      history=history)
 
     def power_loss(r: np.ndarray) -> torch.Tensor:
-        pred = power(fused[r], s_train[r], None if power_last is None else power_last[r])
+        pred = power(fused[r], s_train[r], None if power_hist is None else power_hist[r])
         return F.smooth_l1_loss(pred, power_y[r]) + F.smooth_l1_loss(power_mean_db(pred), rssi_y[r])
 
     _fit(power, power_loss, len(s_train), cfg, seed + 2)
@@ -253,7 +278,7 @@ def apply_heads(heads: Heads, s_pred: torch.Tensor, split: Split, history: int,
     p_hist = None if cfg.history_missing else _p_hist(split, history)
     y_loc = heads.loc(s_pred, p_hist)
     fused = fuse(s_pred, y_loc if cfg.use_location else None, _p_hist(split, history)[:, -1], heads.loc.pos_scale)
-    power = heads.power(fused, s_pred, None if cfg.history_missing else _power_last(split, history))
+    power = heads.power(fused, s_pred, None if cfg.history_missing else _power_hist(split, history))
     prior = _power_last(split, history) if cfg.beam_prior and not cfg.history_missing else None
     return {"position": y_loc.numpy(), "beam_scores": heads.beam(fused, prior).numpy(),
             "rssi": power_mean_db(power).numpy()}
@@ -287,11 +312,11 @@ def gru_baselines(train: Split, test: Split, history: int, num_beams: int, cfg: 
     _fit(loc, lambda r: (loc(p_tr[r]) - pos[r]).abs().sum(-1).mean(), train.n, cfg, seed)
     b_tr = torch.from_numpy(train.labels["beam"][:, :history]).long()
     b_te = torch.from_numpy(test.labels["beam"][:, :history]).long()
-    by = torch.from_numpy(train.labels["beam"][:, history:]).long()
+    by = beam_target(train.labels, history, cfg.beam_soft_db)
     beam = GRUBeam(num_beams, h)
 
     def beam_loss(r: np.ndarray) -> torch.Tensor:
-        return F.cross_entropy(beam(b_tr[r]).flatten(0, 1), by[r].flatten())
+        return F.cross_entropy(beam(b_tr[r]).flatten(0, 1), by[r].flatten(0, by.ndim - 2))
 
     _fit(beam, beam_loss, train.n, cfg, seed + 1)
     pw_tr = train.raw["beam_power"][:, :history].float()
@@ -343,25 +368,31 @@ def _task_output(task: str, head: nn.Module, norm: nn.Module, enc: MSACEncoder, 
     fused = fuse(s, constant_velocity(p_hist, s.shape[1]), p_hist[:, -1], 10.0)
     if task == "beam":
         return head(fused)
-    return head(fused, s, _power_last(split, history)[rows])
+    return head(fused, s, _power_hist(split, history)[rows])
 
 
-def _task_loss(task: str, y: torch.Tensor, labels: Mapping[str, np.ndarray], rows: Any, history: int) -> torch.Tensor:
+def _task_loss(task: str, y: torch.Tensor, labels: Mapping[str, np.ndarray], rows: Any, history: int,
+               soft_db: float = 0.0) -> torch.Tensor:
     def target(key: str) -> torch.Tensor:
         return torch.from_numpy(labels[key][rows, history:])
 
     if task == "position":
         return (y - target("position").float()).abs().sum(-1).mean()
     if task == "beam":
-        return F.cross_entropy(y.flatten(0, 1), target("beam").long().flatten())
+        t = beam_target(labels, history, soft_db, rows)
+        return F.cross_entropy(y.flatten(0, 1), t.flatten(0, t.ndim - 2))
     return F.smooth_l1_loss(y, target("beam_power").float()) + F.smooth_l1_loss(power_mean_db(y),
                                                                               target("rssi").float())
 
 
 def supervised_end_to_end(encoder: MSACEncoder, predictor: MSACPredictor, train: Split, test: Split, history: int,
-                          num_beams: int, steps: int, batch_size: int, lr: float, seed: int) -> dict[str, float]:
+                          num_beams: int, steps: int, batch_size: int, lr: float, seed: int,
+                          cfg: HeadConfig | None = None) -> dict[str, float]:
     """One model per task (backbone + that task's head) trained end to end for ``steps`` steps; the beam and power
-    heads get the constant-velocity trajectory as their location input (no localization model of their own)."""
+    heads get the constant-velocity trajectory as their location input (no localization model of their own); the
+    beam and power models use the frozen heads' targets and coarse estimate (``cfg``: ``beam_soft_db``,
+    ``power_coarse``), so that the rows differ only in how the backbone was trained."""
+    cfg = cfg or HeadConfig()
     h = encoder.frames - history
     d = latent_dim(encoder)
     out: dict[str, float] = {}
@@ -369,7 +400,8 @@ def supervised_end_to_end(encoder: MSACEncoder, predictor: MSACPredictor, train:
         torch.manual_seed(seed)
         enc, pred = copy.deepcopy(encoder), copy.deepcopy(predictor)
         head = {"position": LocalizationHead, "beam": BeamHead, "rssi": PowerHead}[task](
-            *{"position": (d, h), "beam": (d, num_beams), "rssi": (d, num_beams, h)}[task])
+            *{"position": (d, h), "beam": (d, num_beams), "rssi": (d, num_beams, h)}[task],
+            **({"coarse": cfg.power_coarse, "history": history} if task == "rssi" else {}))
         norm = nn.BatchNorm1d(d, affine=False)
         params = [*enc.parameters(), *pred.parameters(), *head.parameters()]
         opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
@@ -381,7 +413,7 @@ def supervised_end_to_end(encoder: MSACEncoder, predictor: MSACPredictor, train:
             for g in opt.param_groups:
                 g["lr"] = schedules.warmup_cosine(step, steps, int(0.05 * steps), lr * 0.03, lr, lr * 0.01)
             loss = _task_loss(task, _task_output(task, head, norm, enc, pred, train, rows, history), train.labels,
-                              rows, history)
+                              rows, history, cfg.beam_soft_db)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -518,7 +550,7 @@ def evaluate(encoder: MSACEncoder, predictor: MSACPredictor, train: Split, test:
     fresh_pred = MSACPredictor(fresh_enc, **predictor.config)
     frozen_rows("untrained", fresh_enc, fresh_pred)
     table.rows["supervised"] = [supervised_end_to_end(fresh_enc, fresh_pred, train, test, history, num_beams, steps,
-                                                      batch_size, lr, init_seed)]
+                                                      batch_size, lr, init_seed, cfg)]
     log("msac: supervised end-to-end done")
     if reconstruction is not None:
         train_backbone(reconstruction, train, steps, batch_size, init_seed)

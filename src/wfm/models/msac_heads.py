@@ -6,7 +6,8 @@
 * :class:`BeamHead` — eq. 26-27: ``S_fused = [S_pred; Y_loc]`` -> projection -> one-layer GRU -> MLP -> logits
   over the K beams at every future step;
 * :class:`PowerHead` — eq. 28-31: the future beam-power profile as a coarse estimate (the last measured
-  profile, or an MLP of ``S_pred`` without RF history) plus a residual from ``S_fused``; the RSSI is the
+  profile, a learned per-step average of the measured profiles, or an MLP of ``S_pred`` without RF history) plus
+  a residual from ``S_fused``; the RSSI is the
   codebook-averaged power (averaged in the power domain, as :func:`wfm.data.sensors.rssi_db` defines it).
 
 Positions enter the fused latent relative to the last GPS fix and divided by ``pos_scale`` metres, so the
@@ -118,22 +119,43 @@ class BeamHead(nn.Module):
         return logits
 
 
+PowerCoarse = Literal["last", "filter"]
+
+
 class PowerHead(nn.Module):
-    """Eq. 28-31: future beam powers ``(B, H, K)`` dB = coarse + residual; ``rssi`` from them."""
+    """Eq. 28-31: future beam powers ``(B, H, K)`` dB = coarse + residual; ``rssi`` from them.
+
+    ``coarse``: ``last`` is eq. 28 (the last measured profile for every future step); ``filter`` a learned
+    weighted average of the ``history`` measured profiles per future step (softmax weights, initialised on the
+    last profile): a sweep carries per-frame fading of a few dB, which one profile passes on whole and an average
+    over the last frames reduces — the beam-power analogue of the localization head's least-squares fit."""
 
     def __init__(self, dim: int, num_beams: int, horizon: int, hidden: int = 128, use_location: bool = True,
-                 power_scale: float = 10.0) -> None:
+                 power_scale: float = 10.0, coarse: PowerCoarse = "last", history: int = 8) -> None:
         super().__init__()
-        self.horizon, self.power_scale = horizon, power_scale
+        self.horizon, self.power_scale, self.coarse = horizon, power_scale, coarse
         self.proj = nn.Linear(dim + (LOCATION_FEATURES if use_location else 0), hidden)
         self.gru = nn.GRU(hidden, hidden, num_layers=1, batch_first=True)
         self.residual = mlp(hidden, hidden, num_beams)
         self.bootstrap = mlp(dim, hidden, num_beams)
         self.offset = nn.Parameter(torch.tensor(-80.0))  # a dB level for the history-missing mode
+        init = torch.zeros(horizon, history)
+        init[:, -1] = 4.0  # ~93 % of the weight on the last profile at the start
+        self.history_logits = nn.Parameter(init)
 
-    def forward(self, fused: torch.Tensor, s_pred: torch.Tensor, power_last: torch.Tensor | None) -> torch.Tensor:
-        if power_last is not None:
-            coarse = power_last.unsqueeze(1).expand(-1, self.horizon, -1)
+    def coarse_estimate(self, power_hist: torch.Tensor) -> torch.Tensor:
+        """``(B, H, K)`` dB from the measured profiles ``power_hist`` ``(B, T_h, K)``."""
+        if self.coarse == "last":
+            return power_hist[:, -1:].expand(-1, self.horizon, -1)
+        th = power_hist.shape[1]
+        w = torch.softmax(self.history_logits[:, -th:], -1)  # (H, T_h)
+        return torch.einsum("hj,bjk->bhk", w, power_hist)
+
+    def forward(self, fused: torch.Tensor, s_pred: torch.Tensor, power_hist: torch.Tensor | None) -> torch.Tensor:
+        """``power_hist``: the measured profiles of the history frames ``(B, T_h, K)`` dB (None: the
+        history-missing mode, eq. 28's coarse estimate bootstrapped from ``S_pred``)."""
+        if power_hist is not None:
+            coarse = self.coarse_estimate(power_hist)
         else:
             coarse = (self.offset + self.power_scale * self.bootstrap(s_pred[:, -1])).unsqueeze(1).expand(
                 -1, self.horizon, -1)
