@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from wfm.callbacks.msac import MSACEvaluation
-from wfm.eval.msac import beam_target
+from wfm.eval.msac import beam_cross_entropy, beam_target
 from wfm.models.msac_heads import PowerHead
 
 
@@ -49,6 +49,15 @@ def test_beam_target_hard_and_soft() -> None:
     assert torch.allclose(soft.sum(-1), torch.ones(1, 2))
     assert soft[0, 0, 2] == pytest.approx(0.75, abs=1e-6) and soft[0, 0, 1] == pytest.approx(0.25, abs=1e-6)
     assert soft[0, 0, 0] < 1e-8
+
+
+def test_beam_cross_entropy_takes_either_target() -> None:
+    logits = torch.log(torch.tensor([[[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]]))  # (B = 1, H = 2, K = 3)
+    hard = torch.tensor([[0, 2]])
+    assert beam_cross_entropy(logits, hard).item() == pytest.approx(-(np.log(0.5) + np.log(0.8)) / 2, abs=1e-6)
+    soft = torch.tensor([[[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]]])
+    expected = -(0.5 * np.log(0.5) + 0.5 * np.log(0.25) + np.log(0.8)) / 2
+    assert beam_cross_entropy(logits, soft).item() == pytest.approx(expected, abs=1e-6)
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [({"power_coarse": "mean"}, "power_coarse"),

@@ -94,9 +94,11 @@ def test_reconstruction_baseline_learns_the_inputs(seq_file: Path) -> None:
 
 
 @pytest.mark.slow
-def test_fit_ends_with_the_per_horizon_table(cpu_trainer, seq_file: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("heads", [{}, {"beam_soft_db": 0.0, "power_coarse": "last"}],
+                         ids=["defaults", "one-hot beams, last sweep"])
+def test_fit_ends_with_the_per_horizon_table(cpu_trainer, seq_file: Path, tmp_path: Path, heads: dict) -> None:
     L.seed_everything(0)
-    cb = MSACEvaluation(seeds=[0, 1], head_epochs=2, head_lr=1e-3)
+    cb = MSACEvaluation(seeds=[0, 1], head_epochs=2, head_lr=1e-3, **heads)
     trainer = cpu_trainer(max_steps=2, callbacks=[cb], limit_val_batches=0)
     trainer.fit(MSACJEPA(**TINY), SequenceDataModule(str(seq_file), batch_size=4))
     rows = list(csv.DictReader((Path(trainer.log_dir or tmp_path) / "probe_results.csv").open()))

@@ -26,12 +26,13 @@ dm = SequenceDataModule(dataset="v2i", v2i={"num_sequences": 48, "frames_per_seq
                         split_by="sequence", test_fraction=0.3)
 tr, te = M.split_of(dm.windows("train")), M.split_of(dm.windows("test"))
 if "--val" in sys.argv:  # whole recordings of the training split held out; the test split is never read
-    names = np.random.default_rng([0, 2718]).permutation(np.unique(tr.groups))
-    held = np.isin(tr.groups, names[: round(0.25 * len(names))])
+    groups = dm.windows("train").data.index["sequence"]
+    names = np.random.default_rng([0, 2718]).permutation(np.unique(groups))
+    held = np.isin(groups, names[: round(0.25 * len(names))])
 
     def sub(sp, rows):
         return M.Split({k: v[rows] for k, v in sp.inputs.items()}, {k: v[rows] for k, v in sp.labels.items()},
-                       {k: v[rows] for k, v in sp.raw.items()}, sp.groups[rows])
+                       {k: v[rows] for k, v in sp.raw.items()})
 
     tr, te = sub(tr, np.flatnonzero(~held)), sub(tr, np.flatnonzero(held))
 H = dm.history

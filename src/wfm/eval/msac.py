@@ -121,7 +121,6 @@ class Split:
     inputs: dict[str, torch.Tensor]
     labels: dict[str, np.ndarray]
     raw: dict[str, torch.Tensor]
-    groups: np.ndarray | None = None  # the recording / drive of each window (index/sequence)
 
     @property
     def n(self) -> int:
@@ -135,7 +134,7 @@ def split_of(windows: Any) -> Split:
     """A :class:`~wfm.data.datamodules.sequence.SequenceWindows` as a :class:`Split`."""
     d = windows.data
     return Split({k: torch.from_numpy(v) for k, v in d.inputs.items()}, dict(d.labels),
-                 {k: torch.from_numpy(v) for k, v in windows.raw.items()}, np.asarray(d.index["sequence"]))
+                 {k: torch.from_numpy(v) for k, v in windows.raw.items()})
 
 
 @torch.no_grad()
@@ -209,6 +208,12 @@ def beam_target(labels: Mapping[str, np.ndarray], history: int, soft_db: float,
     return torch.from_numpy(labels["beam"][rows, history:]).long()
 
 
+def beam_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of logits ``(B, H, K)`` against a :func:`beam_target` (indices ``(B, H)`` or distributions
+    ``(B, H, K)``), averaged over windows and steps."""
+    return F.cross_entropy(logits.flatten(0, 1), target.flatten(0, 1))
+
+
 def _p_hist(split: Split, history: int) -> torch.Tensor:
     return split.raw["gps"][:, :history].float()
 
@@ -255,8 +260,8 @@ def fit_heads(s_train: torch.Tensor, train: Split, history: int, num_beams: int,
     beam = BeamHead(d, num_beams, cfg.hidden, cfg.use_location, h)
     prior = _power_last(train, history) if cfg.beam_prior and not cfg.history_missing else None
     beam_t = beam_target(train.labels, history, cfg.beam_soft_db)
-    _fit(beam, lambda r: F.cross_entropy(beam(fused[r], None if prior is None else prior[r]).flatten(0, 1),
-                                         beam_t[r].flatten(0, beam_t.ndim - 2)), len(s_train), cfg, seed + 1)
+    _fit(beam, lambda r: beam_cross_entropy(beam(fused[r], None if prior is None else prior[r]), beam_t[r]),
+         len(s_train), cfg, seed + 1)
     power_y = torch.from_numpy(train.labels["beam_power"][:, history:]).float()
     rssi_y = torch.from_numpy(train.labels["rssi"][:, history:]).float()
     power_hist = None if cfg.history_missing else _power_hist(train, history)
@@ -316,11 +321,10 @@ def gru_baselines(train: Split, test: Split, history: int, num_beams: int, cfg: 
     beam = GRUBeam(num_beams, h)
 
     def beam_loss(r: np.ndarray) -> torch.Tensor:
-        return F.cross_entropy(beam(b_tr[r]).flatten(0, 1), by[r].flatten(0, by.ndim - 2))
+        return beam_cross_entropy(beam(b_tr[r]), by[r])
 
     _fit(beam, beam_loss, train.n, cfg, seed + 1)
-    pw_tr = train.raw["beam_power"][:, :history].float()
-    pw_te = test.raw["beam_power"][:, :history].float()
+    pw_tr, pw_te = _power_hist(train, history), _power_hist(test, history)
     mean, std = float(pw_tr.mean()), float(pw_tr.std().clamp_min(1e-3))
     power = GRUPower(num_beams, h, mean=mean, std=std)
     power_y = torch.from_numpy(train.labels["beam_power"][:, history:]).float()
@@ -379,8 +383,7 @@ def _task_loss(task: str, y: torch.Tensor, labels: Mapping[str, np.ndarray], row
     if task == "position":
         return (y - target("position").float()).abs().sum(-1).mean()
     if task == "beam":
-        t = beam_target(labels, history, soft_db, rows)
-        return F.cross_entropy(y.flatten(0, 1), t.flatten(0, t.ndim - 2))
+        return beam_cross_entropy(y, beam_target(labels, history, soft_db, rows))
     return F.smooth_l1_loss(y, target("beam_power").float()) + F.smooth_l1_loss(power_mean_db(y),
                                                                               target("rssi").float())
 
