@@ -301,3 +301,18 @@ def test_real_builtins_through_datamodules(tmp_path):
         ds = DownstreamDataModule(name, n=10, size=16, batch_size=5, cache_dir=str(tmp_path))
         assert (ds.task.target, ds.task.kind) == (target, kind)
         assert sum(len(b[target]) for b in ds.probe_dataloader()) == 10
+
+
+def test_supervised_reference_only_at_the_calibrated_options(tmp_path):
+    """The recorded supervised reference (the ``gap closed`` column's 100 %) was measured at a task's default
+    options; a harder variant (more beams, lower SNR) must not be scored against it."""
+    from wfm.data.synthetic import describe
+
+    assert describe("beam").supervised == {"beam": 82.5}
+    assert describe("beam", n_beams=16, snr_db=20).supervised == {"beam": 82.5}  # the defaults, spelled out
+    assert describe("beam", n_beams=32).supervised == {} and describe("los", snr_db=-15.0).supervised == {}
+    assert describe("los", scene={"penetration_db": 6.0}).supervised == {"los": 90.8}
+    default = DownstreamDataModule("beam", n=10, size=16, batch_size=5, cache_dir=str(tmp_path))
+    harder = DownstreamDataModule("beam", n=10, size=16, batch_size=5, cache_dir=str(tmp_path),
+                                  options={"n_beams": 32})
+    assert default.task.supervised == 82.5 and harder.task.supervised is None

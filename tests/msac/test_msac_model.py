@@ -116,3 +116,25 @@ def test_gps_token_sees_the_fix_relative_to_the_first_frame() -> None:
     za, zb = enc.tokenize(a), enc.tokenize(b)
     gps = enc.token_modality() == enc.modalities.index("gps")
     assert torch.allclose(za[:, gps], zb[:, gps], atol=1e-5)
+
+
+def test_power_token_sees_the_profile_relative_to_the_first_frame() -> None:
+    """``power_relative``: the beam-power token's input is ``[p_t, f (p_t - p_0)]``; a level shift of the whole
+    window's profiles changes only the absolute half, and the option is recorded (absent when 0)."""
+    enc = MSACEncoder(SHAPES, frames=7, tokens=TOKENS, embed_dim=16, depth=1, num_heads=2, tokenizer_width=4,
+                      power_relative=4.0)
+    k = SHAPES["beam_power"][0]
+    assert enc.tokenizers["beam_power"].proj.in_features == 2 * k and enc.config["power_relative"] == 4.0
+    assert "power_relative" not in MSACEncoder(SHAPES, frames=7, tokens=TOKENS, embed_dim=16, depth=1,
+                                               num_heads=2, tokenizer_width=4).config
+    with torch.no_grad():
+        enc.tokenizers["beam_power"].proj.weight[:, :k] = 0.0  # keep only the relative inputs
+    a = _inputs(2, 7)
+    b = {m: v.clone() for m, v in a.items()}
+    b["beam_power"] += 1.5
+    za, zb = enc.tokenize(a), enc.tokenize(b)
+    power = enc.token_modality() == enc.modalities.index("beam_power")
+    assert torch.allclose(za[:, power], zb[:, power], atol=1e-5)
+    c = {m: v.clone() for m, v in a.items()}
+    c["beam_power"][:, 3] += 1.5  # one frame's level moves: its relative input does
+    assert not torch.allclose(za[:, power], enc.tokenize(c)[:, power], atol=1e-3)

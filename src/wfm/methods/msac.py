@@ -46,7 +46,7 @@ class MSACMethod(L.LightningModule):
         tokens: per-frame token counts by modality (default Table I's 9 / 16 / 16 / 1 / 1).
         image_backbone, image_weights: the image tokenizer (``cnn`` or ``timm:<name>``; local weights only).
         tokenizer_width: channels of the CNN tokenizers' first block.
-        gps_relative: see :class:`~wfm.models.msac.MSACEncoder`.
+        gps_relative, power_relative: see :class:`~wfm.models.msac.MSACEncoder`.
         pred_dim, pred_depth: the predictor.
         mask_ratio, mask_pattern: the masking (ρ = 0.5, temporal blocks).
         lr, lr_start, lr_final, warmup_fraction: warm-up + cosine lr (Table I: AdamW 3e-4).
@@ -65,6 +65,7 @@ class MSACMethod(L.LightningModule):
         image_weights: str | None = None,
         tokenizer_width: int = 16,
         gps_relative: float = 8.0,
+        power_relative: float = 0.0,
         pred_dim: int = 64,
         pred_depth: int = 2,
         mask_ratio: float = 0.5,
@@ -85,6 +86,8 @@ class MSACMethod(L.LightningModule):
             raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
         check_optimizer(lr=lr, lr_start=lr_start, lr_final=lr_final, weight_decay=weight_decay)
         check_number("warmup_fraction", warmup_fraction, ge=0, lt=1)
+        check_number("gps_relative", gps_relative, ge=0)
+        check_number("power_relative", power_relative, ge=0)
         for name, value in (("embed_dim", embed_dim), ("depth", depth), ("num_heads", num_heads),
                             ("pred_dim", pred_dim), ("pred_depth", pred_depth), ("tokenizer_width", tokenizer_width)):
             check_number(name, value, ge=1, integer=True)
@@ -100,7 +103,8 @@ class MSACMethod(L.LightningModule):
             raise ValueError(f"history must be in [1, {frames - 1}], got {history}")
         self.encoder = MSACEncoder(frame_shapes, frames, hp.tokens, hp.embed_dim, hp.depth, hp.num_heads,
                                    image_backbone=hp.image_backbone, image_weights=hp.image_weights,
-                                   tokenizer_width=hp.tokenizer_width, gps_relative=hp.gps_relative)
+                                   tokenizer_width=hp.tokenizer_width, gps_relative=hp.gps_relative,
+                                   power_relative=hp.get("power_relative", 0.0))
         self.predictor = MSACPredictor(self.encoder, hp.pred_dim, hp.pred_depth, hp.num_heads)
         self.history = history
         hp.frame_shapes = {k: list(v) for k, v in self.encoder.frame_shapes.items()}

@@ -176,12 +176,16 @@ class MSACEncoder(nn.Module):
         gps_relative: the GPS token also sees the fix relative to the window's first frame, times this factor
             (standardised units: the scene-wide spread of positions is tens of metres, a frame's motion and the GNSS
             noise are metres; motion is the same wherever it happens). 0 feeds the absolute fix alone.
+        power_relative: the beam-power token also sees the profile relative to the window's first frame (dB
+            changes, in standardised units) times this factor: the scene-wide spread of beam powers is tens of dB,
+            a frame's fading and a blockage are a few dB, and after the token's LayerNorm the level of a profile
+            is hard to read from the absolute profile alone. 0 (the default) feeds the absolute profile alone.
     """
 
     def __init__(self, frame_shapes: Mapping[str, Sequence[int]], frames: int = 13,
                  tokens: Mapping[str, int] | None = None, embed_dim: int = 128, depth: int = 4, num_heads: int = 4,
                  mlp_ratio: float = 4.0, image_backbone: str = "cnn", image_weights: str | None = None,
-                 tokenizer_width: int = 16, gps_relative: float = 8.0) -> None:
+                 tokenizer_width: int = 16, gps_relative: float = 8.0, power_relative: float = 0.0) -> None:
         super().__init__()
         unknown = sorted(set(frame_shapes) - set(MODALITIES))
         if unknown or not frame_shapes:
@@ -191,9 +195,12 @@ class MSACEncoder(nn.Module):
         self.tokens = {m: int(counts[m]) for m in self.modalities}
         self.frame_shapes = {m: tuple(int(s) for s in frame_shapes[m]) for m in self.modalities}
         self.gps_relative = float(gps_relative)
+        self.power_relative = float(power_relative)
         token_inputs = dict(self.frame_shapes)
         if "gps" in token_inputs and self.gps_relative:
             token_inputs["gps"] = (2 * self.frame_shapes["gps"][0],)
+        if "beam_power" in token_inputs and self.power_relative:
+            token_inputs["beam_power"] = (2 * self.frame_shapes["beam_power"][0],)
         self.frames, self.embed_dim = int(frames), int(embed_dim)
         self.tokenizers = nn.ModuleDict({
             m: build_tokenizer(m, token_inputs[m], embed_dim, self.tokens[m], image_backbone, image_weights,
@@ -212,7 +219,8 @@ class MSACEncoder(nn.Module):
                        "tokens": dict(self.tokens), "embed_dim": self.embed_dim, "depth": depth,
                        "num_heads": num_heads, "mlp_ratio": mlp_ratio, "image_backbone": image_backbone,
                        "image_weights": image_weights, "tokenizer_width": tokenizer_width,
-                       "gps_relative": self.gps_relative}
+                       "gps_relative": self.gps_relative,
+                       **({"power_relative": self.power_relative} if self.power_relative else {})}
 
     @property
     def tokens_per_frame(self) -> int:
@@ -248,8 +256,9 @@ class MSACEncoder(nn.Module):
             if tuple(x.shape[2:]) != self.frame_shapes[name]:
                 raise ValueError(f"{name} frames have shape {tuple(x.shape[2:])}, this encoder was built for "
                                  f"{self.frame_shapes[name]}")
-            if name == "gps" and self.gps_relative:
-                x = torch.cat([x, self.gps_relative * (x - x[:, :1])], dim=-1)
+            relative = {"gps": self.gps_relative, "beam_power": self.power_relative}.get(name, 0.0)
+            if relative:  # frame 0 is always a history frame: the relative part reads no later frame
+                x = torch.cat([x, relative * (x - x[:, :1])], dim=-1)
             z = self.tokenizers[name](x.reshape(b * f, *x.shape[2:]))  # (B*f, P_m, D)
             per_mod.append(z.reshape(b, f, self.tokens[name], self.embed_dim))
         z = torch.cat(per_mod, dim=2).reshape(b, f * self.tokens_per_frame, self.embed_dim)

@@ -61,8 +61,9 @@ __all__ = [
 #: file name, so caches written by an older generator are rebuilt, never read as the current corpus
 #: (5: RF fingerprinting sends a known preamble by default, ``payload="preamble"``)
 # 6: re/im sets record their complex_pairs; 7: tasks record their supervised reference (samples unchanged);
-# 8: the radio-signal corpus (signals, modulation, ...; earlier sets unchanged)
-GENERATOR_VERSION = 8
+# 8: the radio-signal corpus (signals, modulation, ...; earlier sets unchanged); 9: a set generated with options
+# other than the defaults records no supervised reference (it was measured at the defaults; samples unchanged)
+GENERATOR_VERSION = 9
 
 #: ``generator(start, stop, seed, **options) -> (raw (n, C, H, W) float32, {label key: (n, ...)})``
 Generator = Callable[..., tuple[np.ndarray, dict[str, np.ndarray]]]
@@ -297,10 +298,26 @@ def _options(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def describe(name: str, **options: Any) -> SyntheticSpec:
-    """The :class:`SyntheticSpec` of ``name`` as generated with ``options`` (shapes / classes may change)."""
+    """The :class:`SyntheticSpec` of ``name`` as generated with ``options`` (shapes / classes may change).
+
+    The recorded ``supervised`` reference was measured at the default options: with any option changed (a
+    harder SNR, more beams) it does not describe the task, so the spec carries none and the probe report's
+    ``gap closed`` column stays empty unless a supervised row is measured in the same run."""
     opts = _options(name, options)
     spec = BUILTIN[name]
+    if spec.supervised and not all(_same(opts[k], v) for k, v in spec.options.items()):
+        spec = dataclasses.replace(spec, supervised={})
     return dataclasses.replace(spec, **spec.resolve(opts)) if spec.resolve is not None else spec
+
+
+def _same(a: Any, b: Any) -> bool:
+    """``a == b`` for option values (numbers, strings, sequences, mappings); False where it is not one bool."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
 
 
 def generate(
