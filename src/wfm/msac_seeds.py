@@ -135,7 +135,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="every column in one table instead of the compact columns")
     p.add_argument("--per-horizon", action="store_true",
                    help="one table per metric with a column per horizon step (the recipe's own layout)")
-    p.add_argument("--out", type=Path, help="write the table as a section of this Markdown file")
+    p.add_argument("--out", type=Path, help="write the table as a section of this Markdown file (- : print only, "
+                                            "as the tools/ scripts take it)")
     p.add_argument("--title", default="JEPA-MSAC", help="section title for --out")
     return p
 
@@ -177,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         text = table(rows, cols)
     print(text)
-    if args.out:
+    if args.out and str(args.out) != "-":
         cmd = "wfm-msac-seeds " + shlex.join(list(argv if argv is not None else sys.argv[1:]))
         try:
             write_section(args.out, args.title, text, cmd)

@@ -95,7 +95,7 @@ def test_csv_has_every_column_with_a_std_twin_and_empty_cells() -> None:
     assert cells["beam/top1@h1"] == "40" and cells["position/ade"] == ""
 
 
-def test_seed_table_is_mean_and_std_over_runs(tmp_path) -> None:
+def test_seed_table_is_mean_and_std_over_runs(tmp_path, monkeypatch) -> None:
     from wfm.msac_seeds import main
 
     for i, top1 in enumerate([20.0, 30.0]):
@@ -109,3 +109,5 @@ def test_seed_table_is_mean_and_std_over_runs(tmp_path) -> None:
     assert "| jepa_msac | 2 |" in text and "25.0 ± 5.0" in text and "10.0 ± 0.0" in text
     assert main(["--ablation", f"a={tmp_path / 'run0'}", f"b={tmp_path / 'run1'}"]) == 0
     assert main([str(tmp_path / "missing")]) == 1
+    monkeypatch.chdir(tmp_path)  # `--out -` prints only: no file named "-"
+    assert main([str(tmp_path / "run0"), "--out", "-"]) == 0 and not (tmp_path / "-").exists()

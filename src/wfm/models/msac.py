@@ -196,11 +196,10 @@ class MSACEncoder(nn.Module):
         self.frame_shapes = {m: tuple(int(s) for s in frame_shapes[m]) for m in self.modalities}
         self.gps_relative = float(gps_relative)
         self.power_relative = float(power_relative)
-        token_inputs = dict(self.frame_shapes)
-        if "gps" in token_inputs and self.gps_relative:
-            token_inputs["gps"] = (2 * self.frame_shapes["gps"][0],)
-        if "beam_power" in token_inputs and self.power_relative:
-            token_inputs["beam_power"] = (2 * self.frame_shapes["beam_power"][0],)
+        # state modalities whose token also sees the frame relative to the window's first one, with its factor
+        self.relative = {m: f for m, f in (("gps", self.gps_relative), ("beam_power", self.power_relative))
+                         if f and m in self.frame_shapes}
+        token_inputs = {m: (2 * s[0],) if m in self.relative else s for m, s in self.frame_shapes.items()}
         self.frames, self.embed_dim = int(frames), int(embed_dim)
         self.tokenizers = nn.ModuleDict({
             m: build_tokenizer(m, token_inputs[m], embed_dim, self.tokens[m], image_backbone, image_weights,
@@ -256,9 +255,8 @@ class MSACEncoder(nn.Module):
             if tuple(x.shape[2:]) != self.frame_shapes[name]:
                 raise ValueError(f"{name} frames have shape {tuple(x.shape[2:])}, this encoder was built for "
                                  f"{self.frame_shapes[name]}")
-            relative = {"gps": self.gps_relative, "beam_power": self.power_relative}.get(name, 0.0)
-            if relative:  # frame 0 is always a history frame: the relative part reads no later frame
-                x = torch.cat([x, relative * (x - x[:, :1])], dim=-1)
+            if name in self.relative:  # frame 0 is always a history frame: the relative part reads no later frame
+                x = torch.cat([x, self.relative[name] * (x - x[:, :1])], dim=-1)
             z = self.tokenizers[name](x.reshape(b * f, *x.shape[2:]))  # (B*f, P_m, D)
             per_mod.append(z.reshape(b, f, self.tokens[name], self.embed_dim))
         z = torch.cat(per_mod, dim=2).reshape(b, f * self.tokens_per_frame, self.embed_dim)
