@@ -30,8 +30,9 @@ def registry(monkeypatch):
 
 
 def test_the_builtin_tasks_and_datasets_in_registry_order() -> None:
-    assert synthetic.builtin_tasks() == ("rfs", "positioning", "beam", "los", "rffp", "interference", "modulation",
-                                         "modulation_iq", "signal_family")
+    assert synthetic.builtin_tasks() == ("rfs", "positioning", "beam", "los", "sionna_uma_los", "sionna_uma_position",
+                                         "sionna_uma_beam", "rffp", "interference", "modulation", "modulation_iq",
+                                         "signal_family")
     assert synthetic.builtin_datasets() == tuple(synthetic.BUILTIN)
     assert {"spectrogram", "csi", "csi2", "csi_ri", "csi2_ri", "iq1", "iq2", "iq4"} <= set(synthetic.builtin_datasets())
     for name in synthetic.builtin_tasks():
