@@ -41,6 +41,7 @@ from wfm.data.converters.common import (
     positive_int,
 )
 from wfm.data.hdf5 import label_meta, write_dataset_file
+from wfm.data.synthetic.csi import beam_names
 
 SCENARIOS = ("UMi", "UMa", "RMa", "InH", "CDL-A", "CDL-B", "CDL-C", "CDL-D", "CDL-E")
 TASKS = ("los", "position", "beam", "none")
@@ -162,7 +163,7 @@ def generate(
 def write(out: str | Path, x: np.ndarray, labels: dict[str, np.ndarray], prep: dict[str, Any], beams: int) -> Path:
     out = Path(out)
     kinds = {"los": "classification", "position": "regression", "beam": "classification"}
-    names = {"los": ["nlos", "los"], "beam": [f"beam{k}" for k in range(beams)]}
+    names = {"los": ["nlos", "los"], "beam": list(beam_names(beams))}
     meta = label_meta({k: kinds[k] for k in labels}, {k: names[k] for k in labels if k in names},
                       {"position": "m"} if "position" in labels else None)
     name = out.name[:-3] if out.name.endswith(".h5") else out.name

@@ -223,23 +223,23 @@ for _name, _scen, _what in (("sionna_umi", "UMi", "urban micro street canyon"),
                              "CDL-A...E links, one model per block of 128 samples")):
     register(SyntheticSpec(
         _name, "csi", 2, (tr38901.PRETRAIN["bs_antennas"], tr38901.PRETRAIN["subcarriers"]), False, {}, {}, {},
-        _TR_ABOUT.format(_what, "16-antenna ULA x 64 subcarriers at 30 kHz, 3.5 GHz, SNR -5..25 dB",
-                         "Unlabelled (pretraining)."),
+        _TR_ABOUT.format(_what, tr38901.link(tr38901.PRETRAIN), "Unlabelled (pretraining)."),
         partial(tr38901.generate, task="none", name=_name), {"scenario": _scen, **tr38901.PRETRAIN},
         resolve=tr38901.fields, complex_pairs=((0, 1),)))
-_HELD = "32-antenna ULA x 64 subcarriers at 30 kHz, 28 GHz, SNR 0..20 dB: scenario, carrier and array held out"
+_HELD = tr38901.link(tr38901.HELD_OUT) + ": scenario, carrier and array held out"
 # supervised references (split tokens, 2400 users, split 0; docs/experiments/channel_phase.md, "Transfer held out
 # by scenario"): LoS 75.7 against random features 58.8, position 71.03 m against 84.36, beam 50.2 against 43.6
 for _task, _kind, _names, _units, _what, _ref in (
         ("los", "classification", ("nlos", "los"), {}, "Label: the scenario's LoS state (outdoor users).", 75.7),
         ("position", "regression", (), {"position": "m"},
          "Target: the user's x, y, z relative to the base station (m).", 71.03),
-        ("beam", "classification", tuple(f"beam{k}" for k in range(tr38901.HELD_OUT["beams"])), {},
-         "Label: the best beam of a 16-beam DFT codebook uniform in sin(theta) (option beams).", 50.2)):
+        ("beam", "classification", csi.beam_names(tr38901.BEAMS), {},
+         f"Label: the best beam of a {tr38901.BEAMS}-beam DFT codebook uniform in sin(theta) (option beams).", 50.2)):
     register(SyntheticSpec(
         f"sionna_uma_{_task}", "csi", 2, (tr38901.HELD_OUT["bs_antennas"], tr38901.HELD_OUT["subcarriers"]), False,
         {_task: _kind}, {_task: _names} if _names else {}, _units, _TR_ABOUT.format("UMa", _HELD, _what),
-        partial(tr38901.generate, task=_task, name=f"sionna_uma_{_task}"), {"scenario": "UMa", **tr38901.HELD_OUT},
+        partial(tr38901.generate, task=_task, name=f"sionna_uma_{_task}"),
+        {"scenario": "UMa", **tr38901.HELD_OUT, **({"beams": tr38901.BEAMS} if _task == "beam" else {})},
         downstream=True, resolve=partial(tr38901.fields, task=_task), complex_pairs=((0, 1),),
         supervised={_task: _ref}))
 for _a in (1, 2, 4):

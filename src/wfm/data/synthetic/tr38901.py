@@ -21,17 +21,28 @@ from typing import Any
 
 import numpy as np
 
+from .csi import beam_names
+
 #: samples per Sionna run; a divisor of the cache builder's chunk (256), so no block is drawn twice per build
 BLOCK = 128
 
 #: the pretraining mix's link parameters (the built-in CSI scene's carrier and array: 3.5 GHz, 16-antenna ULA,
 #: 64 subcarriers at 30 kHz) and the SNR range of the built-in pretraining CSI
 PRETRAIN = {"carrier": 3.5e9, "bs_antennas": 16, "subcarriers": 64, "spacing": 30e3, "snr_db": (-5.0, 25.0),
-            "beams": 16, "indoor_probability": 0.0}
+            "indoor_probability": 0.0}
 #: the held-out downstream tasks: a scenario (UMa), carrier (28 GHz) and array (32 antennas) that no
 #: pretraining set has (the outside-data table of docs/results.md used the same link)
 HELD_OUT = {"carrier": 28e9, "bs_antennas": 32, "subcarriers": 64, "spacing": 30e3, "snr_db": (0.0, 20.0),
-            "beams": 16, "indoor_probability": 0.0}
+            "indoor_probability": 0.0}
+#: the beam task's codebook size (its option ``beams``; the other sets have no codebook)
+BEAMS = 16
+
+
+def link(options: Mapping[str, Any]) -> str:
+    """The link of a set's ``options`` in words, for its description."""
+    lo, hi = options["snr_db"]
+    return (f"{options['bs_antennas']}-antenna ULA x {options['subcarriers']} subcarriers at "
+            f"{options['spacing'] / 1e3:g} kHz, {options['carrier'] / 1e9:g} GHz, SNR {lo:g}..{hi:g} dB")
 
 
 def _block_seed(seed: int, block: int) -> int:
@@ -39,8 +50,8 @@ def _block_seed(seed: int, block: int) -> int:
 
 
 def generate(start: int, stop: int, seed: int, *, task: str, scenario: str | Sequence[str], carrier: float,
-             bs_antennas: int, subcarriers: int, spacing: float, snr_db: Sequence[float], beams: int,
-             indoor_probability: float, name: str = "sionna") -> tuple[np.ndarray, dict[str, np.ndarray]]:
+             bs_antennas: int, subcarriers: int, spacing: float, snr_db: Sequence[float], indoor_probability: float,
+             beams: int = BEAMS, name: str = "sionna") -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Samples ``[start, stop)``: raw ``(n, 2, bs_antennas, subcarriers)`` float32 (re, im) and the ``task``'s
     label (``los`` int64 ``(n,)``, ``position`` float32 ``(n, 3)`` m relative to the base station, ``beam`` int64
     ``(n,)``; none for ``task="none"``)."""
@@ -70,10 +81,7 @@ def generate(start: int, stop: int, seed: int, *, task: str, scenario: str | Seq
                  "beam": np.zeros(0, np.int64)}
         return np.zeros((0, 2, int(bs_antennas), int(subcarriers)), np.float32), (
             {task: empty[task]} if task in empty else {})
-    out = {k: np.concatenate(v) for k, v in labels.items()}
-    if "position" in out:
-        out["position"] = out["position"].astype(np.float32)
-    return np.concatenate(xs).astype(np.float32), out
+    return np.concatenate(xs), {k: np.concatenate(v) for k, v in labels.items()}
 
 
 def fields(options: Mapping[str, Any], task: str = "none") -> dict[str, Any]:
@@ -81,5 +89,5 @@ def fields(options: Mapping[str, Any], task: str = "none") -> dict[str, Any]:
     the names of the ``beams`` beams."""
     out: dict[str, Any] = {"raw_shape": (int(options["bs_antennas"]), int(options["subcarriers"]))}
     if task == "beam":
-        out["class_names"] = {"beam": tuple(f"beam{k}" for k in range(int(options["beams"])))}
+        out["class_names"] = {"beam": beam_names(int(options["beams"]))}
     return out
